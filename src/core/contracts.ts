@@ -22,6 +22,8 @@ export interface DataSplits {
   crop: number | null;
   /** Images skipped as unreadable (corrupt JPEGs under policy `skip`). */
   skipped: { path: string; reason: string }[];
+  /** What the image pipeline does with a JPEG that fails to decode: skip and count it, or stop. */
+  badImagePolicy: 'skip' | 'fail';
 }
 
 export interface DataSource {

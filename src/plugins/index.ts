@@ -2,3 +2,6 @@
 import type { PluginDefinition } from '../core/plugin.js';
 
 export const builtinPlugins: PluginDefinition[] = [];
+
+/** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */
+export const plugins = builtinPlugins;
