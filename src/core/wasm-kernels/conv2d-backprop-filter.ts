@@ -1,0 +1,54 @@
+// Conv2DBackpropFilter for the wasm backend, which has none (so tfjs cannot train a conv net on it).
+// Built from kernels wasm runs fast (XNNPACK conv2d and matMul) instead of a scalar loop.
+import * as tf from '@tensorflow/tfjs';
+import { asTensor, convGeometry, padOrCrop4d } from './tensor-info.js';
+
+interface Attrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+/**
+ * dW[i,j,ci,co] = Σ_{n,oh,ow} xPadded[n, oh·s+i, ow·s+j, ci] · dy[n,oh,ow,co].
+ * 1×1: one matMul over all pixels. Otherwise: treat input channels as the batch and the batch as
+ * channels, so dW is a plain conv2d of xᵀ [Ci,H,W,N] with dyᵀ [Ho,Wo,N,Co] as the filter, dilated by
+ * the forward stride.
+ */
+export function conv2dBackpropFilterOps(x4: tf.Tensor4D, dy4: tf.Tensor4D, attrs: Attrs): tf.Tensor4D {
+  if (attrs.dataFormat === 'NCHW') throw new Error('gzx wasm Conv2DBackpropFilter supports NHWC only');
+  const info = convGeometry(x4.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
+  const { top, left } = info.padInfo;
+  const [n, h, w, ci] = x4.shape;
+  const co = dy4.shape[3];
+  // Rows/cols of the padded input the forward conv actually read.
+  const needH = (ho - 1) * sh + fh;
+  const needW = (wo - 1) * sw + fw;
+  return tf.tidy(() => {
+    const xp = padOrCrop4d(x4, top, needH - h - top, left, needW - w - left);
+    if (fh === 1 && fw === 1) {
+      const xs = sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, 0, 0, 0], [n, needH, needW, ci], [1, sh, sw, 1]);
+      const xT = tf.transpose(tf.reshape(xs, [n * ho * wo, ci]));
+      const dW = tf.matMul(xT, tf.reshape(dy4, [n * ho * wo, co]));
+      return tf.reshape(dW, [1, 1, ci, co]);
+    }
+    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [Ci, needH, needW, N]
+    const dyT = tf.transpose(dy4, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho, Wo, N, Co]
+    const r = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [sh, sw]); // [Ci, fh, fw, Co]
+    return tf.transpose(r, [1, 2, 0, 3]);
+  });
+}
+
+export const conv2dBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    return tf.tidy(() =>
+      conv2dBackpropFilterOps(asTensor<tf.Rank.R4>(x, backend), asTensor<tf.Rank.R4>(dy, backend), attrs as unknown as Attrs),
+    ) as unknown as tf.TensorInfo;
+  },
+};

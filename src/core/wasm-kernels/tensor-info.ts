@@ -1,0 +1,49 @@
+// Helpers for kernels written with tfjs ops: a kernel receives bare TensorInfos (no methods),
+// and ops need Tensors that the engine tracks, so tidy() can free every intermediate.
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * A tracked Tensor view of a kernel input. makeTensorFromTensorInfo does not take a reference on
+ * the data, so take one here: disposing the view then leaves the caller's tensor intact.
+ */
+export function asTensor<R extends tf.Rank = tf.Rank>(info: tf.TensorInfo, backend: tf.KernelBackend): tf.Tensor<R> {
+  backend.incRef(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info, backend) as tf.Tensor<R>;
+}
+
+/** Explicit [top, bottom, left, right] padding of a conv2d as tfjs computes it (NHWC, dilation 1). */
+export function convGeometry(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: tf.backend_util.ExplicitPadding | 'valid' | 'same' | number,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+}
+
+/** Crops (negative amount) or zero-pads (positive amount) the two spatial axes of an NHWC tensor. */
+export function padOrCrop4d(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  let out = x;
+  const cropTop = Math.max(0, -top);
+  const cropBottom = Math.max(0, -bottom);
+  const cropLeft = Math.max(0, -left);
+  const cropRight = Math.max(0, -right);
+  if (cropTop || cropBottom || cropLeft || cropRight) {
+    const [n, h, w, c] = out.shape;
+    out = tf.slice(out, [0, cropTop, cropLeft, 0], [n, h - cropTop - cropBottom, w - cropLeft - cropRight, c]);
+  }
+  const padTop = Math.max(0, top);
+  const padBottom = Math.max(0, bottom);
+  const padLeft = Math.max(0, left);
+  const padRight = Math.max(0, right);
+  if (padTop || padBottom || padLeft || padRight) {
+    out = tf.pad(out, [
+      [0, 0],
+      [padTop, padBottom],
+      [padLeft, padRight],
+      [0, 0],
+    ]);
+  }
+  return out;
+}
