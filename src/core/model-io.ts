@@ -80,3 +80,25 @@ export async function resolveModelDir(p: string): Promise<string> {
     return p;
   }
 }
+
+/**
+ * Copies the weights saved in a model folder into an already-built model of the same architecture.
+ * Matched by position (auto-numbered layer names differ between builds), checked by shape.
+ */
+export async function restoreWeights(model: tf.LayersModel, dir: string): Promise<void> {
+  const artifacts = await readModelArtifacts(dir);
+  const specs = artifacts.weightSpecs!;
+  const saved = tf.io.decodeWeights(artifacts.weightData!, specs);
+  const weights = model.weights;
+  if (weights.length !== specs.length) {
+    throw new Error(`${dir}: holds ${specs.length} weights but the model has ${weights.length}; it was made by a different model.`);
+  }
+  weights.forEach((w, i) => {
+    const value = saved[specs[i].name];
+    if (value.shape.join('x') !== w.shape.join('x')) {
+      throw new Error(`${dir}: weight ${specs[i].name} has shape [${value.shape}] but the model expects [${w.shape}].`);
+    }
+    w.write(value);
+  });
+  tf.dispose(Object.values(saved));
+}

@@ -8,7 +8,7 @@ import type { OptimizerConfig } from './experiment.js';
 export interface OptimizerState {
   step: number;
   /** Per variable name, per slot (m, v, buf): flat values. */
-  slots: Record<string, Record<string, number[]>>;
+  slots: Record<string, Record<string, Float32Array>>;
 }
 
 export class Optimizer {
@@ -82,7 +82,7 @@ export class Optimizer {
     const slots: OptimizerState['slots'] = {};
     for (const [name, perVar] of this.slots) {
       slots[name] = {};
-      for (const [slot, v] of perVar) slots[name][slot] = Array.from(await v.data());
+      for (const [slot, v] of perVar) slots[name][slot] = (await v.data()) as Float32Array;
     }
     return { step: this.step, slots };
   }
@@ -105,11 +105,4 @@ export class Optimizer {
     for (const perVar of this.slots.values()) for (const v of perVar.values()) v.dispose();
     this.slots.clear();
   }
-}
-
-/** fastai's even_mults: `n` rates spread geometrically from low to high. */
-export function evenMults(low: number, high: number, n: number): number[] {
-  if (n === 1) return [high];
-  const step = Math.pow(high / low, 1 / (n - 1));
-  return Array.from({ length: n }, (_, i) => low * Math.pow(step, i));
 }

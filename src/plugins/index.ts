@@ -1,7 +1,21 @@
 // The built-in plugins. Each lives in src/plugins/<kind>/<name>.ts with its option schema beside it.
 import type { PluginDefinition } from '../core/plugin.js';
+import { galaxyZooHead } from './head/galaxy-zoo.js';
+import { simpleCnnBackbone } from './backbone/simple-cnn.js';
+import { constantSchedule } from './schedule/constant.js';
+import { cosineSchedule } from './schedule/cosine.js';
+import { oneCycleSchedule } from './schedule/one-cycle.js';
+import { consoleLogger } from './logger/console.js';
+import { localLogger } from './logger/local.js';
 
-export const builtinPlugins: PluginDefinition[] = [];
+export const builtinPlugins: PluginDefinition[] = [
+  simpleCnnBackbone,
+  constantSchedule,
+  cosineSchedule,
+  oneCycleSchedule,
+  consoleLogger,
+  localLogger,
+  galaxyZooHead];
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */
 export const plugins = builtinPlugins;

@@ -1,0 +1,149 @@
+// The behaviours that hook into the Learner's events: dropout per phase, logging and progress,
+// checkpoints, the NaN guard and Ctrl-C.
+import type { Head, MetricPoint, RunLogger } from './contracts.js';
+import { StopTraining, type Callback, type Learner } from './learner.js';
+import { writeCheckpoint } from './checkpoint.js';
+
+/** fastai's "dropout changes in place": a phase's `dropout` is applied to the head when it starts. */
+export function dropoutCallback(head: Head): Callback {
+  return {
+    name: 'dropout',
+    beforePhase: (l) => {
+      if (l.state.phase.dropout !== undefined) head.setDropout(l.model, l.state.phase.dropout);
+    },
+  };
+}
+
+/** Stops on a NaN or infinite loss, naming where; the last good checkpoint stays. */
+export function nanGuardCallback(): Callback {
+  return {
+    name: 'nan-guard',
+    order: -10,
+    afterBatch: (l) => {
+      const s = l.state;
+      if (!Number.isFinite(s.loss)) {
+        throw new StopTraining(
+          `the training loss became ${s.loss} in phase ${s.phaseIndex + 1} (${s.phase.name}), epoch ${s.epochInPhase + 1}, ` +
+            `step ${s.batchInEpoch + 1} (global step ${s.step}). The last good checkpoint is kept. ` +
+            `Lower the learning rate (train.phases.${s.phaseIndex}.lr) or check the data.`,
+          'FAILED',
+        );
+      }
+    },
+  };
+}
+
+/** Ctrl-C (or any abort) ends the fit after the current batch; the run is recorded KILLED. */
+export function stopSignalCallback(signal: AbortSignal): Callback {
+  return {
+    name: 'stop-signal',
+    order: -20,
+    afterBatch: () => {
+      if (signal.aborted) throw new StopTraining('interrupted (Ctrl-C); the last checkpoint is kept.', 'KILLED');
+    },
+  };
+}
+
+/** Writes an atomic checkpoint after every epoch. `metricsLines` tells how much of metrics.jsonl it covers. */
+export function checkpointCallback(runDir: string, metricsLines: () => number | Promise<number>): Callback {
+  return {
+    name: 'checkpoint',
+    order: 50,
+    afterEpoch: async (l) => {
+      const s = l.state;
+      const lastOfPhase = s.epochInPhase + 1 >= s.phase.epochs;
+      await writeCheckpoint(runDir, l.model, l.optimizer, {
+        phase: lastOfPhase ? s.phaseIndex + 1 : s.phaseIndex,
+        epochInPhase: lastOfPhase ? 0 : s.epochInPhase + 1,
+        step: s.step,
+        epoch: s.epoch + 1,
+        seed: l.seed,
+        metricsLines: await metricsLines(),
+      });
+    },
+  };
+}
+
+/** Sends step and epoch metrics, and progress, to every run logger. */
+export function loggingCallback(loggers: RunLogger[]): Callback {
+  let stepTimes: number[] = [];
+  let lastBatchEnd = 0;
+  const send = (points: MetricPoint[]) => Promise.all(loggers.map((lg) => lg.logMetrics(points)));
+  return {
+    name: 'logging',
+    order: 10,
+    beforeEpoch: () => {
+      lastBatchEnd = Date.now();
+    },
+    afterBatch: async (l) => {
+      const s = l.state;
+      const now = Date.now();
+      stepTimes.push((now - lastBatchEnd) / Math.max(1, s.batch?.n ?? 1));
+      if (stepTimes.length > 50) stepTimes = stepTimes.slice(-50);
+      lastBatchEnd = now;
+      await send(
+        [
+          ['train_loss', s.loss],
+          ['lr', s.lr],
+          ['momentum', s.momentum],
+        ].map(([key, value]) => ({ key: key as string, value: value as number, step: s.step, timestamp: now })),
+      );
+      const perImage = stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length;
+      const remaining = remainingImages(l);
+      for (const lg of loggers) {
+        lg.progress?.({
+          phase: s.phaseIndex + 1,
+          phases: l.phases.length,
+          epoch: s.epochInPhase + 1,
+          epochs: s.phase.epochs,
+          step: s.batchInEpoch + 1,
+          steps: s.batchesPerEpoch,
+          loss: s.loss,
+          imagesPerSec: perImage > 0 ? 1000 / perImage : 0,
+          etaSec: (remaining * perImage) / 1000,
+          size: s.phase.size,
+        });
+      }
+    },
+    afterEpoch: async (l) => {
+      const s = l.state;
+      const seconds = (Date.now() - s.epochStart) / 1000;
+      const metrics: Record<string, number> = {
+        ...s.metrics,
+        train_loss_epoch: s.epochSamples ? s.epochLossSum / s.epochSamples : NaN,
+        images_per_sec: s.epochSamples / Math.max(seconds, 1e-9),
+        epoch: s.epoch + 1,
+        phase: s.phaseIndex + 1,
+        size: s.phase.size,
+      };
+      const now = Date.now();
+      await send(Object.entries(metrics).map(([key, value]) => ({ key, value, step: s.step, timestamp: now })));
+      for (const lg of loggers) {
+        lg.message?.(
+          `phase ${s.phaseIndex + 1}/${l.phases.length} epoch ${s.epochInPhase + 1}/${s.phase.epochs} (size ${s.phase.size}): ` +
+            Object.entries(metrics)
+              .filter(([k]) => !/_q\d+$/.test(k) && !['epoch', 'phase', 'size'].includes(k))
+              .map(([k, v]) => `${k} ${formatMetric(v)}`)
+              .join('  '),
+        );
+      }
+    },
+  };
+}
+
+function remainingImages(l: Learner): number {
+  const s = l.state;
+  let batches = s.batchesPerEpoch - s.batchInEpoch - 1 + (s.phase.epochs - s.epochInPhase - 1) * s.batchesPerEpoch;
+  let images = batches * s.phase.batch_size;
+  for (const p of l.phases.slice(s.phaseIndex + 1)) {
+    batches = p.epochs * l.data.trainBatchesPerEpoch(p.batch_size);
+    images += batches * p.batch_size;
+  }
+  return images;
+}
+
+export function formatMetric(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4);
+}

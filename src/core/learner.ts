@@ -1,0 +1,311 @@
+// The training loop, kept short: every behaviour (schedules, freezing, metrics, logging, checkpoints,
+// stopping) hooks in through named events, the way fastai's callbacks do.
+import * as tf from '@tensorflow/tfjs';
+import type { Schedule } from './contracts.js';
+import type { PhaseConfig } from './experiment.js';
+import type { Optimizer } from './optimizers.js';
+import { deriveSeed } from './random.js';
+import { withSeededRandom } from './seeded-random.js';
+import type { DataModule, Batch } from './data-module.js';
+
+export const EVENTS = [
+  'beforeFit',
+  'beforePhase',
+  'beforeEpoch',
+  'beforeBatch',
+  'afterBatch',
+  'afterValidate',
+  'afterEpoch',
+  'afterPhase',
+  'afterFit',
+] as const;
+export type LearnerEvent = (typeof EVENTS)[number];
+
+export type Callback = { name: string; order?: number } & Partial<
+  Record<LearnerEvent, (learner: Learner) => void | Promise<void>>
+>;
+
+/** A phase with everything filled in: the config's values plus its schedule instance. */
+export type Phase = Required<Omit<PhaseConfig, 'dropout' | 'name' | 'schedule'>> &
+  Pick<PhaseConfig, 'dropout'> & { name: string; schedule: Schedule };
+
+/** Where a fit starts: the beginning, or just after a checkpointed epoch. */
+export interface StartPoint {
+  phase: number;
+  epochInPhase: number;
+  step: number;
+}
+
+/** Thrown by a callback to end the fit; `status` says how the run is recorded. */
+export class StopTraining extends Error {
+  constructor(
+    message: string,
+    public readonly status: 'KILLED' | 'FAILED',
+  ) {
+    super(message);
+  }
+}
+
+export interface LearnerState {
+  phaseIndex: number;
+  phase: Phase;
+  epochInPhase: number;
+  /** Epochs completed over all phases (also the data-order seed). */
+  epoch: number;
+  /** Optimiser steps over the whole fit. */
+  step: number;
+  batchInEpoch: number;
+  batchesPerEpoch: number;
+  /** Position in the phase, [0, 1). */
+  pct: number;
+  lr: number;
+  momentum: number;
+  /** Last batch's loss. */
+  loss: number;
+  batch: Batch | null;
+  epochLossSum: number;
+  epochSamples: number;
+  epochStart: number;
+  /** Per-epoch values callbacks add (valid_rmse…); logged after the epoch. */
+  metrics: Record<string, number>;
+  validPredictions: Float32Array[];
+  validTruth: Float32Array[];
+}
+
+export interface LearnerOptions {
+  model: tf.LayersModel;
+  data: DataModule;
+  optimizer: Optimizer;
+  phases: Phase[];
+  /** Layer-name groups from input to output; layers in none of them form the last (head) group. */
+  layerGroups: string[][];
+  accumulate: number;
+  validBatchSize: number;
+  seed: number;
+  callbacks: Callback[];
+}
+
+export class Learner {
+  readonly model: tf.LayersModel;
+  readonly data: DataModule;
+  readonly optimizer: Optimizer;
+  readonly phases: Phase[];
+  readonly seed: number;
+  state!: LearnerState;
+  private readonly callbacks: Callback[];
+  /**
+   * Trainable variables by a key stable across processes and rebuilds (`<layer index>/<weight index>`),
+   * unlike tfjs's auto-numbered names; optimiser state and checkpoints use it.
+   */
+  readonly variables = new Map<string, tf.Variable>();
+  private readonly keyOf = new Map<string, string>();
+  /** Group index of every variable (by key); the head group is the last. */
+  private readonly groupOf = new Map<string, number>();
+  private readonly bnVariables = new Set<string>();
+  readonly groupCount: number;
+  private trainable: tf.Variable[] = [];
+  private groupRates: number[] = [];
+  private pending: Record<string, tf.Tensor> | null = null;
+  private pendingCount = 0;
+
+  constructor(private readonly opts: LearnerOptions) {
+    this.model = opts.model;
+    this.data = opts.data;
+    this.optimizer = opts.optimizer;
+    this.phases = opts.phases;
+    this.seed = opts.seed;
+    this.callbacks = [...opts.callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    this.groupCount = opts.layerGroups.length + 1;
+    const layerGroup = new Map<string, number>();
+    opts.layerGroups.forEach((names, g) => names.forEach((n) => layerGroup.set(n, g)));
+    this.model.layers.forEach((layer, li) => {
+      const g = layerGroup.get(layer.name) ?? opts.layerGroups.length;
+      const isBn = layer.getClassName() === 'BatchNormalization';
+      layer.trainableWeights.forEach((w, wi) => {
+        const v = w.read() as tf.Variable;
+        const key = `${li}/${wi}`;
+        this.variables.set(key, v);
+        this.keyOf.set(v.name, key);
+        this.groupOf.set(key, g);
+        if (isBn) this.bnVariables.add(key);
+      });
+    });
+  }
+
+  /** Variable keys per group, for tests and reports. */
+  variablesInGroup(g: number): string[] {
+    return [...this.groupOf].filter(([, gi]) => gi === g).map(([k]) => k);
+  }
+
+  trainableVariableKeys(): string[] {
+    return this.trainable.map((v) => this.keyOf.get(v.name)!);
+  }
+
+  /** The peak rate of each group in the current phase (head last). */
+  currentGroupRates(): number[] {
+    return [...this.groupRates];
+  }
+
+  async fit(start: StartPoint = { phase: 0, epochInPhase: 0, step: 0 }): Promise<void> {
+    const epochsBefore = this.phases.slice(0, start.phase).reduce((s, p) => s + p.epochs, 0);
+    this.state = {
+      phaseIndex: start.phase,
+      phase: this.phases[start.phase],
+      epochInPhase: start.epochInPhase,
+      epoch: epochsBefore + start.epochInPhase,
+      step: start.step,
+      batchInEpoch: 0,
+      batchesPerEpoch: 0,
+      pct: 0,
+      lr: 0,
+      momentum: this.optimizer.defaultMomentum,
+      loss: NaN,
+      batch: null,
+      epochLossSum: 0,
+      epochSamples: 0,
+      epochStart: 0,
+      metrics: {},
+      validPredictions: [],
+      validTruth: [],
+    };
+    await this.emit('beforeFit');
+    for (let p = start.phase; p < this.phases.length; p++) {
+      const phase = this.phases[p];
+      Object.assign(this.state, { phaseIndex: p, phase });
+      this.configurePhase(phase);
+      await this.emit('beforePhase');
+      const first = p === start.phase ? start.epochInPhase : 0;
+      for (let e = first; e < phase.epochs; e++) {
+        this.state.epochInPhase = e;
+        await this.trainEpoch(phase);
+        await this.validate(phase);
+        await this.emit('afterEpoch');
+        this.state.epoch += 1;
+      }
+      await this.emit('afterPhase');
+    }
+    await this.emit('afterFit');
+  }
+
+  /** Freezing and per-group peak rates for a phase (fastai: BatchNorm stays trainable when frozen). */
+  private configurePhase(phase: Phase): void {
+    const head = this.groupCount - 1;
+    this.trainable = [...this.variables]
+      .filter(([k]) => phase.freeze === 'none' || this.groupOf.get(k) === head || this.bnVariables.has(k))
+      .map(([, v]) => v);
+    this.groupRates = Array.isArray(phase.lr)
+      ? spreadRates(phase.lr[0], phase.lr[1], this.groupCount)
+      : new Array(this.groupCount).fill(phase.lr);
+  }
+
+  private async trainEpoch(phase: Phase): Promise<void> {
+    const s = this.state;
+    s.batchesPerEpoch = this.data.trainBatchesPerEpoch(phase.batch_size);
+    Object.assign(s, { batchInEpoch: 0, epochLossSum: 0, epochSamples: 0, epochStart: Date.now(), metrics: {} });
+    await this.emit('beforeEpoch');
+    const totalBatches = phase.epochs * s.batchesPerEpoch;
+    for await (const batch of this.data.trainBatches({
+      size: phase.size,
+      batchSize: phase.batch_size,
+      epoch: s.epoch,
+    })) {
+      s.batch = batch;
+      s.pct = (s.epochInPhase * s.batchesPerEpoch + s.batchInEpoch) / totalBatches;
+      const peak = Math.max(...this.groupRates);
+      const value = phase.schedule.at(s.pct, peak);
+      s.lr = value.lr;
+      s.momentum = value.momentum ?? this.optimizer.defaultMomentum;
+      await this.emit('beforeBatch');
+      s.loss = this.trainStep(batch, phase);
+      s.epochLossSum += s.loss * batch.n;
+      s.epochSamples += batch.n;
+      await this.emit('afterBatch');
+      s.batchInEpoch += 1;
+    }
+    this.flushGradients(phase);
+    s.batch = null;
+  }
+
+  /** Forward, backward and (every `accumulate` batches) an optimiser step. Returns the batch loss. */
+  private trainStep(batch: Batch, phase: Phase): number {
+    const s = this.state;
+    const noiseSeed = deriveSeed(this.seed, s.epoch, s.batchInEpoch);
+    const loss = tf.tidy(() => {
+      const x = tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3]);
+      const y = tf.tensor2d(batch.y!, [batch.n, batch.y!.length / batch.n]);
+      const { value, grads } = withSeededRandom(noiseSeed, () =>
+        tf.variableGrads(() => {
+          const pred = this.model.apply(x, { training: true }) as tf.Tensor;
+          return tf.losses.meanSquaredError(y, pred) as tf.Scalar;
+        }, this.trainable),
+      );
+      this.addGradients(grads);
+      return value;
+    });
+    const lossValue = (loss.dataSync() as Float32Array)[0];
+    loss.dispose();
+    if (this.pendingCount >= this.opts.accumulate) this.flushGradients(phase);
+    return lossValue;
+  }
+
+  private addGradients(byTfName: tf.NamedTensorMap): void {
+    const grads = Object.entries(byTfName).map(([name, g]) => [this.keyOf.get(name)!, g] as const);
+    if (!this.pending) {
+      this.pending = {};
+      for (const [k, g] of grads) this.pending[k] = tf.keep(g);
+    } else {
+      for (const [k, g] of grads) {
+        const sum = tf.keep(this.pending[k].add(g));
+        this.pending[k].dispose();
+        this.pending[k] = sum;
+      }
+    }
+    this.pendingCount += 1;
+  }
+
+  private flushGradients(_phase: Phase): void {
+    if (!this.pending) return;
+    const grads = this.pending;
+    const n = this.pendingCount;
+    this.pending = null;
+    this.pendingCount = 0;
+    const peak = Math.max(...this.groupRates);
+    const rates = this.groupRates.map((r) => (peak > 0 ? (this.state.lr * r) / peak : 0));
+    tf.tidy(() => {
+      const averaged = n === 1 ? grads : Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.div(n)]));
+      this.optimizer.apply(averaged, this.variables, (name) => rates[this.groupOf.get(name)!], this.state.momentum);
+    });
+    for (const g of Object.values(grads)) g.dispose();
+    this.state.step += 1;
+  }
+
+  /** Predictions on the validation split at the phase's size, for metric callbacks. */
+  private async validate(phase: Phase): Promise<void> {
+    const preds: Float32Array[] = [];
+    const truth: Float32Array[] = [];
+    for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
+      const out = tf.tidy(() =>
+        (this.model.predict(tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3])) as tf.Tensor).dataSync(),
+      ) as Float32Array;
+      const width = out.length / batch.n;
+      for (let i = 0; i < batch.n; i++) {
+        preds.push(out.slice(i * width, (i + 1) * width));
+        if (batch.y) truth.push(batch.y.slice(i * width, (i + 1) * width));
+      }
+    }
+    this.state.validPredictions = preds;
+    this.state.validTruth = truth;
+    await this.emit('afterValidate');
+  }
+
+  private async emit(event: LearnerEvent): Promise<void> {
+    for (const cb of this.callbacks) await cb[event]?.(this);
+  }
+}
+
+/** fastai's slice(low, high): rates spread geometrically over the groups, the head gets `high`. */
+export function spreadRates(low: number, high: number, n: number): number[] {
+  if (n === 1) return [high];
+  const ratio = Math.pow(high / low, 1 / (n - 1));
+  return Array.from({ length: n }, (_, i) => low * Math.pow(ratio, i));
+}

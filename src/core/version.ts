@@ -1,0 +1,4 @@
+import { createRequire } from 'node:module';
+
+// package.json sits two levels above both src/core and dist/core.
+export const GZX_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
