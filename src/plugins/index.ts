@@ -15,7 +15,8 @@ export const builtinPlugins: PluginDefinition[] = [
   oneCycleSchedule,
   consoleLogger,
   localLogger,
-  galaxyZooHead];
+  galaxyZooHead,
+];
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */
 export const plugins = builtinPlugins;

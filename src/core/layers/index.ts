@@ -1,0 +1,4 @@
+// Custom tfjs layers. Importing this module registers them, which tf.loadLayersModel needs
+// to rebuild a saved model that contains them.
+export { ConcatPool } from './concat-pool.js';
+export { GalaxyNormalisation, galaxyNormalise } from './galaxy-normalisation.js';
