@@ -127,33 +127,6 @@ function checkLrRanges(value: Record<string, unknown>, origins: OriginMap): stri
   return out;
 }
 
-/** File order (line, column), `--set` problems last: reads like the file. */
-function sortByPosition(lines: string[]): string[] {
-  const key = (l: string): [string, number, number] => {
-    const m = /^(.*?):(\d+):(\d+): /.exec(l);
-    return m && !l.startsWith('--set ') ? [m[1], Number(m[2]), Number(m[3])] : ['\uffff', 0, 0];
-  };
-  return lines
-    .map((l, i) => ({ l, i, k: key(l) }))
-    .sort((a, b) => a.k[0].localeCompare(b.k[0]) || a.k[1] - b.k[1] || a.k[2] - b.k[2] || a.i - b.i)
-    .map((x) => x.l);
-}
-
-/** `lr: [low, high]` must go upwards: low is for the first layer group, high for the head. */
-function checkLrRanges(value: Record<string, unknown>, origins: OriginMap): string[] {
-  const out: string[] = [];
-  (value as unknown as ExperimentConfig).train.phases.forEach((phase, i) => {
-    if (Array.isArray(phase.lr) && phase.lr[0] > phase.lr[1]) {
-      const pointer = `/train/phases/${i}/lr`;
-      out.push(
-        `${formatOrigin(origins.locate(pointer))}: ${dottedPath(pointer)}: expected [low, high] with low <= high, ` +
-          `got [${phase.lr.join(', ')}]. Swap the two rates.`,
-      );
-    }
-  });
-  return out;
-}
-
 /** sha256 of the canonical (sorted-key) JSON, first 12 hex digits. */
 export function configHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
