@@ -275,3 +275,16 @@ function orderLikeSchema(
   }
   return out;
 }
+
+/**
+ * Only loads the `plugins:` modules a config names (after extends and --set), without validating
+ * the rest: lets `gzx plugins --config` list third-party plugins of a config that is still wrong.
+ */
+export async function loadConfigPlugins(file: string, sets: string[], registry: PluginRegistry): Promise<void> {
+  const configPath = path.resolve(file);
+  const layer = loadLayered(configPath);
+  for (const s of sets) applySet(layer, s);
+  const problems: string[] = [];
+  await loadPluginModules(layer.value, layer.origins, path.dirname(configPath), registry, problems);
+  if (problems.length > 0) throw new UserError(problems.join('\n'));
+}

@@ -1,0 +1,18 @@
+import { GzxCommand } from '../base.js';
+import { configFileArg, jsonFlag, setFlag } from '../flags.js';
+import { createRegistry } from '../registry.js';
+import { loadExperiment } from '../../core/config/load.js';
+
+export default class ConfigShow extends GzxCommand {
+  static summary = 'Print the fully resolved config: extends merged, --set applied, every default filled.';
+  static description = 'This is exactly the config a run with the same file and --set values uses (and saves as config.yaml).';
+  static examples = ['<%= config.bin %> config configs/quick.yaml', '<%= config.bin %> config configs/quick.yaml --set seed=7 --json'];
+  static args = { file: configFileArg };
+  static flags = { set: setFlag, json: jsonFlag };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ConfigShow);
+    const resolved = await loadExperiment(args.file, flags.set, createRegistry());
+    process.stdout.write(flags.json ? JSON.stringify(resolved.config, null, 2) + '\n' : resolved.yaml);
+  }
+}
