@@ -7,6 +7,10 @@ import { cosineSchedule } from './schedule/cosine.js';
 import { oneCycleSchedule } from './schedule/one-cycle.js';
 import { consoleLogger } from './logger/console.js';
 import { localLogger } from './logger/local.js';
+import { flipAugment } from './augment/flip.js';
+import { rotateAugment } from './augment/rotate.js';
+import { zoomAugment } from './augment/zoom.js';
+import { lightingAugment } from './augment/lighting.js';
 
 export const builtinPlugins: PluginDefinition[] = [
   simpleCnnBackbone,
@@ -16,6 +20,10 @@ export const builtinPlugins: PluginDefinition[] = [
   consoleLogger,
   localLogger,
   galaxyZooHead,
+  flipAugment,
+  rotateAugment,
+  zoomAugment,
+  lightingAugment,
 ];
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */

@@ -1,0 +1,115 @@
+// JPEG (or any sharp-readable image) → centre crop → squish to size × size → 8-bit RGB.
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { RawImage } from '../contracts.js';
+import { UserError } from '../errors.js';
+
+/** A file that cannot be read or decoded: the pipeline skips or fails on it by policy. */
+export class BadImageError extends Error {
+  constructor(
+    public readonly path: string,
+    public readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = 'BadImageError';
+  }
+}
+
+export interface DecodeOptions {
+  /** Side of the centre square kept from the source, in source pixels; null keeps the whole image. */
+  crop: number | null;
+  /** Output side in pixels. */
+  size: number;
+}
+
+/**
+ * Where the centre crop lands after scaling the whole image by size/crop.
+ *
+ * sharp turns JPEG shrink-on-load off whenever an extract comes before the resize, so crop → resize
+ * would decode every 424-px JPEG at full size. Scaling the whole image first (shrink-on-load applies)
+ * and extracting the centre afterwards gives the same pixels up to edge effects; the scaled side is
+ * rounded to keep (scaled − size) even, so the extract stays exactly centred.
+ */
+export function planCentreCrop(width: number, height: number, crop: number, size: number) {
+  const scaled = (side: number) => size + 2 * Math.max(0, Math.round(((side * size) / crop - size) / 2));
+  const scaledWidth = scaled(width);
+  const scaledHeight = scaled(height);
+  return {
+    scaledWidth,
+    scaledHeight,
+    left: (scaledWidth - size) / 2,
+    top: (scaledHeight - size) / 2,
+  };
+}
+
+function describeFailure(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') return 'file not found';
+  if (err?.code === 'EACCES') return 'permission denied';
+  if (err?.code === 'EISDIR') return 'is a directory, not an image';
+  return String(err?.message ?? e).split('\n')[0];
+}
+
+/** Decodes one image. Unreadable or corrupt files throw BadImageError; a crop larger than the image throws UserError. */
+export async function decodeImage(path: string, opts: DecodeOptions): Promise<RawImage> {
+  const { crop, size } = opts;
+  if (!Number.isInteger(size) || size < 1) throw new UserError(`Image size must be a positive integer, got ${size}.`);
+  if (crop !== null && (!Number.isInteger(crop) || crop < 1)) {
+    throw new UserError(`Centre crop must be a positive integer or null, got ${crop}.`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new BadImageError(path, describeFailure(e));
+  }
+  try {
+    // failOn 'warning' (sharp's default, stated here on purpose) turns a truncated JPEG into an error
+    // instead of silently grey-filling the missing rows.
+    let pipeline = sharp(bytes, { failOn: 'warning', sequentialRead: true });
+    if (crop !== null) {
+      const { width, height } = await sharp(bytes).metadata();
+      if (!width || !height) throw new Error('image has no size');
+      if (crop > width || crop > height) {
+        throw new UserError(
+          `Centre crop ${crop} px is larger than image ${path} (${width}×${height}). ` +
+            `Lower the crop in the data options to at most ${Math.min(width, height)}.`,
+        );
+      }
+      const plan = planCentreCrop(width, height, crop, size);
+      pipeline = pipeline
+        .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' })
+        .extract({ left: plan.left, top: plan.top, width: size, height: size });
+    } else {
+      pipeline = pipeline.resize(size, size, { fit: 'fill' });
+    }
+    const { data, info } = await pipeline
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== size || info.height !== size) {
+      throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${size}×${size}×3`);
+    }
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: size, height: size, channels: 3 };
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new BadImageError(path, describeFailure(e));
+  }
+}
+
+/** Stacks same-size images into NHWC float32 in [0, 1]. */
+export function toFloat(images: RawImage[]): Float32Array {
+  if (images.length === 0) return new Float32Array(0);
+  const per = images[0].data.length;
+  const out = new Float32Array(per * images.length);
+  for (let i = 0; i < images.length; i++) {
+    const src = images[i].data;
+    if (src.length !== per) {
+      throw new Error(`toFloat: image ${i} has ${src.length} values, image 0 has ${per}; all images must share one size`);
+    }
+    const base = i * per;
+    for (let j = 0; j < per; j++) out[base + j] = src[j] / 255;
+  }
+  return out;
+}

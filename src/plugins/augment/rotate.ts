@@ -1,0 +1,56 @@
+// Random rotation by any angle: galaxies have no preferred orientation on the sky.
+import type { Augmentation, RawImage } from '../../core/contracts.js';
+import { UserError } from '../../core/errors.js';
+import { definePlugin } from '../../core/plugin.js';
+import { warpAffine, type Padding } from '../../core/pipeline/warp.js';
+
+export interface RotateOptions {
+  min_degrees: number;
+  max_degrees: number;
+  /** What fills the corners the turned image leaves uncovered. */
+  padding: Padding;
+}
+
+/** Rotates about the image centre; positive angles turn the picture clockwise on screen. */
+export function rotateImage(image: RawImage, degrees: number, padding: Padding): RawImage {
+  const turn = ((degrees % 360) + 360) % 360;
+  if (turn === 0) return image;
+  const rad = (turn * Math.PI) / 180;
+  const cos = Math.cos(rad);
+  const sin = Math.sin(rad);
+  return warpAffine(image, [cos, sin, -sin, cos], padding);
+}
+
+export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
+  name: 'rotate',
+  kind: 'augment',
+  description: 'Rotate images by a random angle, filling corners by reflection (or zeros).',
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      min_degrees: { type: 'number', default: 0, description: 'Smallest angle drawn (degrees).' },
+      max_degrees: { type: 'number', default: 360, description: 'Largest angle drawn (degrees).' },
+      padding: {
+        type: 'string',
+        enum: ['reflection', 'zeros'],
+        default: 'reflection',
+        description: 'reflection mirrors the image into the corners; zeros leaves them black.',
+      },
+    },
+  },
+  create(options) {
+    if (options.min_degrees > options.max_degrees) {
+      throw new UserError(
+        `augment rotate: min_degrees (${options.min_degrees}) is larger than max_degrees (${options.max_degrees}). ` +
+          `Swap them so that min_degrees <= max_degrees.`,
+      );
+    }
+    return {
+      apply(image, rng) {
+        const degrees = options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next();
+        return rotateImage(image, degrees, options.padding);
+      },
+    };
+  },
+});

@@ -1,0 +1,41 @@
+// Random zoom-in about the centre (fastai's zoom with max_zoom): scale up, crop back to size.
+import type { Augmentation, RawImage } from '../../core/contracts.js';
+import { definePlugin } from '../../core/plugin.js';
+import { warpAffine } from '../../core/pipeline/warp.js';
+
+export interface ZoomOptions {
+  /** Largest scale factor (>= 1). */
+  max: number;
+  /** Probability that an image is zoomed at all. */
+  p: number;
+}
+
+/** Enlarges by `scale` about the centre and keeps the central width × height. */
+export function zoomImage(image: RawImage, scale: number): RawImage {
+  if (scale === 1) return image;
+  // Zooming in only reads inside the source, so the padding mode never matters.
+  return warpAffine(image, [1 / scale, 0, 0, 1 / scale], 'reflection');
+}
+
+export const zoomAugment = definePlugin<ZoomOptions, Augmentation>({
+  name: 'zoom',
+  kind: 'augment',
+  description: 'Zoom in about the centre by a random factor in [1, max] and crop back to size.',
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      max: { type: 'number', minimum: 1, default: 1.05, description: 'Largest zoom factor.' },
+      p: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'Probability of zooming an image.' },
+    },
+  },
+  create(options) {
+    return {
+      apply(image, rng) {
+        const zoomed = rng.next() < options.p;
+        const scale = 1 + (options.max - 1) * rng.next();
+        return zoomed ? zoomImage(image, scale) : image;
+      },
+    };
+  },
+});
