@@ -83,3 +83,52 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend'
     expect(tf.memory().numBytes).toBe(beforeBytes);
   });
 });
+
+/** Every op our training uses: forward value and gradient on wasm equal cpu. */
+describe('ops used in training match the cpu backend (value and gradient)', () => {
+  const ops: Record<string, (x: tf.Tensor4D) => tf.Tensor> = {
+    'maxPool 3x3 stride 2 same': (x) => tf.maxPool(x, 3, 2, 'same'),
+    'maxPool 2x2 stride 2 valid': (x) => tf.maxPool(x, 2, 2, 'valid'),
+    'maxPool 3x3 stride 1 same': (x) => tf.maxPool(x, 3, 1, 'same'),
+    'maxPool 3x2 stride 2 explicit pad': (x) => tf.maxPool(x, [3, 2], 2, [[0, 0], [1, 1], [0, 1], [0, 0]]),
+    // relu zeros make ties inside windows: the gradient must go to the first maximum only, as on cpu.
+    'maxPool of relu (ties)': (x) => tf.maxPool(tf.relu(tf.sub(x, 0.5)), 3, 2, 'same'),
+    'maxPool of a constant (all ties)': (x) => tf.maxPool(tf.mul(x, 0), 2, 2, 'valid'),
+    'avgPool 3x3 stride 2 same': (x) => tf.avgPool(x, 3, 2, 'same'),
+    'avgPool 2x2 stride 2 valid': (x) => tf.avgPool(x, 2, 2, 'valid'),
+    'global avg pool': (x) => tf.mean(x, [1, 2]),
+    'global max pool': (x) => tf.max(x, [1, 2]),
+    relu: (x) => tf.relu(x),
+    relu6: (x) => tf.relu6(x),
+    elu: (x) => tf.elu(x),
+    'leaky relu': (x) => tf.leakyRelu(x, 0.1),
+    sigmoid: (x) => tf.sigmoid(x),
+    clip: (x) => tf.clipByValue(x, -0.3, 0.5),
+    sum: (x) => tf.sum(x, [0, 1, 2]),
+    'batch norm (batch statistics)': (x) => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      return tf.batchNorm(x, mean, variance, tf.fill([x.shape[3]], 1.5), tf.fill([x.shape[3]], 0.1), 1e-3);
+    },
+    concat: (x) => tf.concat([x, tf.square(x)], 3),
+    'tile (broadcast)': (x) => tf.mul(tf.tile(tf.mean(x, [1, 2], true), [1, 9, 9, 1]), x),
+    'tile (repeat)': (x) => tf.tile(x, [2, 1, 3, 1]),
+    'broadcastTo': (x) => tf.mul(tf.broadcastTo(tf.mean(x, [1, 2], true), x.shape), x),
+    'matMul of pooled features': (x) => tf.matMul(tf.reshape(x, [2, -1]), tf.reshape(tf.range(0, 81 * 4 * 5).div(1000), [81 * 4, 5])),
+  };
+  for (const [name, op] of Object.entries(ops)) {
+    it(name, async () => {
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(seeded(2 * 9 * 9 * 4, 5), [2, 9, 9, 4]);
+          const y = op(x);
+          const r = tf.tensor(seeded(y.size, 7), y.shape);
+          const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D), r)))(x);
+          return { y: y.dataSync().slice(), dx: dx.dataSync().slice() };
+        });
+      const cpu = await on('cpu', run);
+      const wasm = await on('wasm', run);
+      expect(maxAbsDiff(wasm.y, cpu.y)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(wasm.dx, cpu.dx)).toBeLessThan(1e-4);
+    });
+  }
+});

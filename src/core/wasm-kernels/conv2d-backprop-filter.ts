@@ -1,7 +1,7 @@
 // Conv2DBackpropFilter for the wasm backend, which has none (so tfjs cannot train a conv net on it).
 // Built from kernels wasm runs fast (XNNPACK conv2d and matMul) instead of a scalar loop.
 import * as tf from '@tensorflow/tfjs';
-import { asTensor, convGeometry, padOrCrop4d } from './tensor-info.js';
+import { opsKernel, convGeometry, padOrCrop4d } from './tensor-info.js';
 
 interface Attrs {
   strides: number | [number, number];
@@ -42,13 +42,6 @@ export function conv2dBackpropFilterOps(x4: tf.Tensor4D, dy4: tf.Tensor4D, attrs
   });
 }
 
-export const conv2dBackpropFilterConfig: tf.KernelConfig = {
-  kernelName: tf.Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    return tf.tidy(() =>
-      conv2dBackpropFilterOps(asTensor<tf.Rank.R4>(x, backend), asTensor<tf.Rank.R4>(dy, backend), attrs as unknown as Attrs),
-    ) as unknown as tf.TensorInfo;
-  },
-};
+export const conv2dBackpropFilterConfig = opsKernel<Attrs>(tf.Conv2DBackpropFilter, ({ x, dy }, attrs) =>
+  conv2dBackpropFilterOps(x as tf.Tensor4D, dy as tf.Tensor4D, attrs),
+);

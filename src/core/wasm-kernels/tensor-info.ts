@@ -11,6 +11,28 @@ export function asTensor<R extends tf.Rank = tf.Rank>(info: tf.TensorInfo, backe
   return tf.engine().makeTensorFromTensorInfo(info, backend) as tf.Tensor<R>;
 }
 
+/**
+ * A wasm kernel written with tfjs ops. Inputs arrive as tracked Tensors; every intermediate is
+ * freed by tidy(); the engine accepts the returned Tensor as the kernel output as is.
+ */
+export function opsKernel<Attrs>(
+  kernelName: string,
+  body: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor,
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      tf.tidy(() => {
+        const tensors: Record<string, tf.Tensor> = {};
+        for (const [name, info] of Object.entries(inputs)) {
+          if (info) tensors[name] = asTensor(info, backend as tf.KernelBackend);
+        }
+        return body(tensors, attrs as unknown as Attrs);
+      }) as unknown as tf.TensorInfo,
+  };
+}
+
 /** Explicit [top, bottom, left, right] padding of a conv2d as tfjs computes it (NHWC, dilation 1). */
 export function convGeometry(
   xShape: [number, number, number, number],
@@ -23,7 +45,14 @@ export function convGeometry(
 }
 
 /** Crops (negative amount) or zero-pads (positive amount) the two spatial axes of an NHWC tensor. */
-export function padOrCrop4d(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+export function padOrCrop4d(
+  x: tf.Tensor4D,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+  value = 0,
+): tf.Tensor4D {
   let out = x;
   const cropTop = Math.max(0, -top);
   const cropBottom = Math.max(0, -bottom);
@@ -43,7 +72,25 @@ export function padOrCrop4d(x: tf.Tensor4D, top: number, bottom: number, left: n
       [padTop, padBottom],
       [padLeft, padRight],
       [0, 0],
-    ]);
+    ], value);
   }
   return out;
+}
+
+/**
+ * Places v [N,Ho,Wo,C] at rows oh·sh and cols ow·sw of a zero tensor [N,Ho·sh,Wo·sw,C]
+ * (the "zero insertion" that undoes a strided read), using only reshape and pad.
+ */
+export function zeroInsert(v: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return v;
+  const [n, ho, wo, c] = v.shape;
+  const spread = tf.pad(tf.reshape(v, [n, ho, 1, wo, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
+  return tf.reshape(spread, [n, ho * sh, wo * sw, c]);
 }
