@@ -36,11 +36,11 @@ export interface StartPoint {
   step: number;
 }
 
-/** Thrown by a callback to end the fit; `status` says how the run is recorded. */
+/** Thrown by a callback to end the fit early; `status` says how the run is recorded. */
 export class StopTraining extends Error {
   constructor(
     message: string,
-    public readonly status: 'KILLED' | 'FAILED',
+    public readonly status: 'KILLED' | 'FAILED' | 'FINISHED',
   ) {
     super(message);
   }

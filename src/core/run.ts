@@ -91,10 +91,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
 
   const child = rootContainer.createChildContainer();
   const ctx: PluginContext = { tf, seed: config.seed, runDir, configDir: resolved.configDir, log, container: child };
-  const create = async <T>(kind: PluginKind, ref: PluginRef, where: string): Promise<T> => {
-    const def = opts.registry.get(kind, ref.use, `${where}: `);
-    return (await def.create(ref.with, ctx)) as T;
-  };
+  const create = pluginFactory(opts.registry, ctx);
 
   const info: RunInfo = {
     runId,
@@ -130,51 +127,9 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   const onOuterAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort);
   try {
-    const data = await create<DataSource>('data', config.data, 'data');
-    // Augmentations are built here once to validate them early; workers build their own copies.
-    for (const [i, ref] of config.augment.entries()) await create<Augmentation>('augment', ref, `augment[${i}]`);
-    const backbone = await create<Backbone>('backbone', config.backbone, 'backbone');
-    const head = await create<Head>('head', config.head, 'head');
-    const phases: Phase[] = [];
-    for (const [i, p] of config.train.phases.entries()) {
-      const schedule = await create<Schedule>('schedule', p.schedule ?? config.schedule, `train.phases.${i}.schedule`);
-      phases.push({
-        name: p.name ?? `phase ${i + 1}`,
-        epochs: p.epochs,
-        size: p.size ?? config.train.size,
-        freeze: p.freeze,
-        lr: p.lr ?? config.train.lr,
-        dropout: p.dropout,
-        batch_size: p.batch_size ?? config.train.batch_size,
-        schedule,
-      });
-    }
-
-    log(`data: ${data.describe()}`);
-    const splits = await data.prepare();
-    child.register(TOKENS.dataSplits, { useValue: splits });
-    if (splits.train.length === 0 || splits.valid.length === 0) {
-      throw new UserError(
-        `data: the split has ${splits.train.length} training and ${splits.valid.length} validation images; both need at least one. ` +
-          `Use more images or change data.with.valid_fraction.`,
-      );
-    }
-    for (const lg of loggers) await lg.setTags?.({ 'gzx.data_fingerprint': splits.fingerprint });
-
-    const { model, layerGroups } = withSeededRandom(config.seed, () => {
-      const built = backbone.build(tf);
-      const outputs = head.build(tf, built.features);
-      return { model: tf.model({ inputs: built.inputs, outputs, name: 'gzx' }), layerGroups: built.layerGroups };
-    });
-    if (backbone.loadPretrained && !checkpoint) await backbone.loadPretrained(model, log);
-    log(`model: ${config.backbone.use} + ${config.head.use}, ${model.countParams().toLocaleString('en')} parameters`);
-
-    dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
-      workers: config.train.workers,
-      cacheImages: config.train.cache_images,
-      pluginModules: opts.pluginModuleUrls,
-      configDir: resolved.configDir,
-    });
+    const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
+    const { splits, head, model, layerGroups, phases } = session;
+    dataModule = session.dataModule;
     const optimizer = new Optimizer(config.train.optimizer);
     let metricPoints = checkpoint?.metricsLines ?? 0;
     const counter: RunLogger = {
@@ -265,7 +220,82 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   }
 }
 
-async function newRunDir(config: ExperimentConfig): Promise<string> {
+export interface Session {
+  splits: DataSplits;
+  head: Head;
+  model: tf.LayersModel;
+  layerGroups: string[][];
+  phases: Phase[];
+  dataModule: ImageDataModule;
+}
+
+/** Plugins, data, model and phases of an experiment: what `run` and `lr-find` both train. */
+export async function assembleSession(
+  resolved: ResolvedRun,
+  opts: Pick<RunOptions, 'registry' | 'pluginModuleUrls'>,
+  ctx: PluginContext,
+  loggers: RunLogger[],
+  loadPretrained: boolean,
+): Promise<Session> {
+  const { config } = resolved;
+  const log = ctx.log;
+  const create = pluginFactory(opts.registry, ctx);
+  const data = await create<DataSource>('data', config.data, 'data');
+  // Augmentations are built here once to validate them early; workers build their own copies.
+  for (const [i, ref] of config.augment.entries()) await create<Augmentation>('augment', ref, `augment[${i}]`);
+  const backbone = await create<Backbone>('backbone', config.backbone, 'backbone');
+  const head = await create<Head>('head', config.head, 'head');
+  const phases: Phase[] = [];
+  for (const [i, p] of config.train.phases.entries()) {
+    const schedule = await create<Schedule>('schedule', p.schedule ?? config.schedule, `train.phases.${i}.schedule`);
+    phases.push({
+      name: p.name ?? `phase ${i + 1}`,
+      epochs: p.epochs,
+      size: p.size ?? config.train.size,
+      freeze: p.freeze,
+      lr: p.lr ?? config.train.lr,
+      dropout: p.dropout,
+      batch_size: p.batch_size ?? config.train.batch_size,
+      schedule,
+    });
+  }
+
+  log(`data: ${data.describe()}`);
+  const splits = await data.prepare();
+  ctx.container.register(TOKENS.dataSplits, { useValue: splits });
+  if (splits.train.length === 0 || splits.valid.length === 0) {
+    throw new UserError(
+      `data: the split has ${splits.train.length} training and ${splits.valid.length} validation images; both need at least one. ` +
+        `Use more images or change data.with.valid_fraction.`,
+    );
+  }
+  for (const lg of loggers) await lg.setTags?.({ 'gzx.data_fingerprint': splits.fingerprint });
+
+  const { model, layerGroups } = withSeededRandom(config.seed, () => {
+    const built = backbone.build(tf);
+    const outputs = head.build(tf, built.features);
+    return { model: tf.model({ inputs: built.inputs, outputs, name: 'gzx' }), layerGroups: built.layerGroups };
+  });
+  if (backbone.loadPretrained && loadPretrained) await backbone.loadPretrained(model, log);
+  log(`model: ${config.backbone.use} + ${config.head.use}, ${model.countParams().toLocaleString('en')} parameters`);
+
+  const dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
+    workers: config.train.workers,
+    cacheImages: config.train.cache_images,
+    pluginModules: opts.pluginModuleUrls,
+    configDir: resolved.configDir,
+  });
+  return { splits, head, model, layerGroups, phases, dataModule };
+}
+
+export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
+  return async <T>(kind: PluginKind, ref: PluginRef, where: string): Promise<T> => {
+    const def = registry.get(kind, ref.use, `${where}: `);
+    return (await def.create(ref.with, ctx)) as T;
+  };
+}
+
+export async function newRunDir(config: ExperimentConfig): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const safeName = config.name.replace(/[^A-Za-z0-9_.-]+/g, '-');
   const base = path.resolve(config.output_dir, `${stamp}-${safeName}`);

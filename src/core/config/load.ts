@@ -65,9 +65,15 @@ function pluginValidate(schema: JsonSchema): ValidateFunction {
  * `plugins:` into `registry`, validates everything and fills defaults. Every problem found is
  * reported together in one UserError (exit 1; a malformed --set is exit 2).
  */
-export async function loadExperiment(file: string, sets: string[], registry: PluginRegistry): Promise<ResolvedExperiment> {
+export async function loadExperiment(
+  file: string,
+  sets: string[],
+  registry: PluginRegistry,
+  /** `baseDir`: where relative paths in the config point (default: the file's folder); a run's saved config keeps its original one. */
+  options: { baseDir?: string } = {},
+): Promise<ResolvedExperiment> {
   const configPath = path.resolve(file);
-  const configDir = path.dirname(configPath);
+  const configDir = options.baseDir ?? path.dirname(configPath);
   const layer = loadLayered(configPath);
   for (const s of sets) applySet(layer, s);
   const { value, origins } = layer;

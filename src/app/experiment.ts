@@ -1,0 +1,92 @@
+// The composition root: built-in plugins + the Galaxy Zoo hooks + the generic core.
+// CLI commands call these functions and only print what comes back.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { stringify as toYaml } from 'yaml';
+import { loadExperiment, configHash, type ResolvedExperiment } from '../core/config/load.js';
+import { PluginRegistry } from '../core/registry.js';
+import { runExperiment, type RunResult } from '../core/run.js';
+import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from '../core/lr-find.js';
+import { compiledModuleUrl } from '../core/compiled-url.js';
+import { UserError } from '../core/errors.js';
+import { builtinPlugins } from '../plugins/index.js';
+import { galaxyRunHooks } from '../galaxy/training.js';
+
+export function createRegistry(): PluginRegistry {
+  const registry = new PluginRegistry();
+  registry.registerAll(builtinPlugins);
+  return registry;
+}
+
+/** The run folder is the source of truth, so the `local` logger is always on. */
+function withLocalLogger(resolved: ResolvedExperiment): ResolvedExperiment {
+  if (resolved.config.logger.some((l) => l.use === 'local')) return resolved;
+  const config = { ...resolved.config, logger: [...resolved.config.logger, { use: 'local', with: {} }] };
+  return { ...resolved, config, yaml: toYaml(config, { lineWidth: 0 }), hash: configHash(config) };
+}
+
+/** Modules worker threads load to build augmentations: the built-ins and the config's `plugins:`. */
+function pluginModuleUrls(resolved: ResolvedExperiment): string[] {
+  const builtins = compiledModuleUrl(new URL(`../plugins/index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href);
+  const extra = resolved.config.plugins.map((spec) =>
+    spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(resolved.configDir, spec)).href : spec,
+  );
+  return [builtins, ...extra];
+}
+
+export interface TrainRequest {
+  configFile?: string;
+  sets?: string[];
+  resumeDir?: string;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+}
+
+export async function resolveForRun(req: TrainRequest): Promise<{ registry: PluginRegistry; resolved: ResolvedExperiment }> {
+  const registry = createRegistry();
+  if (req.resumeDir) {
+    const runConfig = path.join(req.resumeDir, 'config.yaml');
+    const meta = await readMeta(req.resumeDir);
+    if (req.sets?.length) {
+      throw new UserError('--set cannot be combined with --resume: a resumed run keeps the config it started with.', 2);
+    }
+    const resolved = await loadExperiment(runConfig, [], registry, { baseDir: path.dirname(meta.configPath) });
+    return { registry, resolved: withLocalLogger(resolved) };
+  }
+  if (!req.configFile) throw new UserError('Name a config file, or --resume runs/<id>.', 2);
+  const resolved = await loadExperiment(req.configFile, req.sets ?? [], registry);
+  return { registry, resolved: withLocalLogger(resolved) };
+}
+
+async function readMeta(runDir: string): Promise<{ configPath: string; status: string }> {
+  const file = path.join(runDir, 'meta.json');
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch {
+    throw new UserError(`${file}: not found or unreadable. --resume takes a run folder made by \`gzx run\` (runs/<id>).`);
+  }
+}
+
+export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
+  const { registry, resolved } = await resolveForRun(req);
+  return runExperiment(resolved, {
+    registry,
+    pluginModuleUrls: pluginModuleUrls(resolved),
+    hooks: galaxyRunHooks,
+    resumeDir: req.resumeDir,
+    signal: req.signal,
+    log: req.log,
+  });
+}
+
+export async function findLearningRate(
+  req: TrainRequest,
+  options: Partial<LrFindOptions> = {},
+): Promise<LrFindResult> {
+  const { registry, resolved } = await resolveForRun(req);
+  return lrFind(resolved, { registry, pluginModuleUrls: pluginModuleUrls(resolved), log: req.log }, {
+    ...LR_FIND_DEFAULTS,
+    ...options,
+  });
+}

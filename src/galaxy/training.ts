@@ -1,0 +1,69 @@
+// What a Galaxy Zoo run adds to the generic training loop: the challenge's metrics every epoch,
+// and pictures at the end (training curves, a grid of predictions).
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { DataSplits, MetricPoint, RunLogger } from '../core/contracts.js';
+import type { Callback } from '../core/learner.js';
+import type { RunHooks } from '../core/run.js';
+import { writeLineChart } from '../core/plot.js';
+import { baselineRmse, perQuestionRmseRecord, rmse } from './metrics.js';
+
+/** valid_rmse, valid_rmse_q1…q11 and the column-mean baseline, computed on the validation split. */
+export function galaxyMetricsCallback(splits: DataSplits): Callback {
+  const trainRows = splits.train.map((s) => s.labels!).filter(Boolean);
+  const validRows = splits.valid.map((s) => s.labels!).filter(Boolean);
+  const baseline = baselineRmse(trainRows, validRows);
+  return {
+    name: 'galaxy-metrics',
+    afterValidate: (l) => {
+      const { validPredictions: pred, validTruth: truth } = l.state;
+      if (truth.length === 0) return;
+      l.state.metrics.valid_rmse = rmse(pred, truth);
+      for (const [q, v] of Object.entries(perQuestionRmseRecord(pred, truth))) l.state.metrics[`valid_rmse_${q}`] = v;
+      l.state.metrics.baseline_rmse = baseline;
+    },
+  };
+}
+
+async function readMetrics(runDir: string): Promise<MetricPoint[]> {
+  try {
+    const text = await fs.readFile(path.join(runDir, 'metrics.jsonl'), 'utf8');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as MetricPoint);
+  } catch {
+    return [];
+  }
+}
+
+/** Training loss per step and validation RMSE per epoch, against the baseline. */
+export async function writeCurves(runDir: string, file: string): Promise<void> {
+  const points = await readMetrics(runDir);
+  const series = (key: string) => points.filter((p) => p.key === key).map((p) => [p.step, p.value] as [number, number]);
+  const loss = series('train_loss');
+  const smoothed: [number, number][] = [];
+  let avg = 0;
+  loss.forEach(([x, y], i) => {
+    avg = 0.9 * avg + 0.1 * y;
+    smoothed.push([x, avg / (1 - Math.pow(0.9, i + 1))]);
+  });
+  await writeLineChart(
+    file,
+    [
+      { name: 'train loss (MSE, smoothed)', points: smoothed },
+      { name: 'valid RMSE', points: series('valid_rmse') },
+      { name: 'baseline RMSE', points: series('baseline_rmse') },
+    ],
+    { title: 'training curves', xLabel: 'step', yLabel: 'loss / RMSE' },
+  );
+}
+
+export const galaxyRunHooks: RunHooks = {
+  callbacks: (splits: DataSplits, _loggers: RunLogger[]) => [galaxyMetricsCallback(splits)],
+  afterFit: async (ctx) => {
+    const curves = path.join('artifacts', 'curves.png');
+    await writeCurves(ctx.runDir, path.join(ctx.runDir, curves));
+    return [curves];
+  },
+};
