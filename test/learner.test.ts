@@ -1,0 +1,229 @@
+// The training engine: schedules against fastai's formulas, freezing, discriminative rates,
+// progressive resizing, dropout changes and the NaN stop.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { Learner, StopTraining, spreadRates, type Callback, type Phase } from '../src/core/learner.js';
+import { Optimizer } from '../src/core/optimizers.js';
+import { withSeededRandom } from '../src/core/seeded-random.js';
+import { dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
+import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
+import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
+import { oneCycleSchedule } from '../src/plugins/schedule/one-cycle.js';
+import { constantSchedule } from '../src/plugins/schedule/constant.js';
+import { cosineSchedule } from '../src/plugins/schedule/cosine.js';
+import type { Schedule } from '../src/core/contracts.js';
+import type { OptimizerConfig } from '../src/core/experiment.js';
+import { MemoryData } from './helpers/memory-data.js';
+
+const ctx = {} as never;
+const adam: OptimizerConfig = { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true };
+const plainSgd: OptimizerConfig = { ...adam, name: 'sgd', momentum: 0, nesterov: false };
+const constant = constantSchedule.create({} as never, ctx) as Schedule;
+
+function buildModel(seed = 7) {
+  const backbone = simpleCnnBackbone.create({ channels: [4, 8, 8], convs_per_block: 1 }, ctx) as ReturnType<
+    typeof simpleCnnBackbone.create
+  > & { build: (t: typeof tf) => { inputs: tf.SymbolicTensor; features: tf.SymbolicTensor; layerGroups: string[][] } };
+  const head = createGalaxyZooHead({ ps: 0.2, hidden: 16, pool: 'concat', normalise: true });
+  return withSeededRandom(seed, () => {
+    const built = backbone.build(tf);
+    const model = tf.model({ inputs: built.inputs, outputs: head.build(tf, built.features) });
+    return { model, head, layerGroups: built.layerGroups };
+  });
+}
+
+function phase(over: Partial<Phase>): Phase {
+  return { name: 'p', epochs: 1, size: 24, freeze: 'none', lr: 1e-2, batch_size: 8, schedule: constant, ...over };
+}
+
+function weightsOf(model: tf.LayersModel, layerName: string): Float32Array[] {
+  return model.getLayer(layerName).getWeights().map((w) => w.dataSync() as Float32Array);
+}
+
+function changed(a: Float32Array[], b: Float32Array[]): boolean {
+  return a.some((arr, i) => arr.some((v, j) => v !== b[i][j]));
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('schedules follow fastai', () => {
+  const oneCycle = oneCycleSchedule.create({ pct_start: 0.25, div: 25, div_final: 1e5, moms: [0.95, 0.85, 0.95] }, ctx) as Schedule;
+  const max = 1e-2;
+
+  it('one-cycle: warm-up from max/25, peak at 25%, anneal to max/1e5; momentum 0.95 → 0.85 → 0.95', () => {
+    expect(oneCycle.at(0, max).lr).toBeCloseTo(max / 25, 12);
+    expect(oneCycle.at(0, max).momentum).toBeCloseTo(0.95, 12);
+    // Half-way through the warm-up a cosine is exactly at the midpoint.
+    expect(oneCycle.at(0.125, max).lr).toBeCloseTo((max / 25 + max) / 2, 12);
+    expect(oneCycle.at(0.125, max).momentum).toBeCloseTo(0.9, 12);
+    expect(oneCycle.at(0.25, max).lr).toBeCloseTo(max, 12);
+    expect(oneCycle.at(0.25, max).momentum).toBeCloseTo(0.85, 12);
+    expect(oneCycle.at(0.625, max).lr).toBeCloseTo((max + max / 1e5) / 2, 12);
+    expect(oneCycle.at(1, max).lr).toBeCloseTo(max / 1e5, 12);
+    expect(oneCycle.at(1, max).momentum).toBeCloseTo(0.95, 12);
+    // fastai SchedCos at 10% of the warm-up: start + (1 + cos(pi * 0.9)) * (end - start) / 2
+    const expected = max / 25 + ((1 + Math.cos(Math.PI * 0.9)) * (max - max / 25)) / 2;
+    expect(oneCycle.at(0.025, max).lr).toBeCloseTo(expected, 12);
+  });
+
+  it('constant and flat-cosine', () => {
+    expect(constant.at(0.7, 3e-3).lr).toBe(3e-3);
+    const cos = cosineSchedule.create({ pct_flat: 0.5, div_final: 1e5 }, ctx) as Schedule;
+    expect(cos.at(0.3, 1).lr).toBe(1);
+    expect(cos.at(0.75, 1).lr).toBeCloseTo((1 + 1e-5) / 2, 12);
+  });
+
+  it("discriminative rates spread geometrically like fastai's slice", () => {
+    const r = spreadRates(1e-6, 1e-4, 3);
+    expect(r[0]).toBeCloseTo(1e-6, 15);
+    expect(r[1]).toBeCloseTo(1e-5, 15);
+    expect(r[2]).toBeCloseTo(1e-4, 15);
+  });
+});
+
+describe('learner', () => {
+  it('a frozen phase leaves backbone weights unchanged but trains BatchNorm and the head; unfreezing trains all', async () => {
+    const { model, layerGroups } = buildModel();
+    const data = new MemoryData(16, 24);
+    const snapshots: Record<string, Float32Array[]> = {};
+    const snap: Callback = {
+      name: 'snap',
+      beforePhase: (l) => {
+        for (const n of ['cnn_block1_1_conv', 'cnn_block1_1_bn', 'head_dense2']) snapshots[`${l.state.phaseIndex}:${n}`] = weightsOf(l.model, n);
+      },
+    };
+    const learner = new Learner({
+      model,
+      data,
+      optimizer: new Optimizer(adam),
+      phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' })],
+      layerGroups,
+      accumulate: 1,
+      validBatchSize: 16,
+      seed: 1,
+      callbacks: [snap],
+    });
+    await learner.fit();
+    const afterFrozen = { conv: snapshots['1:cnn_block1_1_conv'], bn: snapshots['1:cnn_block1_1_bn'], head: snapshots['1:head_dense2'] };
+    expect(changed(snapshots['0:cnn_block1_1_conv'], afterFrozen.conv)).toBe(false);
+    // BN gamma/beta (trainable) and moving statistics change while frozen.
+    expect(changed(snapshots['0:cnn_block1_1_bn'], afterFrozen.bn)).toBe(true);
+    expect(changed(snapshots['0:head_dense2'], afterFrozen.head)).toBe(true);
+    expect(changed(afterFrozen.conv, weightsOf(model, 'cnn_block1_1_conv'))).toBe(true);
+  });
+
+  it('lr [low, high] reaches each layer group with its own rate', async () => {
+    // Same initial weights and data, one plain-SGD step: a group's update scales with its rate.
+    const delta = async (lr: number | [number, number]) => {
+      const { model, layerGroups } = buildModel(3);
+      const before = { early: weightsOf(model, 'cnn_block1_1_conv')[0], head: weightsOf(model, 'head_dense2')[0] };
+      const learner = new Learner({
+        model,
+        data: new MemoryData(8, 24),
+        optimizer: new Optimizer(plainSgd),
+        phases: [phase({ lr, batch_size: 8 })],
+        layerGroups,
+        accumulate: 1,
+        validBatchSize: 8,
+        seed: 1,
+        callbacks: [],
+      });
+      await learner.fit();
+      const after = { early: weightsOf(model, 'cnn_block1_1_conv')[0], head: weightsOf(model, 'head_dense2')[0] };
+      return {
+        groups: learner.groupCount,
+        rates: learner.currentGroupRates(),
+        early: after.early.map((v, i) => v - before.early[i]),
+        head: after.head.map((v, i) => v - before.head[i]),
+      };
+    };
+    const uniform = await delta(1);
+    const sliced = await delta([1e-2, 1]);
+    expect(sliced.groups).toBe(3);
+    expect(sliced.rates[0]).toBeCloseTo(1e-2, 12);
+    expect(sliced.rates[1]).toBeCloseTo(1e-1, 12);
+    expect(sliced.rates[2]).toBeCloseTo(1, 12);
+    const i = uniform.early.findIndex((v) => Math.abs(v) > 1e-7);
+    expect(sliced.early[i] / uniform.early[i]).toBeCloseTo(1e-2, 3);
+    const j = uniform.head.findIndex((v) => Math.abs(v) > 1e-7);
+    expect(sliced.head[j] / uniform.head[j]).toBeCloseTo(1, 3);
+  });
+
+  it('progressive resizing keeps the weights and trains at the new size; dropout changes in place', async () => {
+    const { model, head, layerGroups } = buildModel();
+    let atPhaseEnd: Float32Array[] = [];
+    let atNextStart: Float32Array[] = [];
+    const sizes: number[] = [];
+    const learner = new Learner({
+      model,
+      data: new MemoryData(16, 48),
+      optimizer: new Optimizer(adam),
+      phases: [phase({ size: 24 }), phase({ size: 48, dropout: 0.5 })],
+      layerGroups,
+      accumulate: 1,
+      validBatchSize: 16,
+      seed: 1,
+      callbacks: [
+        dropoutCallback(head),
+        {
+          name: 'probe',
+          order: 100,
+          afterPhase: (l) => {
+            if (l.state.phaseIndex === 0) atPhaseEnd = weightsOf(l.model, 'cnn_block2_1_conv');
+          },
+          beforePhase: (l) => {
+            if (l.state.phaseIndex === 1) atNextStart = weightsOf(l.model, 'cnn_block2_1_conv');
+          },
+          afterBatch: (l) => {
+            sizes.push(l.state.batch!.size);
+          },
+        },
+      ],
+    });
+    await learner.fit();
+    expect(changed(atPhaseEnd, atNextStart)).toBe(false);
+    expect(new Set(sizes)).toEqual(new Set([24, 48]));
+    const rate = (name: string) => (model.getLayer(name) as unknown as { rate: number }).rate;
+    expect(rate('head_dropout2')).toBe(0.5);
+    expect(rate('head_dropout1')).toBe(0.25);
+  });
+
+  it('a NaN loss stops the fit naming phase, epoch and step', async () => {
+    const { model, layerGroups } = buildModel();
+    const learner = new Learner({
+      model,
+      data: new MemoryData(16, 24, 1, 1),
+      optimizer: new Optimizer(adam),
+      phases: [phase({ epochs: 2, name: 'warm-up' })],
+      layerGroups,
+      accumulate: 1,
+      validBatchSize: 16,
+      seed: 1,
+      callbacks: [nanGuardCallback()],
+    });
+    const err = await learner.fit().catch((e) => e);
+    expect(err).toBeInstanceOf(StopTraining);
+    expect(err.status).toBe('FAILED');
+    expect(err.message).toMatch(/loss became NaN in phase 1 \(warm-up\), epoch 2, step 1/);
+  });
+
+  it('gradient accumulation steps the optimiser once per `accumulate` batches', async () => {
+    const { model, layerGroups } = buildModel();
+    const steps: number[] = [];
+    const learner = new Learner({
+      model,
+      data: new MemoryData(32, 24),
+      optimizer: new Optimizer(adam),
+      phases: [phase({ batch_size: 4 })],
+      layerGroups,
+      accumulate: 4,
+      validBatchSize: 16,
+      seed: 1,
+      callbacks: [{ name: 'steps', afterBatch: (l) => void steps.push(l.state.step) }],
+    });
+    await learner.fit();
+    expect(steps).toEqual([0, 0, 0, 1, 1, 1, 1, 2]);
+  });
+});
