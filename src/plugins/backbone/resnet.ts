@@ -1,0 +1,298 @@
+// ResNet 18/34/50 backbones. Depth 50 copies the Keras ResNet50 (v1) layer names and shapes exactly,
+// so Keras ImageNet weights load into it by layer name; 18/34 use torchvision's basic blocks with the
+// same naming style. Input is any size ([null, null, 3]) so progressive resizing keeps the weights.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { definePlugin } from '../../core/plugin.js';
+import type { Backbone, BackboneBuild } from '../../core/contracts.js';
+import { UserError } from '../../core/errors.js';
+import { deriveSeed } from '../../core/random.js';
+import { loadWeightsByName } from '../../core/weights/index.js';
+
+export type ResnetDepth = 18 | 34 | 50;
+export type InputNormalization = 'imagenet-caffe' | 'imagenet' | 'none';
+
+export interface ResnetOptions {
+  depth: ResnetDepth;
+  /** Weights file or TensorFlow.js model folder; relative to the config's folder. */
+  pretrained: string | null;
+  /** `auto`: what the usual weights for this depth expect (Keras caffe-style for 50, torchvision for 18/34). */
+  normalize: InputNormalization | 'auto';
+  /** Channel multiplier (1 = the published network); small values make tiny test models. */
+  width: number;
+}
+
+export const resnetOptionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    depth: { enum: [18, 34, 50], default: 50, description: 'ResNet depth' },
+    pretrained: {
+      type: ['string', 'null'],
+      default: null,
+      description: 'Keras .h5 weights file or TensorFlow.js model folder, loaded by layer name',
+    },
+    normalize: {
+      enum: ['auto', 'imagenet-caffe', 'imagenet', 'none'],
+      default: 'auto',
+      description: 'input normalisation matching the weights (auto: imagenet-caffe for 50, imagenet for 18/34)',
+    },
+    width: { type: 'number', exclusiveMinimum: 0, maximum: 4, default: 1, description: 'channel multiplier' },
+  },
+} as const;
+
+// ---------- input normalisation as a layer, so a saved model carries it ----------
+
+const CAFFE_BGR_MEAN = [103.939, 116.779, 123.68];
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+interface NormalizationConfig {
+  mode: InputNormalization;
+  name?: string;
+  trainable?: boolean;
+}
+
+/** Maps [0,1] RGB pixels to what the weights were trained on. No weights; serialisable. */
+export class InputNormalizationLayer extends tf.layers.Layer {
+  static className = 'GzxInputNormalization';
+  readonly mode: InputNormalization;
+
+  constructor(config: NormalizationConfig) {
+    super({ name: config.name, trainable: false });
+    this.mode = config.mode;
+  }
+
+  computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.tidy(() => {
+      switch (this.mode) {
+        case 'none':
+          return x.clone();
+        case 'imagenet':
+          return x.sub(tf.tensor1d(IMAGENET_MEAN)).div(tf.tensor1d(IMAGENET_STD));
+        case 'imagenet-caffe':
+          // Keras `preprocess_input(mode='caffe')`: 0–255, RGB → BGR, subtract the BGR mean.
+          return tf.reverse(x.mul(255), -1).sub(tf.tensor1d(CAFFE_BGR_MEAN));
+      }
+    });
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), mode: this.mode };
+  }
+}
+tf.serialization.registerClass(InputNormalizationLayer);
+
+// ---------- the network ----------
+
+const STAGE_BLOCKS: Record<ResnetDepth, number[]> = {
+  18: [2, 2, 2, 2],
+  34: [3, 4, 6, 3],
+  50: [3, 4, 6, 3],
+};
+const STAGE_FILTERS = [64, 128, 256, 512];
+
+interface BuildParams {
+  depth: ResnetDepth;
+  normalize: InputNormalization;
+  width: number;
+  seed: number;
+}
+
+/** Builds the graph and records which stage each layer belongs to (for layer groups). */
+class ResnetBuilder {
+  /** Layer names per stage: 0 = input + stem, 1…4 = conv2…conv5. */
+  readonly stageLayers: string[][] = [[], [], [], [], []];
+  private stage = 0;
+  private convCount = 0;
+  private readonly bottleneck: boolean;
+  // Keras ResNet50 has conv biases and eps 1.001e-5; torchvision's basic-block nets have neither bias nor that eps.
+  private readonly convBias: boolean;
+  private readonly bnEpsilon: number;
+  private readonly bnMomentum: number;
+
+  constructor(private readonly p: BuildParams) {
+    this.bottleneck = p.depth === 50;
+    this.convBias = p.depth === 50;
+    this.bnEpsilon = p.depth === 50 ? 1.001e-5 : 1e-5;
+    this.bnMomentum = p.depth === 50 ? 0.99 : 0.9;
+  }
+
+  private ch(filters: number): number {
+    return Math.max(1, Math.round(filters * this.p.width));
+  }
+
+  private apply<T extends tf.SymbolicTensor | tf.SymbolicTensor[]>(layer: tf.layers.Layer, x: T): tf.SymbolicTensor {
+    this.stageLayers[this.stage].push(layer.name);
+    return layer.apply(x) as tf.SymbolicTensor;
+  }
+
+  private conv(x: tf.SymbolicTensor, filters: number, kernel: number, strides: number, padding: 'same' | 'valid', name: string) {
+    return this.apply(
+      tf.layers.conv2d({
+        filters,
+        kernelSize: kernel,
+        strides,
+        padding,
+        useBias: this.convBias,
+        // He init suits ReLU nets trained from scratch; seeded so a run's initial weights repeat.
+        kernelInitializer: tf.initializers.heNormal({ seed: deriveSeed(this.p.seed, this.convCount++) }),
+        name,
+      }),
+      x,
+    );
+  }
+
+  private bn(x: tf.SymbolicTensor, name: string) {
+    return this.apply(
+      tf.layers.batchNormalization({ axis: 3, epsilon: this.bnEpsilon, momentum: this.bnMomentum, name }),
+      x,
+    );
+  }
+
+  private relu(x: tf.SymbolicTensor, name: string) {
+    return this.apply(tf.layers.activation({ activation: 'relu', name }), x);
+  }
+
+  private pad(x: tf.SymbolicTensor, amount: number, name: string) {
+    return this.apply(
+      tf.layers.zeroPadding2d({
+        padding: [
+          [amount, amount],
+          [amount, amount],
+        ],
+        name,
+      }),
+      x,
+    );
+  }
+
+  /** Keras `block1`: 1×1 (strided) → 3×3 → 1×1 ×4, projection shortcut in the first block of a stage. */
+  private bottleneckBlock(x: tf.SymbolicTensor, filters: number, stride: number, projection: boolean, name: string) {
+    let shortcut = x;
+    if (projection) {
+      shortcut = this.conv(x, this.ch(4 * filters), 1, stride, 'valid', `${name}_0_conv`);
+      shortcut = this.bn(shortcut, `${name}_0_bn`);
+    }
+    let y = this.conv(x, this.ch(filters), 1, stride, 'valid', `${name}_1_conv`);
+    y = this.bn(y, `${name}_1_bn`);
+    y = this.relu(y, `${name}_1_relu`);
+    y = this.conv(y, this.ch(filters), 3, 1, 'same', `${name}_2_conv`);
+    y = this.bn(y, `${name}_2_bn`);
+    y = this.relu(y, `${name}_2_relu`);
+    y = this.conv(y, this.ch(4 * filters), 1, 1, 'valid', `${name}_3_conv`);
+    y = this.bn(y, `${name}_3_bn`);
+    const sum = this.apply(tf.layers.add({ name: `${name}_add` }), [shortcut, y]);
+    return this.relu(sum, `${name}_out`);
+  }
+
+  /** torchvision `BasicBlock`: 3×3 (strided) → 3×3, projection shortcut when the shape changes. */
+  private basicBlock(x: tf.SymbolicTensor, filters: number, stride: number, projection: boolean, name: string) {
+    let shortcut = x;
+    if (projection) {
+      shortcut = this.conv(x, this.ch(filters), 1, stride, 'valid', `${name}_0_conv`);
+      shortcut = this.bn(shortcut, `${name}_0_bn`);
+    }
+    let y: tf.SymbolicTensor;
+    if (stride === 1) {
+      y = this.conv(x, this.ch(filters), 3, 1, 'same', `${name}_1_conv`);
+    } else {
+      // torchvision pads 1 on every side; TF 'same' with stride 2 pads only bottom/right.
+      y = this.pad(x, 1, `${name}_1_pad`);
+      y = this.conv(y, this.ch(filters), 3, stride, 'valid', `${name}_1_conv`);
+    }
+    y = this.bn(y, `${name}_1_bn`);
+    y = this.relu(y, `${name}_1_relu`);
+    y = this.conv(y, this.ch(filters), 3, 1, 'same', `${name}_2_conv`);
+    y = this.bn(y, `${name}_2_bn`);
+    const sum = this.apply(tf.layers.add({ name: `${name}_add` }), [shortcut, y]);
+    return this.relu(sum, `${name}_out`);
+  }
+
+  build(): BackboneBuild {
+    const inputs = tf.input({ shape: [null, null, 3], name: 'image' });
+    this.stageLayers[0].push(inputs.sourceLayer.name);
+    let x = this.apply(new InputNormalizationLayer({ mode: this.p.normalize, name: 'input_norm' }), inputs);
+    x = this.pad(x, 3, 'conv1_pad');
+    x = this.conv(x, this.ch(64), 7, 2, 'valid', 'conv1_conv');
+    x = this.bn(x, 'conv1_bn');
+    x = this.relu(x, 'conv1_relu');
+    x = this.pad(x, 1, 'pool1_pad');
+    x = this.apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid', name: 'pool1_pool' }), x);
+
+    const blocks = STAGE_BLOCKS[this.p.depth];
+    for (let s = 0; s < 4; s++) {
+      this.stage = s + 1;
+      for (let b = 1; b <= blocks[s]; b++) {
+        const stride = b === 1 && s > 0 ? 2 : 1;
+        const name = `conv${s + 2}_block${b}`;
+        x = this.bottleneck
+          ? this.bottleneckBlock(x, STAGE_FILTERS[s], stride, b === 1, name)
+          : this.basicBlock(x, STAGE_FILTERS[s], stride, b === 1 && s > 0, name);
+      }
+    }
+    const [stem, conv2, conv3, conv4, conv5] = this.stageLayers;
+    // fastai-like split: early layers (generic edges/textures) learn slowest, conv5 fastest.
+    return { inputs, features: x, layerGroups: [[...stem, ...conv2, ...conv3], conv4, conv5] };
+  }
+}
+
+export function buildResnet(tfNs: typeof tf, params: BuildParams): BackboneBuild {
+  if (tfNs !== tf) {
+    // Layers are created from this module's tfjs; a second tfjs instance would make two graphs.
+    throw new Error('resnet: the tf namespace passed to build() is not the one @tensorflow/tfjs exports');
+  }
+  return new ResnetBuilder(params).build();
+}
+
+export function resolveNormalization(depth: ResnetDepth, normalize: ResnetOptions['normalize']): InputNormalization {
+  if (normalize !== 'auto') return normalize;
+  return depth === 50 ? 'imagenet-caffe' : 'imagenet';
+}
+
+export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
+  name: 'resnet',
+  kind: 'backbone',
+  description: 'ResNet 18/34/50 (Keras ResNet50 layer names; loads ImageNet .h5 or TensorFlow.js weights by name)',
+  optionsSchema: resnetOptionsSchema,
+  create(options, ctx) {
+    const depth = options.depth ?? 50;
+    const width = options.width ?? 1;
+    const normalize = resolveNormalization(depth, options.normalize ?? 'auto');
+    const pretrained = options.pretrained ? path.resolve(ctx.configDir, options.pretrained) : null;
+    if (pretrained && !fs.existsSync(pretrained)) {
+      throw new UserError(
+        `backbone.with.pretrained: ${pretrained} does not exist. ` +
+          `Download resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (see docs/pretrained.md) and set backbone.with.pretrained to its path ` +
+          `(relative to the config file), or set it to null to train from scratch.`,
+      );
+    }
+    let backboneLayers: string[] = [];
+    const backbone: Backbone = {
+      build(tfNs) {
+        const built = buildResnet(tfNs, { depth, normalize, width, seed: ctx.seed });
+        backboneLayers = built.layerGroups.flat();
+        return built;
+      },
+    };
+    if (pretrained) {
+      backbone.loadPretrained = async (model, log) => {
+        const names = backboneLayers.length > 0 ? backboneLayers : undefined;
+        const report = await loadWeightsByName(model, pretrained, log, { layers: names });
+        if (report.matched.length === 0) {
+          throw new UserError(
+            `backbone.with.pretrained: no layer of the resnet${depth} backbone found matching weights in ${pretrained}. ` +
+              `Use weights made for this depth and width (for depth 50: resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 from Keras applications, width 1).`,
+          );
+        }
+      };
+    }
+    return backbone;
+  },
+});
