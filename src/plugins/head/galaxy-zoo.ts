@@ -120,5 +120,7 @@ export const galaxyZooHead = definePlugin<GalaxyZooHeadOptions, Head>({
   kind: 'head',
   description: "fastai-style head (concat pooling, BN, dropout, dense) ending in the decision-tree normalisation",
   optionsSchema: galaxyZooHeadSchema,
-  create: (options) => createGalaxyZooHead({ ps: 0.25, hidden: 512, pool: 'concat', normalise: true, ...options }),
+  // Defaults again here for callers that skip schema validation (tests, library users).
+  create: (options: Partial<GalaxyZooHeadOptions>) =>
+    createGalaxyZooHead({ ps: 0.25, hidden: 512, pool: 'concat', normalise: true, ...options }),
 });

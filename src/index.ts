@@ -1,0 +1,35 @@
+// Public package entry (`import … from 'gzx'`): the Galaxy Zoo domain without the CLI.
+export {
+  QUESTIONS,
+  COLUMNS,
+  NUM_COLUMNS,
+  CSV_HEADER,
+  COLUMN_QUESTION,
+  NORMALISE_EPSILON,
+  columnLabel,
+  normaliseAnswers,
+  type Question,
+} from './galaxy/tree.js';
+export {
+  rmse,
+  perQuestionRmse,
+  perQuestionRmseRecord,
+  columnMeans,
+  baselineRmse,
+  SquaredErrorSums,
+  type AnswerRows,
+} from './galaxy/metrics.js';
+export {
+  readSolutionsCsv,
+  writeSolutionsCsv,
+  openSolutionsWriter,
+  type SolutionsTable,
+  type SolutionsWriter,
+  type ReadSolutionsOptions,
+} from './galaxy/csv.js';
+export { describeAnswers, topAnswers, type TopAnswer, type DescribeOptions } from './galaxy/describe.js';
+export { ConcatPool, GalaxyNormalisation, galaxyNormalise } from './core/layers/index.js';
+export { galaxyZooHead, createGalaxyZooHead, type GalaxyZooHeadOptions } from './plugins/head/galaxy-zoo.js';
+export { UserError, isUserError } from './core/errors.js';
+export { definePlugin, type PluginDefinition, type PluginContext, type PluginKind } from './core/plugin.js';
+export type * from './core/contracts.js';
