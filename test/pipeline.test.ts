@@ -1,0 +1,362 @@
+// The image pipeline against the real sample JPEGs. Worker tests load dist/ (built by `npm test`'s pretest).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import sharp from 'sharp';
+import type { Sample } from '../src/core/contracts.js';
+import type { PluginRef } from '../src/core/experiment.js';
+import { ImagePipeline, decodeImage, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
+import { BadImageError } from '../src/core/pipeline/decode.js';
+
+const SAMPLE_DIR = '/work/shared/galaxy-zoo/sample';
+const ROOT = path.resolve(import.meta.dirname, '..');
+const BUILTIN = pathToFileURL(path.join(ROOT, 'dist/plugins/index.js')).href;
+const ALL_AUGMENTS: PluginRef[] = [
+  { use: 'flip', with: {} },
+  { use: 'rotate', with: {} },
+  { use: 'zoom', with: { max: 1.1, p: 1 } },
+  { use: 'lighting', with: {} },
+];
+
+const jpegs = fs
+  .readdirSync(SAMPLE_DIR)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort()
+  .map((f) => path.join(SAMPLE_DIR, f));
+
+function samplesOf(files: string[]): Sample[] {
+  return files.map((imagePath, i) => ({
+    id: path.basename(imagePath, '.jpg'),
+    imagePath,
+    labels: Float32Array.from({ length: 37 }, (_, j) => ((i * 37 + j) % 101) / 100),
+  }));
+}
+
+let tmp: string;
+let countingModule: string;
+const pipelines: ImagePipeline[] = [];
+
+function pipeline(opts: Partial<PipelineOptions> = {}): ImagePipeline {
+  const p = new ImagePipeline({
+    workers: 0,
+    cacheImages: false,
+    pluginModules: [BUILTIN],
+    configDir: tmp,
+    badImagePolicy: 'skip',
+    ...opts,
+  });
+  pipelines.push(p);
+  return p;
+}
+
+async function collect(gen: AsyncGenerator<Batch>): Promise<Batch[]> {
+  const out: Batch[] = [];
+  for await (const b of gen) out.push(b);
+  return out;
+}
+
+function expectSameBatches(a: Batch[], b: Batch[]) {
+  expect(a.map((x) => x.index)).toEqual(b.map((x) => x.index));
+  for (let i = 0; i < a.length; i++) {
+    expect(a[i].ids).toEqual(b[i].ids);
+    expect(a[i].n).toBe(b[i].n);
+    expect(Buffer.from(a[i].x.buffer, a[i].x.byteOffset, a[i].x.byteLength).equals(
+      Buffer.from(b[i].x.buffer, b[i].x.byteOffset, b[i].x.byteLength))).toBe(true);
+    expect(a[i].y).toEqual(b[i].y);
+  }
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'dist/core/pipeline/worker.js'))) {
+    throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does it in pretest)');
+  }
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-pipeline-'));
+  // An augmentation that reports every call through ctx.log, to see which images were prepared when.
+  countingModule = path.join(tmp, 'counting-plugin.mjs');
+  fs.writeFileSync(
+    countingModule,
+    `export const plugins = [{ name: 'count-calls', kind: 'augment', description: 'test: logs each call',
+      optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create(options, ctx) { return { apply(image) { ctx.log('augment-call'); return image; } }; } }];\n`,
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(pipelines.map((p) => p.close()));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('decodeImage', () => {
+  it('squishes a whole 424-px JPEG to size×size RGB, the same pixels as sharp’s own resize', async () => {
+    const image = await decodeImage(jpegs[0], { crop: null, size: 64 });
+    expect([image.width, image.height, image.channels, image.data.length]).toEqual([64, 64, 3, 64 * 64 * 3]);
+    const reference = await sharp(jpegs[0]).resize(64, 64, { fit: 'fill' }).raw().toBuffer();
+    expect(Buffer.from(image.data).equals(reference)).toBe(true);
+  });
+
+  it('centre-crops exactly: crop 212 at size 212 is the middle of the full decode', async () => {
+    const image = await decodeImage(jpegs[1], { crop: 212, size: 212 });
+    const full = await sharp(jpegs[1]).raw().toBuffer();
+    let mismatches = 0;
+    for (let y = 0; y < 212; y++) {
+      for (let x = 0; x < 212 * 3; x++) if (image.data[y * 212 * 3 + x] !== full[(y + 106) * 424 * 3 + 106 * 3 + x]) mismatches++;
+    }
+    expect(mismatches).toBe(0);
+  });
+
+  it('crop → resize via shrink-on-load matches a full-size decode → extract → resize within tolerance', async () => {
+    for (const [crop, size] of [
+      [212, 64],
+      [256, 112],
+      [424, 64],
+    ]) {
+      let sumAbs = 0;
+      let count = 0;
+      for (const file of jpegs.slice(0, 8)) {
+        const ours = await decodeImage(file, { crop, size });
+        const off = (424 - crop) / 2;
+        const ref = await sharp(file)
+          .extract({ left: off, top: off, width: crop, height: crop })
+          .resize(size, size, { fit: 'fill' })
+          .raw()
+          .toBuffer();
+        for (let i = 0; i < ref.length; i++) sumAbs += Math.abs(ours.data[i] - ref[i]);
+        count += ref.length;
+      }
+      // Measured ≈ 0.3–0.6 grey levels on average; a wrong crop or offset gives tens.
+      expect(sumAbs / count, `crop ${crop} size ${size}`).toBeLessThan(1.0);
+    }
+  });
+
+  it('makes greyscale and alpha images 3-channel RGB', async () => {
+    const grey = path.join(tmp, 'grey.jpg');
+    await sharp(jpegs[2]).toColourspace('b-w').jpeg().toFile(grey);
+    expect((await sharp(grey).metadata()).channels).toBe(1);
+    const g = await decodeImage(grey, { crop: 300, size: 32 });
+    expect(g.channels).toBe(3);
+    expect(g.data.length).toBe(32 * 32 * 3);
+    for (let i = 0; i < g.data.length; i += 3) expect(g.data[i]).toBe(g.data[i + 2]);
+
+    const rgba = path.join(tmp, 'alpha.png');
+    await sharp(jpegs[2]).ensureAlpha(0.5).png().toFile(rgba);
+    const a = await decodeImage(rgba, { crop: null, size: 32 });
+    expect([a.channels, a.data.length]).toEqual([3, 32 * 32 * 3]);
+  });
+
+  it('reports unreadable files as BadImageError naming the file, and a too-large crop as UserError', async () => {
+    const truncated = path.join(tmp, 'truncated.jpg');
+    const bytes = fs.readFileSync(jpegs[0]);
+    fs.writeFileSync(truncated, bytes.subarray(0, bytes.length / 2));
+    await expect(decodeImage(truncated, { crop: null, size: 64 })).rejects.toThrow(BadImageError);
+    await expect(decodeImage(truncated, { crop: null, size: 64 })).rejects.toThrow(/truncated\.jpg.*premature end/i);
+    await expect(decodeImage(path.join(tmp, 'nope.jpg'), { crop: null, size: 64 })).rejects.toThrow(/nope\.jpg: file not found/);
+    await expect(decodeImage(jpegs[0], { crop: 500, size: 64 })).rejects.toMatchObject({
+      name: 'UserError',
+      message: expect.stringMatching(/crop 500 px is larger than image .*424×424.*at most 424/),
+    });
+  });
+
+  it('toFloat stacks images NHWC in [0, 1]', () => {
+    const a = { data: Uint8Array.from([0, 255, 51, 102]), width: 2, height: 2, channels: 1 };
+    const b = { data: Uint8Array.from([255, 0, 0, 255]), width: 2, height: 2, channels: 1 };
+    expect(Array.from(toFloat([a, b]))).toEqual([0, 1, 0.2, 0.4, 1, 0, 0, 1].map((v) => Math.fround(v)));
+  });
+});
+
+describe('ImagePipeline', () => {
+  const request = (over: Partial<Parameters<ImagePipeline['epoch']>[0]> = {}) => ({
+    samples: samplesOf(jpegs.slice(0, 20)),
+    size: 48,
+    crop: 256,
+    batchSize: 6,
+    augment: ALL_AUGMENTS,
+    seed: 7,
+    epoch: 3,
+    shuffle: true,
+    ...over,
+  });
+
+  it('gives byte-identical batches with 0 and 2 workers, and with the cache on', async () => {
+    const inline = await collect(pipeline({ workers: 0 }).epoch(request()));
+    const threaded = await collect(pipeline({ workers: 2 }).epoch(request()));
+    const cachedPipeline = pipeline({ workers: 2, cacheImages: true });
+    const cachedFirst = await collect(cachedPipeline.epoch(request()));
+    const cachedAgain = await collect(cachedPipeline.epoch(request()));
+    expect(inline.map((b) => b.n)).toEqual([6, 6, 6, 2]);
+    expect(inline[0].x.length).toBe(6 * 48 * 48 * 3);
+    expect(inline[0].y!.length).toBe(6 * 37);
+    expectSameBatches(inline, threaded);
+    expectSameBatches(inline, cachedFirst);
+    expectSameBatches(inline, cachedAgain);
+  });
+
+  it('labels and ids travel with their images; shuffling is a per-epoch permutation', async () => {
+    const p = pipeline();
+    const samples = samplesOf(jpegs.slice(0, 20));
+    const plain = await collect(p.epoch(request({ shuffle: false, augment: [] })));
+    expect(plain.flatMap((b) => b.ids)).toEqual(samples.map((s) => s.id));
+    const e3 = await collect(p.epoch(request({ augment: [] })));
+    const e4 = await collect(p.epoch(request({ augment: [], epoch: 4 })));
+    const ids3 = e3.flatMap((b) => b.ids);
+    const ids4 = e4.flatMap((b) => b.ids);
+    expect([...ids3].sort()).toEqual(samples.map((s) => s.id).sort());
+    expect(ids3).not.toEqual(ids4);
+    expect(ids3).not.toEqual(samples.map((s) => s.id));
+    // Row k of y belongs to ids[k]; image k is the un-augmented decode of that file.
+    const byId = new Map(samples.map((s) => [s.id, s]));
+    const b = e3[1];
+    for (let k = 0; k < b.n; k++) {
+      expect(Array.from(b.y!.subarray(k * 37, (k + 1) * 37))).toEqual(Array.from(byId.get(b.ids[k])!.labels!));
+    }
+    const decoded = await decodeImage(byId.get(b.ids[2])!.imagePath, { crop: 256, size: 48 });
+    expect(Array.from(b.x.subarray(2 * 48 * 48 * 3, 3 * 48 * 48 * 3))).toEqual(Array.from(toFloat([decoded])));
+  });
+
+  it('augments differently per epoch but reproducibly for the same (seed, epoch)', async () => {
+    const p = pipeline();
+    const unshuffled = { shuffle: false };
+    const a = await collect(p.epoch(request({ ...unshuffled, epoch: 1 })));
+    const again = await collect(p.epoch(request({ ...unshuffled, epoch: 1 })));
+    const other = await collect(p.epoch(request({ ...unshuffled, epoch: 2 })));
+    expectSameBatches(a, again);
+    expect(Buffer.from(a[0].x.buffer).equals(Buffer.from(other[0].x.buffer))).toBe(false);
+  });
+
+  it('prepares exactly `prefetch` batches ahead and yields them in order', async () => {
+    let calls = 0;
+    const p = pipeline({
+      workers: 2,
+      prefetch: 2,
+      pluginModules: [BUILTIN, pathToFileURL(countingModule).href],
+      log: (m) => m === 'augment-call' && calls++,
+    });
+    const gen = p.epoch(request({ samples: samplesOf(jpegs.slice(0, 24)), batchSize: 4, augment: [{ use: 'count-calls', with: {} }] }));
+    const first = await gen.next();
+    expect((first.value as Batch).index).toBe(0);
+    // Batch 0 plus two batches ahead get prepared while the caller "trains"; nothing beyond that.
+    const deadline = Date.now() + 30_000;
+    while (calls < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(12);
+    const rest: number[] = [];
+    for await (const b of { [Symbol.asyncIterator]: () => gen }) rest.push(b.index);
+    expect(rest).toEqual([1, 2, 3, 4, 5]);
+    expect(calls).toBe(24);
+  });
+
+  it('startBatch resumes inside an epoch without decoding the skipped batches', async () => {
+    let calls = 0;
+    const p = pipeline({
+      pluginModules: [BUILTIN, pathToFileURL(countingModule).href],
+      log: (m) => m === 'augment-call' && calls++,
+    });
+    const augment = [...ALL_AUGMENTS, { use: 'count-calls', with: {} }];
+    const full = await collect(p.epoch(request({ augment })));
+    calls = 0;
+    const resumed = await collect(p.epoch(request({ augment, startBatch: 2 })));
+    expect(calls).toBe(8); // batches 2 (6 images) and 3 (2 images) only
+    expectSameBatches(full.slice(2), resumed);
+    expect(await collect(p.epoch(request({ augment, startBatch: 4 })))).toEqual([]);
+  });
+
+  describe('unreadable images', () => {
+    let dir: string;
+    let files: string[];
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(tmp, 'bad-'));
+      files = jpegs.slice(0, 8).map((f) => {
+        const copy = path.join(dir, path.basename(f));
+        fs.copyFileSync(f, copy);
+        return copy;
+      });
+      const bytes = fs.readFileSync(files[3]);
+      fs.writeFileSync(files[3], bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    });
+
+    for (const workers of [0, 2]) {
+      it(`policy skip (workers ${workers}): drops them from their batch, reports each once`, async () => {
+        const p = pipeline({ workers, cacheImages: true, badImagePolicy: 'skip' });
+        const samples = samplesOf([...files, path.join(dir, 'missing.jpg')]);
+        const req = request({ samples, batchSize: 4, shuffle: false });
+        for (const epoch of [0, 1]) {
+          const batches = await collect(p.epoch({ ...req, epoch }));
+          expect(batches.map((b) => b.n)).toEqual([3, 4]); // 4th file truncated, 9th (batch 2) missing
+          expect(batches.map((b) => b.index)).toEqual([0, 1]);
+          expect(batches[0].ids).toEqual([samples[0].id, samples[1].id, samples[2].id]);
+          expect(batches[0].y!.length).toBe(3 * 37);
+          expect(Array.from(batches[0].y!.subarray(2 * 37, 3 * 37))).toEqual(Array.from(samples[2].labels!));
+        }
+        const skipped = p.skipped();
+        expect(skipped.map((s) => s.path)).toEqual([files[3], path.join(dir, 'missing.jpg')]);
+        expect(skipped[0].reason).toMatch(/premature end/i);
+        expect(skipped[1].reason).toBe('file not found');
+      });
+
+      it(`policy fail (workers ${workers}): UserError naming the file, the sample and the fix`, async () => {
+        const p = pipeline({ workers, badImagePolicy: 'fail' });
+        const samples = samplesOf(files);
+        const err = await collect(p.epoch(request({ samples, batchSize: 4, shuffle: false }))).catch((e) => e);
+        expect(err).toMatchObject({ name: 'UserError' });
+        expect(err.message).toContain(files[3]);
+        expect(err.message).toContain(`sample "${samples[3].id}"`);
+        expect(err.message).toContain('data.with.on_bad_image: skip');
+      });
+    }
+  });
+
+  it('serves later epochs from the cache (files may even disappear)', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'cache-'));
+    const files = jpegs.slice(0, 6).map((f) => {
+      const copy = path.join(dir, path.basename(f));
+      fs.copyFileSync(f, copy);
+      return copy;
+    });
+    const p = pipeline({ workers: 2, cacheImages: true, badImagePolicy: 'fail' });
+    const req = request({ samples: samplesOf(files), batchSize: 4 });
+    const first = await collect(p.epoch({ ...req, epoch: 0 }));
+    fs.rmSync(dir, { recursive: true });
+    const second = await collect(p.epoch({ ...req, epoch: 0 }));
+    expectSameBatches(first, second);
+  });
+
+  it('rejects unknown augmentations and bad options as UserError', async () => {
+    const p = pipeline();
+    await expect(collect(p.epoch(request({ augment: [{ use: 'flp', with: {} }] })))).rejects.toMatchObject({
+      name: 'UserError',
+      message: expect.stringMatching(/augment\[0\]: augment plugin "flp" is not registered\. Did you mean "flip"\?/),
+    });
+    await expect(collect(p.epoch(request({ augment: [{ use: 'flip', with: { horizontal: 2 } }] })))).rejects.toMatchObject({
+      name: 'UserError',
+      message: expect.stringMatching(/augment\[0\] \(flip\)\.with is invalid: \/horizontal must be <= 1/),
+    });
+    await expect(collect(p.epoch(request({ augment: [{ use: 'flip', with: { horizotal: 1 } }] })))).rejects.toThrow(
+      /must NOT have additional properties "horizotal"/,
+    );
+  });
+
+  it('close() ends the workers: the process exits by itself, also when an epoch is abandoned', () => {
+    const script = path.join(tmp, 'exit-check.mjs');
+    fs.writeFileSync(
+      script,
+      `import { ImagePipeline } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/core/pipeline/index.js')).href)};
+       const samples = ${JSON.stringify(jpegs.slice(0, 12).map((f, i) => ({ id: String(i), imagePath: f })))};
+       const req = { samples, size: 32, crop: null, batchSize: 2, augment: [{ use: 'flip', with: {} }], seed: 1, epoch: 0, shuffle: true };
+       const opts = { workers: 2, cacheImages: false, pluginModules: [${JSON.stringify(BUILTIN)}], configDir: '.', badImagePolicy: 'skip' };
+       const closed = new ImagePipeline(opts);
+       for await (const b of closed.epoch(req)) {}
+       await closed.close();
+       // Never closed, left mid-epoch with batches in flight: must not keep the process alive either.
+       const forgotten = new ImagePipeline(opts);
+       for await (const b of forgotten.epoch(req)) break;
+       console.log('done');\n`,
+    );
+    const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.error).toBeUndefined(); // ETIMEDOUT here would mean a worker kept the process alive
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('done');
+    expect(run.status).toBe(0);
+  });
+});
