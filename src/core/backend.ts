@@ -265,3 +265,50 @@ export async function describeBackends(): Promise<BackendDescription[]> {
   if (before) await tf.setBackend(before);
   return rows;
 }
+
+// ---------- running out of the wasm heap ----------
+
+/** Where a batch ran out of memory, for the message a user sees. */
+export interface BatchContext {
+  batchSize: number;
+  accumulate: number;
+  /** Image side in pixels. */
+  size: number;
+  /** Config key holding the batch size, e.g. `train.phases.1.batch_size`. */
+  batchSizeKey?: string;
+}
+
+/**
+ * wasm memory is one linear heap of at most 4 GB. When a batch does not fit, malloc fails inside
+ * the module and it dies with "memory access out of bounds" or "Aborted(...)"; every later call
+ * aborts too.
+ */
+export function isWasmOutOfMemory(e: unknown): boolean {
+  const msg = firstLine(e);
+  return (
+    (e instanceof WebAssembly.RuntimeError && /memory access out of bounds|unreachable/i.test(msg)) ||
+    /^Aborted\(|Cannot enlarge memory|Out of memory|WebAssembly\.Memory\.grow|Array buffer allocation failed/i.test(msg)
+  );
+}
+
+/** The UserError for a batch that does not fit, with a batch size / accumulation that keeps the effective batch. */
+export function batchMemoryError(ctx: BatchContext): UserError {
+  const smaller = Math.max(1, Math.floor(ctx.batchSize / 2));
+  const factor = Math.ceil(ctx.batchSize / smaller);
+  const key = ctx.batchSizeKey ?? 'train.batch_size';
+  return new UserError(
+    `The wasm backend ran out of its 4 GB heap on a batch of ${ctx.batchSize} images at ${ctx.size} px (${key}: ${ctx.batchSize}, train.accumulate: ${ctx.accumulate}). ` +
+      `Set ${key}: ${smaller} and train.accumulate: ${ctx.accumulate * factor} (same effective batch of ${smaller * ctx.accumulate * factor}), ` +
+      `or train at a smaller size. The wasm heap cannot recover in this process, so start the run again.`,
+  );
+}
+
+/** Runs one training/inference step and turns a wasm heap exhaustion into a batchMemoryError. */
+export async function withBatchMemoryGuard<T>(ctx: BatchContext, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (tf.getBackend() === 'wasm' && isWasmOutOfMemory(e)) throw batchMemoryError(ctx);
+    throw e;
+  }
+}

@@ -1,0 +1,128 @@
+// Backend choice and a real training step on wasm compared with cpu.
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { describeBackends, packageVersion, selectBackend } from '../src/core/backend.js';
+import { UserError } from '../src/core/errors.js';
+
+const tfNodeInstalled = packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null;
+
+describe('selectBackend', () => {
+  it.skipIf(tfNodeInstalled)('auto picks wasm here and says why tensorflow did not load', async () => {
+    const lines: string[] = [];
+    const report = await selectBackend('auto', (m) => lines.push(m));
+    expect(report.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(report.version).toBe(packageVersion('@tensorflow/tfjs-backend-wasm'));
+    expect(report.threads).toBeGreaterThanOrEqual(1);
+    expect(report.gpu).toBe(false);
+    expect(report.reasons.map((r) => [r.candidate, r.ok])).toEqual([
+      ['tensorflow-gpu', false],
+      ['tensorflow', false],
+      ['wasm', true],
+    ]);
+    expect(lines[0]).toMatch(/^backend: wasm \(@tensorflow\/tfjs-backend-wasm 4\.\d+\.\d+, \d+ threads?\)/);
+    expect(lines).toContain(
+      '  not tensorflow: @tensorflow/tfjs-node not installed (its install script needs to download libtensorflow)',
+    );
+    expect(lines).toHaveLength(3);
+  });
+
+  it('is idempotent: a second call returns the same choice and keeps the backend', async () => {
+    const first = await selectBackend('auto', () => {});
+    const lines: string[] = [];
+    const second = await selectBackend('auto', (m) => lines.push(m));
+    expect(second).toBe(first);
+    expect(tf.getBackend()).toBe(first.name);
+  });
+
+  it.skipIf(tfNodeInstalled)('a forced tensorflow backend that cannot load is a UserError naming the fix', async () => {
+    const err = await selectBackend('tensorflow', () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    const msg = (err as UserError).message;
+    expect(msg).toMatch(/backend: tensorflow was requested but cannot load/);
+    expect(msg).toMatch(/npm install @tensorflow\/tfjs-node/);
+    expect(msg).toMatch(/backend: auto/);
+  });
+
+  it('an unknown preference is a UserError', async () => {
+    await expect(selectBackend('gpu' as 'auto', () => {})).rejects.toThrow(/not one of auto, tensorflow, wasm, cpu/);
+  });
+
+  it('forced cpu and wasm switch the real tfjs backend', async () => {
+    expect((await selectBackend('cpu', () => {})).name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect((await selectBackend('wasm', () => {})).name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('describeBackends reports every candidate and restores the active backend', async () => {
+    await selectBackend('wasm', () => {});
+    const rows = await describeBackends();
+    expect(rows.map((r) => r.candidate)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+    const wasm = rows.find((r) => r.candidate === 'wasm')!;
+    expect(wasm).toMatchObject({ loads: true, version: packageVersion('@tensorflow/tfjs-backend-wasm') });
+    expect(rows.find((r) => r.candidate === 'cpu')!.loads).toBe(true);
+    if (!tfNodeInstalled) expect(rows.find((r) => r.candidate === 'tensorflow')).toMatchObject({ loads: false, version: null, threads: null });
+    expect(tf.getBackend()).toBe('wasm');
+  });
+});
+
+/** conv / BatchNorm / relu / max+avg pool / concat / 1×1 conv / global pools / seeded dropout / dense / clip / mean. */
+function buildNet(): tf.LayersModel {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const input = tf.input({ shape: [20, 20, 3] });
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
+  let x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(1) }), input);
+  x = apply(tf.layers.batchNormalization(), x);
+  x = apply(tf.layers.activation({ activation: 'relu' }), x);
+  const maxed = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x);
+  const averaged = apply(tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x);
+  x = apply(tf.layers.concatenate(), [maxed, averaged]);
+  x = apply(tf.layers.conv2d({ filters: 12, kernelSize: 1, kernelInitializer: init(2) }), x);
+  x = apply(tf.layers.conv2d({ filters: 12, kernelSize: 3, padding: 'valid', kernelInitializer: init(3) }), x);
+  x = apply(tf.layers.batchNormalization(), x);
+  x = apply(tf.layers.activation({ activation: 'relu' }), x);
+  const gap = apply(tf.layers.globalAveragePooling2d({}), x);
+  const gmp = apply(tf.layers.globalMaxPooling2d({}), x);
+  x = apply(tf.layers.concatenate(), [gap, gmp]);
+  x = apply(tf.layers.dropout({ rate: 0.25, seed: 7 }), x);
+  x = apply(tf.layers.dense({ units: 37, kernelInitializer: init(4) }), x);
+  return tf.model({ inputs: input, outputs: x });
+}
+
+function trainLosses(steps: number): { losses: number[]; tensorsAfterFirst: number; tensorsAtEnd: number } {
+  const model = buildNet();
+  const images = tf.tensor4d(Array.from({ length: 6 * 20 * 20 * 3 }, (_, i) => (Math.sin(i * 0.37) + 1) / 2), [6, 20, 20, 3]);
+  const targets = tf.tensor2d(Array.from({ length: 6 * 37 }, (_, i) => (Math.cos(i * 0.11) + 1) / 2), [6, 37]);
+  const optimizer = tf.train.adam(0.01);
+  const losses: number[] = [];
+  let tensorsAfterFirst = 0;
+  for (let step = 0; step < steps; step++) {
+    const loss = optimizer.minimize(() => {
+      const predicted = model.apply(images, { training: true }) as tf.Tensor;
+      return tf.mean(tf.square(tf.sub(tf.clipByValue(predicted, 0, 1), targets))) as tf.Scalar;
+    }, true)!;
+    losses.push(loss.dataSync()[0]);
+    loss.dispose();
+    if (step === 0) tensorsAfterFirst = tf.memory().numTensors;
+  }
+  const tensorsAtEnd = tf.memory().numTensors;
+  tf.dispose([images, targets]);
+  optimizer.dispose();
+  model.dispose();
+  return { losses, tensorsAfterFirst, tensorsAtEnd };
+}
+
+describe('training a small conv net on wasm', () => {
+  it('runs on wasm (no silent cpu fallback) and its loss follows cpu step by step', async () => {
+    await selectBackend('cpu', () => {});
+    const cpu = trainLosses(6);
+    await selectBackend('wasm', () => {});
+    expect(tf.getBackend()).toBe('wasm');
+    const wasm = trainLosses(6);
+    expect(tf.getBackend()).toBe('wasm');
+    expect(wasm.losses[5]).toBeLessThan(wasm.losses[0] * 0.9);
+    for (let i = 0; i < 6; i++) expect(Math.abs(wasm.losses[i] - cpu.losses[i])).toBeLessThan(1e-4 * Math.max(1, cpu.losses[i]));
+    expect(wasm.tensorsAtEnd).toBe(wasm.tensorsAfterFirst);
+  });
+});
