@@ -120,6 +120,7 @@ export function loadLayered(file: string, chain: string[] = [], from?: { origin:
       `${formatOrigin(extOrigin)}: extends: expected a file path or a list of file paths, got ${JSON.stringify(ext)}.`,
     );
   }
+  const itemOrigins = (list as string[]).map((_, i) => layer.origins.locate(Array.isArray(ext) ? `/extends/${i}` : '/extends'));
   delete layer.value.extends;
   layer.origins.deleteSubtree('/extends');
   const here = [...chain, file];
@@ -127,7 +128,7 @@ export function loadLayered(file: string, chain: string[] = [], from?: { origin:
   for (const [i, rel] of (list as string[]).entries()) {
     const target = path.resolve(path.dirname(file), rel);
     const what = Array.isArray(ext) ? `extends.${i}` : 'extends';
-    const itemOrigin = layer.origins.locate(Array.isArray(ext) ? `/extends/${i}` : '/extends');
+    const itemOrigin = itemOrigins[i];
     if (here.includes(target)) {
       const cycle = [...here.slice(here.indexOf(target)), target].map(displayPath).join(' → ');
       throw new UserError(`${formatOrigin(itemOrigin)}: ${what}: extends cycle: ${cycle}. Remove one of these extends.`);

@@ -1,0 +1,183 @@
+// The config loader: extends, --set, defaults, phase filling and plugin loading.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadExperiment, configHash } from '../src/core/config/load.js';
+import { PluginRegistry } from '../src/core/registry.js';
+import { createRegistry } from '../src/cli/registry.js';
+import { UserError } from '../src/core/errors.js';
+
+const FIXTURES = path.resolve(__dirname, 'fixtures/config');
+const FIXTURE_PLUGINS = path.join(FIXTURES, 'fixture-plugins.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-config-'));
+
+/** Writes a config that names the fixture plugins for every kind, plus `body`. */
+function writeConfig(name: string, body: string): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(
+    file,
+    `plugins: [${JSON.stringify(FIXTURE_PLUGINS)}]\n` +
+      'data: {use: fixture-data, with: {root: ./images}}\n' +
+      'backbone: {use: fixture-backbone}\nhead: {use: fixture-head}\nschedule: {use: fixture-flat}\nlogger: []\n' +
+      body,
+  );
+  return file;
+}
+
+describe('extends', () => {
+  it('follows a three-level chain: maps deep-merge, lists are replaced', async () => {
+    const { config } = await loadExperiment(path.join(FIXTURES, 'extends/sub/child.yaml'), [], new PluginRegistry());
+    expect(config.name).toBe('mid'); // from mid.yaml, over base.yaml
+    expect(config.train.lr).toBe(0.01); // mid
+    expect(config.train.batch_size).toBe(16); // base
+    expect(config.train.optimizer).toMatchObject({ name: 'sgd', wd: 0.05 }); // base name, child wd
+    expect(config.data.with).toEqual({ root: './images', count: 7, valid_fraction: 0.2 });
+    // Lists replace: base had two augmentations and two phases.
+    expect(config.augment).toEqual([{ use: 'fixture-flip', with: { p: 0.5 } }]);
+    expect(config.train.phases.map((p) => p.epochs)).toEqual([5]);
+  });
+
+  it('keeps plugin paths from a base file working by rewriting them relative to the config', async () => {
+    const r = await loadExperiment(path.join(FIXTURES, 'extends/sub/child.yaml'), [], new PluginRegistry());
+    expect(r.config.plugins).toEqual(['../../fixture-plugins.js']);
+    expect(path.resolve(r.configDir, r.config.plugins[0])).toBe(FIXTURE_PLUGINS);
+    expect(r.configPath).toBe(path.join(FIXTURES, 'extends/sub/child.yaml'));
+    expect(r.configDir).toBe(path.join(FIXTURES, 'extends/sub'));
+  });
+});
+
+describe('--set', () => {
+  const base = path.join(FIXTURES, 'extends/sub/child.yaml');
+
+  it('applies after extends, parses values as YAML and indexes lists by number', async () => {
+    const { config } = await loadExperiment(
+      base,
+      ['train.phases.0.lr=1e-4', 'name=tuned', 'train.cache_images=true', 'augment=[{use: fixture-flip, with: {p: 1}}]', 'train.optimizer.wd=0'],
+      new PluginRegistry(),
+    );
+    expect(config.train.phases[0].lr).toBe(1e-4);
+    expect(config.name).toBe('tuned');
+    expect(config.train.cache_images).toBe(true);
+    expect(config.augment).toEqual([{ use: 'fixture-flip', with: { p: 1 } }]);
+    expect(config.train.optimizer.wd).toBe(0);
+  });
+
+  it('appends a list item at index = length and creates missing maps', async () => {
+    const { config } = await loadExperiment(
+      base,
+      ['train.phases.1.epochs=3', 'train.phases.1.freeze=backbone', 'head.with.ps=0.1'],
+      new PluginRegistry(),
+    );
+    expect(config.train.phases.map((p) => [p.epochs, p.freeze])).toEqual([
+      [5, 'none'],
+      [3, 'backbone'],
+    ]);
+    expect(config.head.with).toEqual({ ps: 0.1 });
+  });
+
+  it('types values the way YAML does: quoted numbers stay strings, "=" may appear in values', async () => {
+    const ok = await loadExperiment(base, ['name="42"', 'seed=7', 'description=a=b', 'train.phases.0.lr=[1.0e-5, 1.0e-3]'], new PluginRegistry());
+    expect(ok.config.name).toBe('42');
+    expect(ok.config.seed).toBe(7);
+    expect(ok.config.description).toBe('a=b');
+    expect(ok.config.train.phases[0].lr).toEqual([1e-5, 1e-3]);
+  });
+});
+
+describe('defaults and phases', () => {
+  it('fills every documented default with the built-in plugins', async () => {
+    const file = path.join(tmp, 'minimal.yaml');
+    fs.writeFileSync(file, `plugins: [${JSON.stringify(FIXTURE_PLUGINS)}]\ndata: {use: fixture-data, with: {root: x}}\n`);
+    const { config } = await loadExperiment(file, [], createRegistry());
+    expect(config).toMatchObject({
+      name: 'experiment',
+      description: '',
+      seed: 42,
+      output_dir: 'runs',
+      backend: 'auto',
+      augment: [],
+      backbone: { use: 'simple-cnn' },
+      head: { use: 'galaxy-zoo' },
+      schedule: { use: 'one-cycle' },
+      logger: [{ use: 'console' }],
+      train: {
+        batch_size: 32,
+        valid_batch_size: 64,
+        size: 64,
+        lr: 0.001,
+        optimizer: { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true },
+        loss: 'mse',
+        accumulate: 1,
+        workers: 1,
+        cache_images: false,
+        max_steps_per_epoch: 0,
+      },
+    });
+    // The built-ins' own option defaults are filled too.
+    expect(Object.keys(config.backbone.with).length).toBeGreaterThan(0);
+    expect(config.train.phases).toEqual([
+      { epochs: 1, size: 64, freeze: 'none', lr: 0.001, batch_size: 32, schedule: config.schedule },
+    ]);
+  });
+
+  it('completes each phase from train and the top-level schedule, keeping explicit values', async () => {
+    const file = writeConfig(
+      'phases.yaml',
+      'train:\n  size: 80\n  lr: 0.002\n  batch_size: 8\n  phases:\n' +
+        '    - {epochs: 1, freeze: backbone}\n' +
+        '    - {epochs: 2, size: 128, lr: [1.0e-5, 1.0e-3], batch_size: 4, schedule: {use: fixture-flat, with: {warmup: 0.1}}}\n',
+    );
+    const { config } = await loadExperiment(file, [], new PluginRegistry());
+    expect(config.train.phases[0]).toEqual({
+      epochs: 1,
+      freeze: 'backbone',
+      size: 80,
+      lr: 0.002,
+      batch_size: 8,
+      schedule: { use: 'fixture-flat', with: { warmup: 0 } },
+    });
+    expect(config.train.phases[1]).toMatchObject({ size: 128, lr: [1e-5, 1e-3], batch_size: 4, schedule: { with: { warmup: 0.1 } } });
+  });
+
+  it('prints YAML that reads back to the same config, and hashes it stably', async () => {
+    const file = path.join(FIXTURES, 'valid.yaml');
+    const a = await loadExperiment(file, [], new PluginRegistry());
+    expect(parseYaml(a.yaml)).toEqual(a.config);
+    expect(a.yaml.indexOf('name:')).toBeLessThan(a.yaml.indexOf('train:')); // schema order, not default-insertion order
+    expect(a.hash).toMatch(/^[0-9a-f]{12}$/);
+    const b = await loadExperiment(file, [], new PluginRegistry());
+    expect(b.hash).toBe(a.hash);
+    const c = await loadExperiment(file, ['seed=1'], new PluginRegistry());
+    expect(c.hash).not.toBe(a.hash);
+    // Key order does not change the hash.
+    expect(configHash({ a: 1, b: [1, { c: 2, d: 3 }] })).toBe(configHash({ b: [1, { d: 3, c: 2 }], a: 1 }));
+  });
+
+  it('tells where a value came from, for errors found later by the run', async () => {
+    const r = await loadExperiment(path.join(FIXTURES, 'extends/sub/child.yaml'), ['seed=3'], new PluginRegistry());
+    expect(r.where('data.with.count')).toBe(`${path.relative(process.cwd(), path.join(FIXTURES, 'extends/sub/child.yaml'))}:3:22`);
+    expect(r.where('data.with.root')).toMatch(/extends\/base\.yaml:3:/);
+    expect(r.where('seed')).toBe('--set seed=3');
+  });
+});
+
+describe('plugins: in a config', () => {
+  it('registers the modules before validation so their schemas take part', async () => {
+    const registry = new PluginRegistry();
+    expect(registry.has('data', 'fixture-data')).toBe(false);
+    await loadExperiment(path.join(FIXTURES, 'valid.yaml'), [], registry);
+    expect(registry.has('data', 'fixture-data')).toBe(true);
+  });
+
+  it('reports a module that cannot be loaded with its location', async () => {
+    const file = writeConfig('bad-module.yaml', '');
+    fs.appendFileSync(file, 'description: x\n');
+    const text = fs.readFileSync(file, 'utf8').replace('plugins: [', 'plugins: [./nope.js, ');
+    fs.writeFileSync(file, text);
+    const err = await loadExperiment(file, [], new PluginRegistry()).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/bad-module\.yaml:1:\d+: plugins\.0: cannot load plugin module "\.\/nope\.js"/);
+  });
+});
