@@ -6,12 +6,20 @@ import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
 import LrFind from './commands/lr-find.js';
+import Doctor from './commands/doctor.js';
+import RunsList from './commands/runs/list.js';
+import RunsCompare from './commands/runs/compare.js';
+import RunsSync from './commands/runs/sync.js';
 
 export const COMMANDS: Record<string, Command.Class> = {
+  doctor: Doctor,
   config: ConfigShow,
   evaluate: Evaluate,
   plugins: Plugins,
   validate: Validate,
   run: Run,
   'lr-find': LrFind,
+  'runs:list': RunsList,
+  'runs:compare': RunsCompare,
+  'runs:sync': RunsSync,
 };

@@ -68,12 +68,30 @@ interface Candidate {
 
 /** Installed version of a package, or null when it is not installed. */
 export function packageVersion(pkg: string): string | null {
+  const versionIn = (file: string): string | null => {
+    try {
+      const json = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      return json.name === pkg ? (json.version ?? null) : null;
+    } catch {
+      return null;
+    }
+  };
   try {
-    const file = requireHere.resolve(`${pkg}/package.json`);
-    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    return versionIn(requireHere.resolve(`${pkg}/package.json`));
   } catch {
-    return null;
+    // Packages whose `exports` hide package.json (sharp): walk up from the entry point.
   }
+  try {
+    let dir = path.dirname(requireHere.resolve(pkg));
+    while (dir !== path.dirname(dir)) {
+      const version = versionIn(path.join(dir, 'package.json'));
+      if (version) return version;
+      dir = path.dirname(dir);
+    }
+  } catch {
+    // not installed
+  }
+  return null;
 }
 
 function isNotInstalled(e: unknown, pkg: string): boolean {

@@ -1,0 +1,68 @@
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { GzxCommand } from '../base.js';
+import { jsonFlag } from '../flags.js';
+import { describeBackends, packageVersion, type BackendDescription } from '../../core/backend.js';
+
+interface DoctorReport {
+  node: string;
+  platform: string;
+  cpus: number;
+  memoryGiB: number;
+  tfjs: string;
+  sharp: { version: string | null; libvips: string | null; error?: string };
+  backends: BackendDescription[];
+  /** What `backend: auto` picks on this machine. */
+  auto: string | null;
+}
+
+async function sharpVersions(): Promise<DoctorReport['sharp']> {
+  const version = packageVersion('sharp');
+  try {
+    const sharp = (await import('sharp')).default;
+    return { version, libvips: sharp.versions.vips };
+  } catch (e) {
+    return { version, libvips: null, error: (e as Error).message.split('\n')[0] };
+  }
+}
+
+function formatReport(r: DoctorReport): string {
+  const lines = [
+    `node      ${r.node} (${r.platform}, ${r.cpus} cores, ${r.memoryGiB} GiB)`,
+    `tfjs      ${r.tfjs}`,
+    `sharp     ${r.sharp.version ?? 'not installed'}${r.sharp.libvips ? ` (libvips ${r.sharp.libvips})` : ''}${r.sharp.error ? ` — fails to load: ${r.sharp.error}` : ''}`,
+    '',
+    'backend         loads  version  threads  why',
+  ];
+  for (const b of r.backends) {
+    lines.push(
+      `${b.candidate.padEnd(15)} ${(b.loads ? 'yes' : 'no').padEnd(6)} ${(b.version ?? '-').padEnd(8)} ${String(b.threads ?? '-').padEnd(8)} ${b.why}`,
+    );
+  }
+  lines.push('', `backend: auto uses ${r.auto ?? 'nothing (no backend loads)'}`);
+  return lines.join('\n') + '\n';
+}
+
+export default class Doctor extends GzxCommand {
+  static summary = 'Check the machine: which TensorFlow.js backends load (and why not), versions, threads.';
+  static description =
+    'Tries each backend in the order `backend: auto` does (tensorflow-gpu, tensorflow, wasm, cpu) and prints whether it loads, its version and threads, and why it does not; plus node and sharp versions.';
+  static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
+  static flags = { json: jsonFlag };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Doctor);
+    const backends = await describeBackends();
+    const report: DoctorReport = {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      cpus: os.availableParallelism(),
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      tfjs: tf.version.tfjs,
+      sharp: await sharpVersions(),
+      backends,
+      auto: backends.find((b) => b.loads)?.candidate ?? null,
+    };
+    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  }
+}
