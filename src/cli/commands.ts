@@ -6,6 +6,9 @@ import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
 import LrFind from './commands/lr-find.js';
+import RunsList from './commands/runs/list.js';
+import RunsCompare from './commands/runs/compare.js';
+import RunsSync from './commands/runs/sync.js';
 import Doctor from './commands/doctor.js';
 import RunsList from './commands/runs/list.js';
 import RunsCompare from './commands/runs/compare.js';
@@ -19,6 +22,9 @@ export const COMMANDS: Record<string, Command.Class> = {
   validate: Validate,
   run: Run,
   'lr-find': LrFind,
+  'runs:list': RunsList,
+  'runs:compare': RunsCompare,
+  'runs:sync': RunsSync,
   'runs:list': RunsList,
   'runs:compare': RunsCompare,
   'runs:sync': RunsSync,

@@ -7,6 +7,7 @@ import { cosineSchedule } from './schedule/cosine.js';
 import { oneCycleSchedule } from './schedule/one-cycle.js';
 import { consoleLogger } from './logger/console.js';
 import { localLogger } from './logger/local.js';
+import { mlflowLogger } from './logger/mlflow.js';
 import { flipAugment } from './augment/flip.js';
 import { rotateAugment } from './augment/rotate.js';
 import { zoomAugment } from './augment/zoom.js';
@@ -19,6 +20,7 @@ export const builtinPlugins: PluginDefinition[] = [
   oneCycleSchedule,
   consoleLogger,
   localLogger,
+  mlflowLogger,
   galaxyZooHead,
   flipAugment,
   rotateAugment,
