@@ -78,6 +78,8 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
   const bulgeReach = b.bulgePeak > faint ? b.bulgeRadius * (Math.log(b.bulgePeak / faint) / 3.2) ** 2 : 0;
   const ringReach = b.ring > 0 ? 3.4 * b.diskScale : 0;
   const extent = Math.max(diskReach, bulgeReach, ringReach, 3) * (1 + 0.6 * b.disturbed);
+  const diskReach2 = Math.max(diskReach, ringReach) ** 2;
+  const bulgeReach2 = bulgeReach ** 2;
   const x0 = Math.max(0, Math.floor(b.cx - extent));
   const x1 = Math.min(size - 1, Math.ceil(b.cx + extent));
   const y0 = Math.max(0, Math.floor(b.cy - extent));
@@ -129,10 +131,12 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
         const y2 = yb * yb;
         rb2 = (1 - boxiness) * rb2 + boxiness * Math.sqrt(2 * (x2 * x2 + y2 * y2));
       }
-      const bulge = bulgePeak * Math.exp(-3.2 * Math.sqrt(Math.sqrt(rb2 + psf2) * invBulgeRadius));
       // Disk plane.
       const yd = yr * invDiskQ;
-      const r = Math.sqrt(xr * xr + yd * yd + psf2);
+      const r2 = xr * xr + yd * yd + psf2;
+      if (r2 > diskReach2 && rb2 > bulgeReach2) continue;
+      const r = Math.sqrt(r2);
+      const bulge = bulgePeak * Math.exp(-3.2 * Math.sqrt(Math.sqrt(rb2 + psf2) * invBulgeRadius));
       const expDisk = Math.exp(-r * invRd);
       let disk = expDisk;
       if (arms > 0 && r > 0.3 * rd) {
@@ -410,14 +414,15 @@ function toPixels(flux: Float32Array, size: number, rng: SeededRng): RawImage {
   // Three consecutive noise values per pixel: start where three still fit before the table's end.
   let offset = 3 * rng.int(Math.floor(NOISE_TABLE_SIZE / 3));
   const wrapAt = NOISE_TABLE_SIZE - 2;
-  const data = new Uint8Array(size * size * 3);
+  // A clamped array rounds and clips on store, which keeps this 3·size² loop branch-free.
+  const data = new Uint8ClampedArray(size * size * 3);
   const lutScale = LUT_SIZE / LUT_MAX_FLUX;
   const lut = STRETCH_LUT;
   const put = (i: number, sky: number, n: number) => {
     const f = flux[i];
-    const stretched = f <= 0 ? 0 : f >= LUT_MAX_FLUX ? 255 : lut[(f * lutScale) | 0];
-    const v = sky + stretched + sigma * n;
-    data[i] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+    let v = sky + sigma * n;
+    if (f > 0) v += f >= LUT_MAX_FLUX ? 255 : lut[(f * lutScale) | 0];
+    data[i] = v;
   };
   for (let i = 0; i < data.length; i += 3) {
     put(i, skyR, noise[offset]);
@@ -426,7 +431,7 @@ function toPixels(flux: Float32Array, size: number, rng: SeededRng): RawImage {
     offset += 3;
     if (offset >= wrapAt) offset = 0;
   }
-  return { data, width: size, height: size, channels: 3 };
+  return { data: new Uint8Array(data.buffer), width: size, height: size, channels: 3 };
 }
 
 /** JPEG bytes of a rendered image; quality varies per image like the real survey's compression. */
