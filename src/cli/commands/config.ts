@@ -1,7 +1,6 @@
 import { GzxCommand } from '../base.js';
+// Plugins (and TensorFlow.js behind them) load inside run(), so usage errors and --help stay fast.
 import { configFileArg, jsonFlag, setFlag } from '../flags.js';
-import { createRegistry } from '../registry.js';
-import { loadExperiment } from '../../core/config/load.js';
 
 export default class ConfigShow extends GzxCommand {
   static summary = 'Print the fully resolved config: extends merged, --set applied, every default filled.';
@@ -12,6 +11,8 @@ export default class ConfigShow extends GzxCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ConfigShow);
+    const { loadExperiment } = await import('../../core/config/load.js');
+    const { createRegistry } = await import('../registry.js');
     const resolved = await loadExperiment(args.file, flags.set, createRegistry());
     process.stdout.write(flags.json ? JSON.stringify(resolved.config, null, 2) + '\n' : resolved.yaml);
   }

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
+// Plugins (and TensorFlow.js behind them) load inside run(), so usage errors and --help stay fast.
 import { jsonFlag, setFlag } from '../flags.js';
-import { createRegistry } from '../registry.js';
-import { loadConfigPlugins } from '../../core/config/load.js';
 import { describePlugins, formatPluginList } from '../../core/config/describe.js';
 import { PLUGIN_KINDS, type PluginKind } from '../../core/plugin.js';
 import { UserError } from '../../core/errors.js';
@@ -32,6 +31,8 @@ export default class Plugins extends GzxCommand {
         2,
       );
     }
+    const { createRegistry } = await import('../registry.js');
+    const { loadConfigPlugins } = await import('../../core/config/load.js');
     const registry = createRegistry();
     if (flags.config) await loadConfigPlugins(flags.config, flags.set, registry);
     const infos = describePlugins(registry, kind as PluginKind | undefined);

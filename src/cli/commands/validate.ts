@@ -1,7 +1,6 @@
 import { GzxCommand } from '../base.js';
+// Plugins (and TensorFlow.js behind them) load inside run(), so usage errors and --help stay fast.
 import { configFileArg, setFlag } from '../flags.js';
-import { createRegistry } from '../registry.js';
-import { loadExperiment } from '../../core/config/load.js';
 
 export default class Validate extends GzxCommand {
   static summary = 'Check an experiment config: keys, types, ranges, plugin names and plugin options.';
@@ -13,6 +12,8 @@ export default class Validate extends GzxCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Validate);
+    const { loadExperiment } = await import('../../core/config/load.js');
+    const { createRegistry } = await import('../registry.js');
     await loadExperiment(args.file, flags.set, createRegistry());
     this.log(`${args.file}: OK`);
   }
