@@ -1,0 +1,104 @@
+// A third-party plugin (examples/plugins/gaussian-noise, plain JS) loaded the way users load one: from a config.
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import sharp from 'sharp';
+import { loadExperiment } from '../src/core/config/load.js';
+import { PluginRegistry } from '../src/core/registry.js';
+import { SeededRng } from '../src/core/random.js';
+import { UserError } from '../src/core/errors.js';
+import { displayPath } from '../src/core/config/origins.js';
+import type { Augmentation, RawImage } from '../src/core/contracts.js';
+import type { PluginContext } from '../src/core/plugin.js';
+
+const FIXTURES = path.resolve(__dirname, 'fixtures/config');
+const SAMPLE = '/work/shared/galaxy-zoo/sample/101654.jpg';
+
+async function galaxy(size: number): Promise<RawImage> {
+  const { data, info } = await sharp(SAMPLE).resize(size, size).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height, channels: info.channels };
+}
+
+async function noiseFrom(sets: string[] = []): Promise<Augmentation> {
+  const registry = new PluginRegistry();
+  const { config } = await loadExperiment(path.join(FIXTURES, 'with-noise.yaml'), sets, registry);
+  const ref = config.augment[0];
+  // Only the pieces an augmentation uses; tf and the container are not needed to make one.
+  const ctx = { seed: config.seed, runDir: '', configDir: FIXTURES, log: () => {} } as unknown as PluginContext;
+  return (await registry.get('augment', ref.use).create(ref.with, ctx)) as Augmentation;
+}
+
+describe('gaussian-noise example plugin', () => {
+  it('loads from plugins: in a config and gets its schema defaults filled', async () => {
+    const registry = new PluginRegistry();
+    const { config } = await loadExperiment(path.join(FIXTURES, 'with-noise.yaml'), [], registry);
+    expect(registry.get('augment', 'gaussian-noise').description).toMatch(/Gaussian/);
+    expect(config.augment).toEqual([{ use: 'gaussian-noise', with: { sigma: 12, p: 1, per_channel: true } }]);
+  });
+
+  it('rejects wrong options with their location, from a file and from --set', async () => {
+    const bad = path.join(FIXTURES, 'with-noise-bad.yaml');
+    const err = await loadExperiment(bad, [], new PluginRegistry()).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message.split('\n').slice(1)).toEqual([
+      `${displayPath(bad)}:4:19: augment.0.with.sigma: expected a number > 0, got -1.`,
+      `${displayPath(bad)}:4:23: augment.0.with.per_chanel: unknown key; allowed here: sigma, p, per_channel. Did you mean "per_channel"?`,
+    ]);
+    const viaSet = await noiseFrom(['augment.0.with.sigma=100']).catch((e) => e);
+    expect(viaSet.message).toBe('--set augment.0.with.sigma=100: augment.0.with.sigma: expected a number <= 64, got 100.');
+  });
+
+  it('adds zero-mean noise of the drawn strength to a real galaxy image, same size out', async () => {
+    const image = await galaxy(128);
+    const noise = await noiseFrom();
+    const out = await noise.apply(image, new SeededRng(7));
+    expect([out.width, out.height, out.channels, out.data.length]).toEqual([128, 128, 3, image.data.length]);
+    // Replay the plugin's first two draws: apply-or-not, then the strength in [0, sigma].
+    const replay = new SeededRng(7);
+    replay.next();
+    const strength = replay.next() * 12;
+    // Statistics on pixels far from 0 and 255, where clipping cannot bias the noise.
+    let n = 0;
+    let sum = 0;
+    let sumSq = 0;
+    for (let i = 0; i < image.data.length; i++) {
+      if (image.data[i] < 60 || image.data[i] > 195) continue;
+      const d = out.data[i] - image.data[i];
+      n++;
+      sum += d;
+      sumSq += d * d;
+    }
+    expect(n).toBeGreaterThan(1000);
+    const mean = sum / n;
+    const std = Math.sqrt(sumSq / n - mean * mean);
+    expect(Math.abs(mean)).toBeLessThan(0.5);
+    expect(std).toBeGreaterThan(strength * 0.9);
+    expect(std).toBeLessThan(strength * 1.1 + 0.3); // + rounding to integers
+  });
+
+  it('is reproducible from the rng alone, and p and per_channel do what they say', async () => {
+    const image = await galaxy(64);
+    const noise = await noiseFrom();
+    const a = await noise.apply(image, new SeededRng(1));
+    const b = await noise.apply(image, new SeededRng(1));
+    const c = await noise.apply(image, new SeededRng(2));
+    expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+    expect(Buffer.from(a.data).equals(Buffer.from(c.data))).toBe(false);
+    expect(image.data).toEqual((await galaxy(64)).data); // the input is not modified
+
+    const never = await noiseFrom(['augment.0.with.p=0']);
+    expect((await never.apply(image, new SeededRng(1))).data).toEqual(image.data);
+
+    const grey = await noiseFrom(['augment.0.with.per_channel=false']);
+    const g = await grey.apply(image, new SeededRng(3));
+    let unclipped = 0;
+    for (let px = 0; px < 64 * 64; px++) {
+      const d = [0, 1, 2].map((ch) => g.data[px * 3 + ch] - image.data[px * 3 + ch]);
+      const inRange = [0, 1, 2].every((ch) => g.data[px * 3 + ch] > 0 && g.data[px * 3 + ch] < 255);
+      if (!inRange) continue;
+      unclipped++;
+      // Same noise on each channel: differences agree up to rounding.
+      expect(Math.max(...d) - Math.min(...d)).toBeLessThanOrEqual(1);
+    }
+    expect(unclipped).toBeGreaterThan(500);
+  });
+});
