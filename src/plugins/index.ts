@@ -2,6 +2,7 @@
 import type { PluginDefinition } from '../core/plugin.js';
 import { galaxyZooHead } from './head/galaxy-zoo.js';
 import { simpleCnnBackbone } from './backbone/simple-cnn.js';
+import { resnetBackbone } from './backbone/resnet.js';
 import { constantSchedule } from './schedule/constant.js';
 import { cosineSchedule } from './schedule/cosine.js';
 import { oneCycleSchedule } from './schedule/one-cycle.js';
@@ -12,9 +13,12 @@ import { flipAugment } from './augment/flip.js';
 import { rotateAugment } from './augment/rotate.js';
 import { zoomAugment } from './augment/zoom.js';
 import { lightingAugment } from './augment/lighting.js';
+import { syntheticData } from './data/synthetic.js';
+import { kaggleGalaxyZooData } from './data/kaggle-galaxy-zoo.js';
 
 export const builtinPlugins: PluginDefinition[] = [
   simpleCnnBackbone,
+  resnetBackbone,
   constantSchedule,
   cosineSchedule,
   oneCycleSchedule,
@@ -26,6 +30,8 @@ export const builtinPlugins: PluginDefinition[] = [
   rotateAugment,
   zoomAugment,
   lightingAugment,
+  syntheticData,
+  kaggleGalaxyZooData,
 ];
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */

@@ -4,7 +4,7 @@
 // each layer group has attribute `weight_names` naming its datasets in order.
 // Keras 3 `.weights.h5` files key layers by class (`layers/conv2d_3/vars/0`), not by name: refused.
 import fs from 'node:fs';
-import * as h5wasm from 'h5wasm/node';
+import type * as H5wasm from 'h5wasm/node';
 import { UserError } from '../errors.js';
 import type { StoredWeight, WeightFile } from './types.js';
 
@@ -35,15 +35,23 @@ function stringList(value: unknown): string[] {
   return list.map((v) => String(v));
 }
 
-function isGroup(e: unknown): e is h5wasm.Group {
+// Loaded on first use: importing h5wasm instantiates libhdf5 (~1 s), which every process that
+// merely lists plugins (and every image worker) would otherwise pay.
+let h5wasm: typeof H5wasm;
+async function loadH5wasm(): Promise<void> {
+  h5wasm ??= await import('h5wasm/node');
+  await h5wasm.ready;
+}
+
+function isGroup(e: unknown): e is H5wasm.Group {
   return e instanceof h5wasm.Group;
 }
 
-function isDataset(e: unknown): e is h5wasm.Dataset {
+function isDataset(e: unknown): e is H5wasm.Dataset {
   return e instanceof h5wasm.Dataset;
 }
 
-function readDataset(ds: h5wasm.Dataset, file: string): { shape: number[]; values: Float32Array } {
+function readDataset(ds: H5wasm.Dataset, file: string): { shape: number[]; values: Float32Array } {
   const value = ds.value;
   const shape = ds.shape ?? [];
   let values: Float32Array;
@@ -64,7 +72,7 @@ function shortName(weightName: string): string {
   return last.replace(/:\d+$/, '');
 }
 
-function readLayers(root: h5wasm.Group, file: string): Map<string, StoredWeight[]> {
+function readLayers(root: H5wasm.Group, file: string): Map<string, StoredWeight[]> {
   const layers = new Map<string, StoredWeight[]>();
   for (const layer of stringList(root.attrs['layer_names']?.json_value)) {
     const group = root.get(layer);
@@ -91,8 +99,8 @@ export async function readKerasH5(file: string): Promise<WeightFile> {
         `(see docs/pretrained.md) and set backbone.with.pretrained to it.`,
     );
   }
-  await h5wasm.ready;
-  let h5: h5wasm.File;
+  await loadH5wasm();
+  let h5: H5wasm.File;
   try {
     h5 = new h5wasm.File(file, 'r');
   } catch (e) {

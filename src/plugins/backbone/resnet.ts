@@ -243,11 +243,8 @@ class ResnetBuilder {
   }
 }
 
-export function buildResnet(tfNs: typeof tf, params: BuildParams): BackboneBuild {
-  if (tfNs !== tf) {
-    // Layers are created from this module's tfjs; a second tfjs instance would make two graphs.
-    throw new Error('resnet: the tf namespace passed to build() is not the one @tensorflow/tfjs exports');
-  }
+/** `tfNs` is accepted for the Backbone contract; layers come from this module's tfjs (the same single instance). */
+export function buildResnet(_tfNs: typeof tf, params: BuildParams): BackboneBuild {
   return new ResnetBuilder(params).build();
 }
 
