@@ -8,6 +8,9 @@ export type Padding = 'reflection' | 'zeros';
 
 /** Index into [0, n) mirrored about the edges (…2 1 0 | 0 1 2 … n-1 | n-1 n-2 …). */
 function reflectIndex(i: number, n: number): number {
+  if (i >= 0 && i < n) return i;
+  if (i < 0 && i >= -n) return -1 - i;
+  if (i >= n && i < 2 * n) return 2 * n - 1 - i;
   const period = 2 * n;
   let m = i % period;
   if (m < 0) m += period;
@@ -30,8 +33,8 @@ export function warpAffine(image: RawImage, matrix: [number, number, number, num
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
   const out = new Uint8Array(src.length);
-  const acc = new Float64Array(ch);
   const reflect = padding === 'reflection';
+  const row = w * ch;
   for (let y = 0; y < h; y++) {
     const dy = y - cy;
     for (let x = 0; x < w; x++) {
@@ -42,25 +45,53 @@ export function warpAffine(image: RawImage, matrix: [number, number, number, num
       const y0 = Math.floor(sy);
       const fx = sx - x0;
       const fy = sy - y0;
-      acc.fill(0);
-      for (let k = 0; k < 4; k++) {
-        const xi = x0 + (k & 1);
-        const yi = y0 + (k >> 1);
-        const weight = (k & 1 ? fx : 1 - fx) * (k >> 1 ? fy : 1 - fy);
-        if (weight === 0) continue;
-        let px = xi;
-        let py = yi;
-        if (reflect) {
-          px = reflectIndex(xi, w);
-          py = reflectIndex(yi, h);
-        } else if (xi < 0 || yi < 0 || xi >= w || yi >= h) {
-          continue; // zero padding
-        }
-        const base = (py * w + px) * ch;
-        for (let q = 0; q < ch; q++) acc[q] += weight * src[base + q];
-      }
+      const w00 = (1 - fx) * (1 - fy);
+      const w10 = fx * (1 - fy);
+      const w01 = (1 - fx) * fy;
+      const w11 = fx * fy;
       const o = (y * w + x) * ch;
-      for (let q = 0; q < ch; q++) out[o + q] = Math.min(255, Math.max(0, Math.round(acc[q])));
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+        // All four neighbours inside: the common case, no padding logic.
+        const i00 = y0 * row + x0 * ch;
+        for (let q = 0; q < ch; q++) {
+          const i = i00 + q;
+          // + 0.5 then truncation on store = round half up; the sum is a convex mix of 0…255.
+          out[o + q] = w00 * src[i] + w10 * src[i + ch] + w01 * src[i + row] + w11 * src[i + row + ch] + 0.5;
+        }
+        continue;
+      }
+      let i00 = -1;
+      let i10 = -1;
+      let i01 = -1;
+      let i11 = -1;
+      if (reflect) {
+        const xa = reflectIndex(x0, w) * ch;
+        const xb = reflectIndex(x0 + 1, w) * ch;
+        const ya = reflectIndex(y0, h) * row;
+        const yb = reflectIndex(y0 + 1, h) * row;
+        i00 = ya + xa;
+        i10 = ya + xb;
+        i01 = yb + xa;
+        i11 = yb + xb;
+      } else {
+        const inX0 = x0 >= 0 && x0 < w;
+        const inX1 = x0 + 1 >= 0 && x0 + 1 < w;
+        const inY0 = y0 >= 0 && y0 < h;
+        const inY1 = y0 + 1 >= 0 && y0 + 1 < h;
+        if (inX0 && inY0) i00 = y0 * row + x0 * ch;
+        if (inX1 && inY0) i10 = y0 * row + (x0 + 1) * ch;
+        if (inX0 && inY1) i01 = (y0 + 1) * row + x0 * ch;
+        if (inX1 && inY1) i11 = (y0 + 1) * row + (x0 + 1) * ch;
+      }
+      for (let q = 0; q < ch; q++) {
+        // Zero padding: a neighbour outside the image contributes 0.
+        const v =
+          (i00 < 0 ? 0 : w00 * src[i00 + q]) +
+          (i10 < 0 ? 0 : w10 * src[i10 + q]) +
+          (i01 < 0 ? 0 : w01 * src[i01 + q]) +
+          (i11 < 0 ? 0 : w11 * src[i11 + q]);
+        out[o + q] = v + 0.5;
+      }
     }
   }
   return { data: out, width: w, height: h, channels: ch };
