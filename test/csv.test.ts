@@ -148,3 +148,19 @@ describe('writeSolutionsCsv / openSolutionsWriter', () => {
     expect(msg).toContain('does not exist');
   });
 });
+
+describe('float32 formatting', () => {
+  it('writes Float32Array values as their shortest float32 text', async () => {
+    const p = path.join(dir, 'f32.csv');
+    const row = new Float32Array(NUM_COLUMNS).fill(1 / 3);
+    row[0] = 0.1;
+    row[1] = 0;
+    row[2] = 1;
+    row[3] = 1e-7;
+    await writeSolutionsCsv(p, ['1'], [row]);
+    const cells = fs.readFileSync(p, 'utf8').split('\n')[1].split(',');
+    expect(cells.slice(1, 6)).toEqual(['0.1', '0', '1', '1e-7', '0.33333334']);
+    const back = await readSolutionsCsv(p);
+    expect(Array.from(back.rows[0])).toEqual(Array.from(row));
+  });
+});

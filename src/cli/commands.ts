@@ -2,22 +2,22 @@
 import type { Command } from '@oclif/core';
 import ConfigShow from './commands/config.js';
 import Evaluate from './commands/evaluate.js';
+import Predict from './commands/predict.js';
 import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
 import LrFind from './commands/lr-find.js';
-import RunsList from './commands/runs/list.js';
-import RunsCompare from './commands/runs/compare.js';
-import RunsSync from './commands/runs/sync.js';
 import Doctor from './commands/doctor.js';
 import RunsList from './commands/runs/list.js';
 import RunsCompare from './commands/runs/compare.js';
 import RunsSync from './commands/runs/sync.js';
+import DataSynth from './commands/data/synth.js';
 
 export const COMMANDS: Record<string, Command.Class> = {
   doctor: Doctor,
   config: ConfigShow,
   evaluate: Evaluate,
+  predict: Predict,
   plugins: Plugins,
   validate: Validate,
   run: Run,
@@ -25,7 +25,5 @@ export const COMMANDS: Record<string, Command.Class> = {
   'runs:list': RunsList,
   'runs:compare': RunsCompare,
   'runs:sync': RunsSync,
-  'runs:list': RunsList,
-  'runs:compare': RunsCompare,
-  'runs:sync': RunsSync,
+  'data:synth': DataSynth,
 };

@@ -121,9 +121,18 @@ async function assertReadableFile(file: string, role: string): Promise<void> {
   if (!stat.isFile()) throw new UserError(`${role} ${file} is not a file. Give the path of a CSV file.`);
 }
 
-/** One number as text, exactly (shortest string that reads back to the same double). */
+/** One number as text, exactly: the shortest string that reads back to the same double. */
 function formatValue(v: number): string {
   return String(v);
+}
+
+/** A float32 as the shortest text that reads back to the same float32 (String() would print its double expansion). */
+function formatFloat32(v: number): string {
+  for (let digits = 1; digits < 9; digits++) {
+    const text = v.toPrecision(digits);
+    if (Math.fround(Number(text)) === v) return String(Number(text));
+  }
+  return String(Number(v.toPrecision(9)));
 }
 
 export interface SolutionsWriter {
@@ -174,7 +183,8 @@ export async function openSolutionsWriter(file: string): Promise<SolutionsWriter
       if (row.length !== NUM_COLUMNS) throw new Error(`row for ${id} has ${row.length} values, expected ${NUM_COLUMNS}`);
       if (id === '' || /[",\n\r]/.test(id)) throw new Error(`galaxy id ${JSON.stringify(id)} cannot be written to CSV`);
       let line = id;
-      for (let c = 0; c < NUM_COLUMNS; c++) line += ',' + formatValue(row[c]);
+      const format = row instanceof Float32Array ? formatFloat32 : formatValue;
+      for (let c = 0; c < NUM_COLUMNS; c++) line += ',' + format(row[c]);
       await put(line + '\n');
     },
     async close() {
