@@ -88,8 +88,8 @@ export function sampleGalaxy(rng: SeededRng): SampledGalaxy {
   const type = GALAXY_TYPES[pick(rng, GALAXY_TYPES.map((t) => TYPE_WEIGHTS[t]))];
   // How clear the image is to volunteers: clear galaxies get confident, concentrated votes.
   const clarity = rng.next();
-  const concentration = 4 + 36 * clarity;
-  const confusion = 0.05 + 0.3 * (1 - clarity);
+  const concentration = 3 + 24 * clarity;
+  const confusion = 0.08 + 0.32 * (1 - clarity);
   const vote = (truth: number[], prior: number[]) => votes(rng, truth, prior, confusion, concentration);
   const uniform = (n: number) => new Array<number>(n).fill(1);
 
