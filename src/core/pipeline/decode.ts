@@ -47,7 +47,11 @@ function describeFailure(e: unknown): string {
   if (err?.code === 'ENOENT') return 'file not found';
   if (err?.code === 'EACCES') return 'permission denied';
   if (err?.code === 'EISDIR') return 'is a directory, not an image';
-  return String(err?.message ?? e).split('\n')[0];
+  const message = String(err?.message ?? e).split('\n')[0];
+  // libvips sometimes reports a truncated JPEG only through this generic line (it races with the
+  // decoder's own "premature end" error), so say what it means.
+  if (/warning treated as error/i.test(message)) return 'corrupt or truncated image data (decoder warning)';
+  return message;
 }
 
 /** Decodes one image. Unreadable or corrupt files throw BadImageError; a crop larger than the image throws UserError. */

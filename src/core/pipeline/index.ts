@@ -2,7 +2,7 @@
 // worker threads (or the main thread) a few batches ahead of the training loop.
 import fs from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Sample } from '../contracts.js';
 import type { PluginRef } from '../experiment.js';
@@ -87,6 +87,21 @@ function workerFile(): string {
   return file;
 }
 
+/**
+ * Workers cannot import TypeScript. Under vitest callers may pass src/…/x.ts modules (e.g. the
+ * built-in plugin index); workers get the compiled dist/…/x.js instead when it exists.
+ */
+export function compiledModuleFor(spec: string): string {
+  const isFileUrl = spec.startsWith('file:');
+  const file = isFileUrl ? fileURLToPath(spec) : spec;
+  const sep = pathSep();
+  const i = file.lastIndexOf(`${sep}src${sep}`);
+  if (!file.endsWith('.ts') || i < 0) return spec;
+  const compiled = `${file.slice(0, i)}${sep}dist${sep}${file.slice(i + 5, -3)}.js`;
+  if (!fs.existsSync(compiled)) return spec;
+  return isFileUrl ? pathToFileURL(compiled).href : compiled;
+}
+
 function pathSep(): string {
   return process.platform === 'win32' ? '\\' : '/';
 }
@@ -122,7 +137,7 @@ export class ImagePipeline {
     if (opts.workers > 0) {
       const file = workerFile();
       const init: WorkerInit = {
-        pluginModules: opts.pluginModules,
+        pluginModules: opts.pluginModules.map(compiledModuleFor),
         configDir: opts.configDir,
         runDir: this.runDir,
         badImagePolicy: opts.badImagePolicy,
