@@ -202,13 +202,13 @@ function drawStar(flux: Float32Array, size: number, cx: number, cy: number, peak
     for (let x = x0; x <= x1; x++) {
       const dx = x - cx;
       const r2 = dx * dx + dy * dy;
-      let f = peak * (Math.exp(-r2 * inv2s2) + 0.05 * Math.exp(-Math.sqrt(r2) / halo));
+      let f = peak * (Math.exp(-r2 * inv2s2) + 0.03 * Math.exp(-Math.sqrt(r2) / halo));
       if (spikes > 0) {
         const ax = Math.abs(dx);
         const ay = Math.abs(dy);
         const tx = ay / spikeWidth;
         const ty = ax / spikeWidth;
-        f += peak * 0.12 * (Math.exp(-tx * tx - ax / spikeLength) + Math.exp(-ty * ty - ay / spikeLength));
+        f += peak * 0.05 * (Math.exp(-tx * tx - ax / spikeLength) + Math.exp(-ty * ty - ay / spikeLength));
       }
       if (f < 1e-4) continue;
       const i = (y * size + x) * 3;
@@ -288,7 +288,7 @@ export function renderGalaxy(labels: ArrayLike<number>, rng: SeededRng, options:
   const brightness = rng.uniform(0.55, 1.5);
 
   if (look.star) {
-    drawStar(flux, size, cx, cy, 25 * brightness, rng.uniform(1.1, 1.8) * s, rng.uniform(0.5, 1.1), jitter(rng, [0.85, 0.9, 1.0], 0.2));
+    drawStar(flux, size, cx, cy, 8 * brightness, rng.uniform(1.1, 1.8) * s, rng.uniform(0.5, 1.1), jitter(rng, [0.85, 0.9, 1.0], 0.2));
   } else {
     drawGalaxy(flux, size, cx, cy, brightness, look, rng);
   }
