@@ -1,5 +1,6 @@
 // fastai's learning-rate range test: train with an exponentially growing rate, record the smoothed
 // loss, stop when it diverges, suggest a rate ("valley") and plot loss against rate.
+import 'reflect-metadata';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { container as rootContainer } from 'tsyringe';

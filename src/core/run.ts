@@ -1,6 +1,7 @@
 // Runs one resolved experiment: backend, run folder, plugins from a tsyringe child container,
 // model, learner, and the run record. Knows no particular plugin: the caller passes the registry
 // and any domain callbacks (metrics, pictures).
+import 'reflect-metadata'; // tsyringe needs the Reflect polyfill loaded before it
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';

@@ -42,7 +42,8 @@ export const simpleCnnBackbone = definePlugin<SimpleCnnOptions, Backbone>({
             useBias: false,
             name: `${prefix}_conv`,
           });
-          const bn = tf.layers.batchNormalization({ name: `${prefix}_bn` });
+          // momentum 0.9 = PyTorch's 0.1: running statistics settle within a short run.
+          const bn = tf.layers.batchNormalization({ name: `${prefix}_bn`, momentum: 0.9, epsilon: 1e-5 });
           const relu = tf.layers.reLU({ name: `${prefix}_relu` });
           x = relu.apply(bn.apply(conv.apply(x))) as typeof x;
           // Two layer groups (early, late) for discriminative rates.

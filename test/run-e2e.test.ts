@@ -1,0 +1,163 @@
+// End to end: a YAML experiment → a trained model and a complete run folder; resume equals an
+// uninterrupted run; Ctrl-C marks the run killed and keeps its checkpoint.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { trainExperiment } from '../src/app/experiment.js';
+import { readModelArtifacts } from '../src/core/model-io.js';
+
+const repo = path.resolve(import.meta.dirname, '..');
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gzx-e2e-'));
+});
+afterAll(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** A small experiment in its own folder; synthetic data is shared between tests through `dataDir`. */
+async function writeConfig(name: string, extra: string): Promise<string> {
+  const file = path.join(tmp, `${name}.yaml`);
+  await fs.writeFile(
+    file,
+    `name: ${name}
+seed: 7
+output_dir: ${path.join(tmp, 'runs')}
+data:
+  use: synthetic
+  with: {dir: ${path.join(tmp, 'data')}, count: 400, size: 128, valid_fraction: 0.2}
+augment: [{use: flip}]
+backbone: {use: simple-cnn, with: {channels: [8, 16, 32]}}
+head: {use: galaxy-zoo, with: {ps: 0.1, hidden: 32}}
+logger: []
+${extra}`,
+  );
+  return file;
+}
+
+const quiet = () => undefined;
+
+async function readLines(file: string): Promise<Record<string, unknown>[]> {
+  return (await fs.readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+describe('gzx run, end to end', () => {
+  it('trains, beats the column-mean baseline and writes a complete run folder', async () => {
+    const config = await writeConfig(
+      'tiny',
+      `train:
+  size: 32
+  batch_size: 16
+  lr: 0.005
+  workers: 0
+  phases: [{epochs: 3}]
+`,
+    );
+    const result = await trainExperiment({ configFile: config, log: quiet });
+    expect(result.status).toBe('FINISHED');
+    const dir = result.runDir;
+    const files = await fs.readdir(dir);
+    for (const f of ['config.yaml', 'params.json', 'meta.json', 'metrics.jsonl', 'model', 'summary.json', 'checkpoint', 'artifacts']) {
+      expect(files).toContain(f);
+    }
+    const params = JSON.parse(await fs.readFile(path.join(dir, 'params.json'), 'utf8'));
+    expect(params['train.phases.0.epochs']).toBe('3');
+    expect(params['data.use']).toBe('synthetic');
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8'));
+    expect(meta.status).toBe('FINISHED');
+    const metrics = await readLines(path.join(dir, 'metrics.jsonl'));
+    expect(metrics.filter((m) => m.key === 'train_loss').length).toBe(3 * Math.ceil(320 / 16));
+    expect(metrics.filter((m) => m.key === 'valid_rmse').length).toBe(3);
+    expect(metrics.filter((m) => m.key === 'valid_rmse_q11').length).toBe(3);
+    for (const m of metrics) expect(typeof m.timestamp).toBe('number');
+    const summary = JSON.parse(await fs.readFile(path.join(dir, 'summary.json'), 'utf8'));
+    expect(summary.backend.name).toMatch(/^(tensorflow|wasm|cpu)$/);
+    expect(summary.versions.tfjs).toBe('4.22.0');
+    expect(summary.wall_time_sec).toBeGreaterThan(0);
+    const { valid_rmse, baseline_rmse } = summary.final;
+    expect(valid_rmse).toBeLessThan(0.9 * baseline_rmse);
+    const model = await readModelArtifacts(path.join(dir, 'model'));
+    expect((model.weightData as ArrayBuffer).byteLength).toBeGreaterThan(1000);
+    const png = await fs.readFile(path.join(dir, 'artifacts', 'curves.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('a run stopped after an epoch and resumed ends with the same weights and metrics as one never interrupted', async () => {
+    const train = `backend: cpu
+train:
+  size: 24
+  batch_size: 16
+  lr: 0.005
+  workers: 0
+  max_steps_per_epoch: 4
+  phases: [{epochs: 1, freeze: backbone}, {epochs: 2, lr: [0.001, 0.005]}]
+`;
+    const whole = await trainExperiment({ configFile: await writeConfig('whole', train), log: quiet });
+    expect(whole.status).toBe('FINISHED');
+
+    // Abort as soon as the first epoch's checkpoint exists.
+    const controller = new AbortController();
+    const runsDir = path.join(tmp, 'runs');
+    const watcher = setInterval(async () => {
+      for (const d of await fs.readdir(runsDir)) {
+        if (d.includes('parted') && (await exists(path.join(runsDir, d, 'checkpoint', 'state.json')))) controller.abort();
+      }
+    }, 20);
+    const parted = await trainExperiment({ configFile: await writeConfig('parted', train), signal: controller.signal, log: quiet });
+    clearInterval(watcher);
+    expect(parted.status).toBe('KILLED');
+    const resumed = await trainExperiment({ resumeDir: parted.runDir, log: quiet });
+    expect(resumed.status).toBe('FINISHED');
+
+    const a = await readModelArtifacts(path.join(whole.runDir, 'model'));
+    const b = await readModelArtifacts(path.join(resumed.runDir, 'model'));
+    expect(Buffer.from(b.weightData as ArrayBuffer).equals(Buffer.from(a.weightData as ArrayBuffer))).toBe(true);
+    const lastValid = async (dir: string) =>
+      (await readLines(path.join(dir, 'metrics.jsonl'))).filter((m) => m.key === 'valid_rmse').map((m) => m.value);
+    expect(await lastValid(resumed.runDir)).toEqual(await lastValid(whole.runDir));
+  });
+
+  it('Ctrl-C marks the run killed, exits 130 without a stack trace and keeps the checkpoint', async () => {
+    const config = await writeConfig(
+      'interrupted',
+      `train:
+  size: 24
+  batch_size: 8
+  workers: 0
+  phases: [{epochs: 30}]
+`,
+    );
+    const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'run', config], { cwd: tmp });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const runsDir = path.join(tmp, 'runs');
+    let runDir = '';
+    for (let i = 0; i < 1200 && !runDir; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      for (const d of await fs.readdir(runsDir).catch(() => [])) {
+        if (d.includes('interrupted') && (await exists(path.join(runsDir, d, 'checkpoint', 'state.json')))) runDir = path.join(runsDir, d);
+      }
+    }
+    expect(runDir).not.toBe('');
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(130);
+    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const meta = JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8'));
+    expect(meta.status).toBe('KILLED');
+    expect(await exists(path.join(runDir, 'checkpoint', 'model', 'model.json'))).toBe(true);
+  });
+});
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
+}
