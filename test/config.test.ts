@@ -145,6 +145,7 @@ describe('defaults and phases', () => {
     const file = path.join(FIXTURES, 'valid.yaml');
     const a = await loadExperiment(file, [], new PluginRegistry());
     expect(parseYaml(a.yaml)).toEqual(a.config);
+    expect(a.yaml).toContain('lr: [0.00001, 0.001]'); // short lists stay on one line
     expect(a.yaml.indexOf('name:')).toBeLessThan(a.yaml.indexOf('train:')); // schema order, not default-insertion order
     expect(a.hash).toMatch(/^[0-9a-f]{12}$/);
     const b = await loadExperiment(file, [], new PluginRegistry());
@@ -163,6 +164,23 @@ describe('defaults and phases', () => {
   });
 });
 
+describe('baseDir (resume from a saved config.yaml)', () => {
+  it('resolves plugins: against baseDir instead of the folder of the file read', async () => {
+    const first = await loadExperiment(path.join(FIXTURES, 'valid.yaml'), [], new PluginRegistry());
+    const saved = path.join(tmp, 'saved-run', 'config.yaml');
+    fs.mkdirSync(path.dirname(saved), { recursive: true });
+    fs.writeFileSync(saved, first.yaml);
+    // Read from the run folder, ./fixture-plugins.js would not exist there.
+    const notThere = await loadExperiment(saved, [], new PluginRegistry()).catch((e) => e);
+    expect(notThere.message).toContain('cannot load plugin module "./fixture-plugins.js"');
+    const again = await loadExperiment(saved, [], new PluginRegistry(), { baseDir: FIXTURES });
+    expect(again.configDir).toBe(FIXTURES);
+    expect(again.configPath).toBe(saved);
+    expect(again.config).toEqual(first.config);
+    expect(again.hash).toBe(first.hash);
+  });
+});
+
 describe('plugins: in a config', () => {
   it('registers the modules before validation so their schemas take part', async () => {
     const registry = new PluginRegistry();
@@ -178,6 +196,8 @@ describe('plugins: in a config', () => {
     fs.writeFileSync(file, text);
     const err = await loadExperiment(file, [], new PluginRegistry()).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toMatch(/bad-module\.yaml:1:\d+: plugins\.0: cannot load plugin module "\.\/nope\.js"/);
+    expect(err.message).toMatch(/^\S*bad-module\.yaml:1:\d+: plugins\.0: cannot load plugin module "\.\/nope\.js" \(.*nope\.js\): .*Fix the path/);
+    // Its plugins are then not also reported one by one as "not registered".
+    expect(err.message).not.toContain('not registered');
   });
 });

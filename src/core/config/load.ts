@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import ajvModule, { type ValidateFunction } from 'ajv/dist/2020.js';
-import { stringify as toYaml } from 'yaml';
+import { Document, isScalar, visit } from 'yaml';
 import type { ExperimentConfig, PluginRef } from '../experiment.js';
 import { PLUGIN_KINDS, type JsonSchema, type PluginKind } from '../plugin.js';
 import type { PluginRegistry } from '../registry.js';
@@ -60,6 +60,15 @@ function pluginValidate(schema: JsonSchema): ValidateFunction {
   return v;
 }
 
+export interface LoadOptions {
+  /**
+   * Folder that relative paths in the config resolve against (`plugins:`, plugin options) and that
+   * becomes `configDir`; default: the config file's folder. Resume uses it to re-read a run's saved
+   * config.yaml as if it still sat beside the original config.
+   */
+  baseDir?: string;
+}
+
 /**
  * Reads `file` (following `extends:`), applies `sets` (`a.b.0.c=value`), loads the config's
  * `plugins:` into `registry`, validates everything and fills defaults. Every problem found is
@@ -79,13 +88,15 @@ export async function loadExperiment(
   const { value, origins } = layer;
   const problems: string[] = [];
 
-  await loadPluginModules(value, origins, configDir, registry, problems);
+  await loadPluginModules(value, origins, configPath, configDir, registry, problems);
+  // Plugins of a module that failed to load would each be reported as "not registered": noise.
+  const modulesLoaded = problems.length === 0;
 
   const validate = experimentValidate();
   if (!validate(value)) problems.push(...formatSchemaErrors(validate.errors ?? [], origins));
 
   // Plugin options are checked even when other keys failed, so one run of `validate` shows everything.
-  for (const { pointer, kind } of pluginRefs(value)) {
+  for (const { pointer, kind } of modulesLoaded ? pluginRefs(value) : []) {
     validatePluginRef(value, pointer, kind, registry, origins, problems);
   }
   if (problems.length === 0) problems.push(...checkLrRanges(value, origins));
@@ -100,7 +111,7 @@ export async function loadExperiment(
     config,
     configPath,
     configDir,
-    yaml: toYaml(config, { lineWidth: 0 }),
+    yaml: configToYaml(config),
     hash: configHash(config),
     where: (keyPath: string) => formatOrigin(origins.locate(toPointer(keyPath.split('.')))),
   };
@@ -133,6 +144,17 @@ function checkLrRanges(value: Record<string, unknown>, origins: OriginMap): stri
   return out;
 }
 
+/** The config as YAML the way gzx prints and saves it: short lists of numbers or strings inline. */
+export function configToYaml(config: unknown): string {
+  const doc = new Document(config);
+  visit(doc, {
+    Seq(_, node) {
+      if (node.items.length <= 8 && node.items.every((item) => isScalar(item))) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+}
+
 /** sha256 of the canonical (sorted-key) JSON, first 12 hex digits. */
 export function configHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
@@ -150,6 +172,7 @@ export function canonicalJson(v: unknown): string {
 async function loadPluginModules(
   value: Record<string, unknown>,
   origins: OriginMap,
+  configPath: string,
   configDir: string,
   registry: PluginRegistry,
   problems: string[],
@@ -160,10 +183,11 @@ async function loadPluginModules(
     if (typeof spec !== 'string' || spec === '') continue;
     const pointer = `/plugins/${i}`;
     const origin = origins.locate(pointer);
-    // A relative path is relative to the file that wrote it; keep the stored one relative to configDir.
+    // A relative path in an extended file is relative to that file; store it relative to configDir.
     let stored = spec;
-    if (spec.startsWith('.') && 'file' in origin && path.dirname(origin.file) !== configDir) {
-      stored = path.relative(configDir, path.resolve(path.dirname(origin.file), spec));
+    const declaredIn = 'file' in origin && origin.file !== configPath ? path.dirname(origin.file) : configDir;
+    if (spec.startsWith('.') && declaredIn !== configDir) {
+      stored = path.relative(configDir, path.resolve(declaredIn, spec));
       if (!stored.startsWith('.')) stored = './' + stored;
       list[i] = stored;
     }
@@ -291,6 +315,6 @@ export async function loadConfigPlugins(file: string, sets: string[], registry: 
   const layer = loadLayered(configPath);
   for (const s of sets) applySet(layer, s);
   const problems: string[] = [];
-  await loadPluginModules(layer.value, layer.origins, path.dirname(configPath), registry, problems);
+  await loadPluginModules(layer.value, layer.origins, configPath, path.dirname(configPath), registry, problems);
   if (problems.length > 0) throw new UserError(problems.join('\n'));
 }
