@@ -136,6 +136,32 @@ describe('plugin errors', () => {
   });
 });
 
+describe('plugin module errors', () => {
+  it('a module whose plugin name is already taken is reported at its plugins: entry', async () => {
+    const clash = path.join(tmp, 'clash.js');
+    fs.writeFileSync(
+      clash,
+      "export const plugins = [{ name: 'fixture-flip', kind: 'augment', description: 'x', optionsSchema: {}, create: () => ({}) }];\n",
+    );
+    const file = writeConfig('clash.yaml', '');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^plugins: \[(.*)\]$/m, 'plugins:\n  - $1\n  - ./clash.js'));
+    const err = await failure(file);
+    expect(err.message).toBe(
+      `${shown(file)}:3:5: plugins.1: Two plugins are registered as augment "fixture-flip": one from ${FIXTURE_PLUGINS}, ` +
+        'one from ./clash.js. Rename one of them.',
+    );
+  });
+
+  it('a module that exports no plugins', async () => {
+    fs.writeFileSync(path.join(tmp, 'empty.js'), 'export const nothing = 1;\n');
+    const file = path.join(tmp, 'empty-module.yaml');
+    fs.writeFileSync(file, 'data: {use: x}\nplugins: [./empty.js]\n');
+    expect((await failure(file)).message).toBe(
+      `${shown(file)}:2:11: plugins.0: module "./empty.js" exports no plugins. Export \`plugins\` (an array of plugin definitions) or a default array.`,
+    );
+  });
+});
+
 describe('file errors', () => {
   it('missing config file names the path', async () => {
     const err = await failure(path.join(tmp, 'does-not-exist.yaml'));

@@ -196,7 +196,9 @@ async function loadPluginModules(
       await registry.loadModules([stored], configDir, where);
     } catch (e) {
       if (!isUserError(e)) throw e;
-      problems.push(e.message.replace(`${where}[0]`, `${formatOrigin(origin)}: plugins.${i}`));
+      const located = `${formatOrigin(origin)}: plugins.${i}`;
+      // Load failures carry `where`; registration clashes do not, so they get the location prepended.
+      problems.push(e.message.includes(`${where}[0]`) ? e.message.replace(`${where}[0]`, located) : `${located}: ${e.message}`);
     }
   }
 }
