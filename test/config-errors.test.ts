@@ -86,6 +86,14 @@ describe('schema errors', () => {
     );
   });
 
+  it('a plugin name where a plugin reference belongs gets the fix', async () => {
+    const file = writeConfig('ref.yaml', 'augment: [{use: fixture-flip}]\n');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('backbone: {use: fixture-backbone}', 'backbone: fixture-backbone'));
+    expect((await failure(file)).message).toBe(
+      `${shown(file)}:3:11: backbone: expected a map (key: value), got "fixture-backbone". Write {use: fixture-backbone}.`,
+    );
+  });
+
   it('missing required key points at the map that lacks it', async () => {
     const file = path.join(tmp, 'no-data.yaml');
     fs.writeFileSync(file, 'name: x\ntrain:\n  phases:\n    - {freeze: backbone}\n');
@@ -220,6 +228,15 @@ describe('--set errors', () => {
       expect(err.exitCode).toBe(2);
       expect(err.message).toContain(`--set ${arg}: ${why}`);
     }
+  });
+
+  it('a value that is not valid YAML, or an attempt to set extends, is a usage error', async () => {
+    const bad = await failure(file, ['augment=[{use: flip']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.message).toMatch(/^--set augment=\[\{use: flip: the value is not valid YAML \(.+\)\. Write --set key\.path=value/);
+    const ext = await failure(file, ['extends=base.yaml']);
+    expect(ext.exitCode).toBe(2);
+    expect(ext.message).toContain('--set extends=base.yaml: --set applies after extends, so it cannot change extends');
   });
 
   it('an invalid value from --set names the --set argument instead of a file', async () => {

@@ -48,6 +48,22 @@ describe('extends', () => {
   });
 });
 
+describe('YAML features', () => {
+  it('anchors and merge keys work, and errors in merged maps still have a line', async () => {
+    const file = writeConfig(
+      'merge.yaml',
+      'train:\n  phases:\n    - &frozen {epochs: 1, freeze: backbone, lr: 0.01}\n    - {<<: *frozen, epochs: 2}\n',
+    );
+    const { config } = await loadExperiment(file, [], new PluginRegistry());
+    expect(config.train.phases.map((p) => [p.epochs, p.freeze, p.lr])).toEqual([
+      [1, 'backbone', 0.01],
+      [2, 'backbone', 0.01],
+    ]);
+    const err = await loadExperiment(file, ['train.phases.0.freeze=all'], new PluginRegistry()).catch((e) => e);
+    expect(err.message).toContain('train.phases.0.freeze: expected one of "backbone", "none"; got "all".');
+  });
+});
+
 describe('--set', () => {
   const base = path.join(FIXTURES, 'extends/sub/child.yaml');
 

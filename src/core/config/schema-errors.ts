@@ -73,9 +73,13 @@ export function formatSchemaErrors(errors: ErrorObject[], origins: OriginMap, ba
         what = `required key "${p.missingProperty}" is missing.`;
         break;
       }
-      case 'type':
+      case 'type': {
         what = `expected ${typeList(p.type)}, got ${showValue(e.data)}.`;
+        // `backbone: resnet` is the common slip for a plugin reference.
+        const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+        if (typeof e.data === 'string' && props && 'use' in props && 'with' in props) what += ` Write {use: ${e.data}}.`;
         break;
+      }
       case 'minimum':
       case 'maximum':
       case 'exclusiveMinimum':

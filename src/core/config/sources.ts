@@ -36,7 +36,8 @@ function readConfigFile(file: string, from?: { origin: Origin; what: string }): 
 /** Parses one YAML file into a plain value plus the position of every key and value. */
 export function parseConfigFile(file: string, text: string): ConfigLayer {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // merge: YAML 1.1 merge keys (`<<: *defaults`) are common in hand-written configs.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const at = (offset: number): Origin => {
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, col };
@@ -64,6 +65,8 @@ export function parseConfigFile(file: string, text: string): ConfigLayer {
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+        // Values merged from `<<: *anchor` have no position here; errors fall back to this map.
+        if (key === '<<') continue;
         const ko = keyNode?.range ? at(keyNode.range[0]) : valueOrigin;
         walk(pair.value as Node | null, [...segs, key], ko);
       }
@@ -151,6 +154,7 @@ export function applySet(layer: ConfigLayer, arg: string): void {
   const raw = arg.slice(eq + 1);
   const parts = keyPath.split('.');
   if (parts.some((p) => p === '')) throw usage(arg, `"${keyPath}" has an empty part.`);
+  if (parts[0] === 'extends') throw usage(arg, '--set applies after extends, so it cannot change extends; edit the file.');
   let value: unknown;
   try {
     value = raw.trim() === '' ? '' : parseYaml(raw);
