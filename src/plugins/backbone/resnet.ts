@@ -285,7 +285,9 @@ export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
         if (report.matched.length === 0) {
           throw new UserError(
             `backbone.with.pretrained: no layer of the resnet${depth} backbone found matching weights in ${pretrained}. ` +
-              `Use weights made for this depth and width (for depth 50: resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 from Keras applications, width 1).`,
+              `Use weights made for this depth and width (depth 50, width 1: the keras-applications "resnet" release of ` +
+            `resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, md5 4d473c1dd8becc155b73f8504c6f6626; the older 2017 file ` +
+            `of the same name uses other layer names such as res2a_branch2a). See docs/pretrained.md.`,
           );
         }
       };
