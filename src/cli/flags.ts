@@ -7,6 +7,8 @@ export const setFlag = Flags.string({
   multiple: true,
   multipleNonGreedy: true,
   default: [],
+  // Help would otherwise print an empty "[default: ]".
+  defaultHelp: async () => '',
   helpValue: 'key.path=value',
   description: 'Override a config value after extends (value parsed as YAML; numbers index lists), e.g. train.phases.0.lr=1e-4. Repeatable.',
 });

@@ -13,7 +13,7 @@ export default class Plugins extends GzxCommand {
   static examples = [
     '<%= config.bin %> plugins',
     '<%= config.bin %> plugins augment',
-    '<%= config.bin %> plugins --config configs/with-noise.yaml --json',
+    '<%= config.bin %> plugins --config examples/plugins/gaussian-noise/example.yaml --json',
   ];
   static args = { kind: Args.string({ description: `Only this kind (${PLUGIN_KINDS.join(', ')}).`, required: false }) };
   static flags = {
@@ -34,7 +34,7 @@ export default class Plugins extends GzxCommand {
     const { createRegistry } = await import('../registry.js');
     const { loadConfigPlugins } = await import('../../core/config/load.js');
     const registry = createRegistry();
-    if (flags.config) await loadConfigPlugins(flags.config, flags.set, registry);
+    if (flags.config) await loadConfigPlugins(flags.config, flags.set ?? [], registry);
     const infos = describePlugins(registry, kind as PluginKind | undefined);
     process.stdout.write(flags.json ? JSON.stringify(infos, null, 2) + '\n' : formatPluginList(infos));
   }

@@ -6,7 +6,7 @@ export default class Validate extends GzxCommand {
   static summary = 'Check an experiment config: keys, types, ranges, plugin names and plugin options.';
   static description =
     'Prints "<file>: OK" and exits 0, or prints every problem as <file>:<line>:<col>: <key>: <expected> and exits 1.';
-  static examples = ['<%= config.bin %> validate configs/quick.yaml', '<%= config.bin %> validate configs/quick.yaml --set train.lr=3e-3'];
+  static examples = ['<%= config.bin %> validate configs/quickstart.yaml', '<%= config.bin %> validate configs/quickstart.yaml --set train.lr=3e-3'];
   static args = { file: configFileArg };
   static flags = { set: setFlag };
 
@@ -14,7 +14,7 @@ export default class Validate extends GzxCommand {
     const { args, flags } = await this.parse(Validate);
     const { loadExperiment } = await import('../../core/config/load.js');
     const { createRegistry } = await import('../registry.js');
-    await loadExperiment(args.file, flags.set, createRegistry());
+    await loadExperiment(args.file, flags.set ?? [], createRegistry());
     this.log(`${args.file}: OK`);
   }
 }
