@@ -60,7 +60,7 @@ export function appearanceFromLabels(labels: ArrayLike<number>): Appearance {
 
   // Bulge share of a disk: Q5 for face-on disks, Q9 (no bulge → none) for edge-on ones.
   const faceOnBulge = dot(q5, [0.04, 0.18, 0.38, 0.62]);
-  const edgeOnBulge = dot(q9, [0.3, 0.34, 0.0]);
+  const edgeOnBulge = dot(q9, [0.5, 0.55, 0.0]);
   const diskBulge = (1 - edgeOn) * faceOnBulge + edgeOn * edgeOnBulge;
   let armCount = 1;
   for (let k = 1; k < 5; k++) if (q11[k] > q11[armCount - 1]) armCount = k + 1;

@@ -10,7 +10,7 @@ import { sampleGalaxy } from './labels.js';
 import { encodeJpeg, jpegQuality, renderGalaxy } from './render.js';
 
 /** Bump when labels or images change for the same seed, so old folders are not silently reused. */
-export const SYNTH_GENERATOR_VERSION = 1;
+export const SYNTH_GENERATOR_VERSION = 2;
 export const MANIFEST_FILE = 'synth.json';
 export const SOLUTIONS_FILE = 'training_solutions_rev1.csv';
 export const TRAIN_IMAGES_DIR = 'images_training_rev1';
@@ -156,6 +156,12 @@ export async function writeSyntheticDataset(
 
   const existing = await readManifest(dir);
   if (existing) {
+    // Only the generator version differs: same request, newer images; regenerate without asking.
+    const sameRequest =
+      existing.seed === wanted.seed &&
+      existing.count === wanted.count &&
+      existing.size === wanted.size &&
+      (request.testCount === undefined || existing.testCount === request.testCount);
     const sameData =
       existing.version === wanted.version &&
       existing.seed === wanted.seed &&
@@ -165,7 +171,7 @@ export async function writeSyntheticDataset(
     if (sameData && (await isComplete(dir, existing))) {
       return { dir, reused: true, manifest: existing, imagesPerSec: 0, elapsedSec: 0 };
     }
-    if (!sameData && !request.force) {
+    if (!sameRequest && !request.force) {
       throw new UserError(
         `${path.join(dir, MANIFEST_FILE)}: this folder holds a synthetic dataset made with ${describeManifest(existing)}, ` +
           `but ${describeManifest({ ...wanted, testCount: request.testCount ?? existing.testCount })} was asked for. ` +

@@ -95,8 +95,9 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
   const ringRadius = 2.4 * rd;
   const ringWidth = 0.32 * rd;
   const armStart = Math.max(0.7 * rd, b.bar > 0.2 ? barLength * 0.9 : 0);
-  const psf2 = 1.2 * 1.2 * (size / 424) ** 2;
-  const dustWidth = Math.max(0.6, 0.12 * rd * Math.max(b.diskAxisRatio, 0.25));
+  const scale = size / 424;
+  const psf2 = 1.2 * 1.2 * scale * scale;
+  const dustWidth = 0.8 * scale + 0.3 * rd * b.diskAxisRatio;
   const lopsided = 0.6 * b.disturbed;
   // Fields copied to locals: this loop runs ~10^5 times per image.
   const { cx, cy, arms, armCount, armPhase, bar: barStrength, ring: ringStrength, dustLane, dustOffset } = b;
@@ -154,7 +155,7 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
           const ey = yr - clumps[k].y;
           clump += clumps[k].w * Math.exp(-(ex * ex + ey * ey) / clumps[k].r2);
         }
-        disk = (1 - irregular) * disk + irregular * clump * Math.exp(-r / (2.2 * rd));
+        disk = (1 - irregular) * disk + irregular * clump * Math.exp(-r / (3 * rd));
       }
       let bar = 0;
       if (barStrength > 0) {
@@ -171,7 +172,7 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
       let dust = 1;
       if (dustLane > 0) {
         const t = (yr - dustOffset) / dustWidth;
-        dust = 1 - 0.88 * dustLane * Math.exp(-t * t - Math.abs(xr) / (3.5 * rd));
+        dust = 1 - 0.92 * dustLane * Math.exp(-t * t - Math.abs(xr) / (4 * rd));
       }
       const lop = lopsided > 0 ? 1 + lopsided * Math.tanh(xr * invRd) : 1;
       const d = diskPeak * disk * lop * dust;
@@ -304,18 +305,18 @@ function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, br
   const diskAxisRatio = Math.max(0.15, faceOnAxisRatio * (1 - look.edgeOn) + 0.14 * look.edgeOn);
   const smoothRatio = look.smoothAxisRatio;
   // Ellipticals are round only by Q7; disk bulges are round-ish, edge-on bulges a little flattened.
-  const bulgeAxisRatio = look.smooth * smoothRatio + (1 - look.smooth) * (0.88 - 0.2 * look.edgeOn);
-  const bulgeRadius = diskScale * (0.22 + 1.0 * look.smooth);
+  const bulgeAxisRatio = look.smooth * smoothRatio + (1 - look.smooth) * (0.88 - 0.08 * look.edgeOn);
+  const bulgeRadius = diskScale * (0.28 + 1.0 * look.smooth + 0.5 * look.edgeOn * (1 - look.smooth));
   const share = look.bulgeShare;
   const irregular = look.irregular;
   const clumps = [];
   if (irregular > 0) {
     const n = 5 + rng.int(5);
     for (let k = 0; k < n; k++) {
-      const rad = diskScale * rng.uniform(0.2, 2.2);
+      const rad = diskScale * rng.uniform(0.3, 2.6);
       const a = rng.uniform(0, 2 * Math.PI);
-      const w = rng.uniform(0.25, 0.9);
-      clumps.push({ x: rad * Math.cos(a), y: rad * Math.sin(a), r2: (diskScale * rng.uniform(0.25, 0.6)) ** 2, w });
+      const w = rng.uniform(0.6, 1.6);
+      clumps.push({ x: rad * Math.cos(a), y: rad * Math.sin(a), r2: (diskScale * rng.uniform(0.3, 0.75)) ** 2, w });
     }
   }
   const body: BodyParams = {
@@ -341,7 +342,7 @@ function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, br
     barAngle: rng.uniform(0, Math.PI),
     ring: look.ring,
     dustLane: look.dustLane,
-    dustOffset: rng.uniform(-0.3, 0.3) * diskScale * diskAxisRatio,
+    dustOffset: rng.uniform(-0.15, 0.15) * diskScale * diskAxisRatio,
     disturbed: look.disturbed,
     disturbPhase: rng.uniform(0, 2 * Math.PI),
     irregular,
