@@ -35,6 +35,14 @@ describe('gaussian-noise example plugin', () => {
     expect(config.augment).toEqual([{ use: 'gaussian-noise', with: { sigma: 12, p: 1, per_channel: true } }]);
   });
 
+  it('its example config (quickstart + noise, built-in plugins) validates', async () => {
+    const { createRegistry } = await import('../src/cli/registry.js');
+    const example = path.resolve(__dirname, '../examples/plugins/gaussian-noise/example.yaml');
+    const { config } = await loadExperiment(example, [], createRegistry());
+    expect(config.augment.map((a) => a.use)).toEqual(['flip', 'rotate', 'gaussian-noise']);
+    expect(config.augment[2].with).toEqual({ sigma: 8, p: 0.5, per_channel: true });
+  });
+
   it('rejects wrong options with their location, from a file and from --set', async () => {
     const bad = path.join(FIXTURES, 'with-noise-bad.yaml');
     const err = await loadExperiment(bad, [], new PluginRegistry()).catch((e) => e);
