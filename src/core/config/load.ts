@@ -78,11 +78,10 @@ export async function loadExperiment(
   file: string,
   sets: string[],
   registry: PluginRegistry,
-  /** `baseDir`: where relative paths in the config point (default: the file's folder); a run's saved config keeps its original one. */
-  options: { baseDir?: string } = {},
+  options: LoadOptions = {},
 ): Promise<ResolvedExperiment> {
   const configPath = path.resolve(file);
-  const configDir = options.baseDir ?? path.dirname(configPath);
+  const configDir = options.baseDir ? path.resolve(options.baseDir) : path.dirname(configPath);
   const layer = loadLayered(configPath);
   for (const s of sets) applySet(layer, s);
   const { value, origins } = layer;
