@@ -41,56 +41,73 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Images per second of `work` over all files, `concurrency` at a time; median of RUNS runs. */
-async function rate(list: string[], concurrency: number, work: (file: string) => Promise<unknown>): Promise<number> {
-  const runs: number[] = [];
+interface Rate {
+  /** Images per second, wall clock. */
+  ips: number;
+  /** CPU milliseconds per image over all threads of the process (workers and libvips included):
+   * unlike img/s it barely depends on what else runs on the machine. */
+  cpuMs: number;
+}
+
+/** Runs `pass` RUNS times and keeps the median of each measure. */
+async function measure(pass: (run: number) => Promise<number>): Promise<Rate> {
+  const ips: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    let next = 0;
+    const cpuStart = process.cpuUsage();
     const start = performance.now();
+    const n = await pass(r);
+    const used = process.cpuUsage(cpuStart);
+    ips.push(n / ((performance.now() - start) / 1000));
+    cpu.push((used.user + used.system) / 1000 / n);
+  }
+  return { ips: median(ips), cpuMs: median(cpu) };
+}
+
+/** `work` over all files, `concurrency` at a time. */
+function rate(list: string[], concurrency: number, work: (file: string) => Promise<unknown>): Promise<Rate> {
+  return measure(async () => {
+    let next = 0;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < list.length) await work(list[next++]);
       }),
     );
-    runs.push(list.length / ((performance.now() - start) / 1000));
-  }
-  return median(runs);
+    return list.length;
+  });
 }
 
-async function pipelineRate(p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[]): Promise<number> {
-  const runs: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const start = performance.now();
+function pipelineRate(p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[]): Promise<Rate> {
+  return measure(async (r) => {
     let n = 0;
     for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 1, epoch: r, shuffle: true })) {
       n += batch.n;
     }
-    runs.push(n / ((performance.now() - start) / 1000));
-  }
-  return median(runs);
+    return n;
+  });
 }
 
 export async function runPipelineBench(): Promise<Record<string, number>> {
   const list = files();
   const samples: Sample[] = list.map((imagePath, i) => ({ id: String(i), imagePath }));
   const out: Record<string, number> = {};
-  const round = (v: number) => Math.round(v * 10) / 10;
+  const put = (name: string, r: Rate) => {
+    out[`pipeline.${name}_ips`] = Math.round(r.ips * 10) / 10;
+    out[`pipeline.${name}_cpu_ms_per_img`] = Math.round(r.cpuMs * 1000) / 1000;
+  };
 
-  out['pipeline.plain_full_decode_ips'] = round(await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).raw().toBuffer()));
+  put('plain_full_decode', await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).raw().toBuffer()));
   for (const size of SIZES) {
-    out[`pipeline.plain_resize${size}_ips`] = round(
-      await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).resize(size, size, { fit: 'fill' }).raw().toBuffer()),
-    );
+    put(`plain_resize${size}`, await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).resize(size, size, { fit: 'fill' }).raw().toBuffer()));
   }
   // Centre crop 212 → 64: extract-then-resize (sharp skips shrink-on-load) vs decodeImage (keeps it).
-  out['pipeline.crop212_to64_extract_first_ips'] = round(
+  put(
+    'crop212_to64_extract_first',
     await rate(list, PLAIN_CONCURRENCY, (f) =>
       sharp(f).extract({ left: 106, top: 106, width: 212, height: 212 }).resize(64, 64, { fit: 'fill' }).raw().toBuffer(),
     ),
   );
-  out['pipeline.crop212_to64_decodeImage_ips'] = round(
-    await rate(list, PLAIN_CONCURRENCY, (f) => decodeImage(f, { crop: 212, size: 64 })),
-  );
+  put('crop212_to64_decodeImage', await rate(list, PLAIN_CONCURRENCY, (f) => decodeImage(f, { crop: 212, size: 64 })));
 
   for (const workers of WORKER_COUNTS) {
     const start = performance.now();
@@ -109,12 +126,12 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
       }
       out[`pipeline.w${workers}_startup_ms`] = Math.round(performance.now() - start);
       for (const size of SIZES) {
-        const ips = await pipelineRate(p, samples, size, AUGMENT);
-        out[`pipeline.w${workers}_s${size}_aug_ips`] = round(ips);
-        out[`pipeline.w${workers}_s${size}_aug_vs_plain_resize`] = Math.round((ips / out[`pipeline.plain_resize${size}_ips`]) * 100) / 100;
+        put(`w${workers}_s${size}_aug`, await pipelineRate(p, samples, size, AUGMENT));
+        out[`pipeline.w${workers}_s${size}_aug_vs_plain_resize`] =
+          Math.round((out[`pipeline.w${workers}_s${size}_aug_ips`] / out[`pipeline.plain_resize${size}_ips`]) * 100) / 100;
       }
       if (workers === 0) {
-        for (const size of SIZES) out[`pipeline.w0_s${size}_noaug_ips`] = round(await pipelineRate(p, samples, size, []));
+        for (const size of SIZES) put(`w0_s${size}_noaug`, await pipelineRate(p, samples, size, []));
       }
     } finally {
       await p.close();
@@ -124,22 +141,26 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
 }
 
 function printTable(r: Record<string, number>): void {
+  const row = (label: string, key: string) =>
+    `| ${label} | ${r[`pipeline.${key}_ips`]} | ${r[`pipeline.${key}_cpu_ms_per_img`]} |`;
   const lines = [
-    `images per run: ${files().length} (64 sample JPEGs ×${REPEATS}), median of ${RUNS} runs, ${os.cpus().length} cores`,
-    `plain sharp full decode (raw 424×424):   ${r['pipeline.plain_full_decode_ips']} img/s`,
-    ...SIZES.map((s) => `plain sharp resize to ${s}:             ${r[`pipeline.plain_resize${s}_ips`]} img/s`),
-    `crop 212→64, extract first (no SOL):     ${r['pipeline.crop212_to64_extract_first_ips']} img/s`,
-    `crop 212→64, decodeImage (SOL kept):     ${r['pipeline.crop212_to64_decodeImage_ips']} img/s`,
+    `${files().length} images per pass (64 sample JPEGs, 424×424, ×${REPEATS}); median of ${RUNS} passes; ` +
+      `${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at the end`,
     '',
-    '| workers | start-up ms | 64 px aug img/s | ×plain | 112 px aug img/s | ×plain |',
-    '|---|---|---|---|---|---|',
+    '| what | img/s | CPU ms/img |',
+    '|---|---|---|',
+    row('plain sharp full decode (raw 424×424)', 'plain_full_decode'),
+    ...SIZES.map((s) => row(`plain sharp resize to ${s}`, `plain_resize${s}`)),
+    row('crop 212→64, extract first (no shrink-on-load)', 'crop212_to64_extract_first'),
+    row('crop 212→64, decodeImage (shrink-on-load kept)', 'crop212_to64_decodeImage'),
+    ...SIZES.map((s) => row(`pipeline, 0 workers, no augmentation, ${s} px`, `w0_s${s}_noaug`)),
+    ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, flip+rotate+zoom+lighting, ${s} px`, `w${w}_s${s}_aug`))),
+    '',
+    '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize |',
+    '|---|---|---|---|',
     ...WORKER_COUNTS.map(
-      (w) =>
-        `| ${w} | ${r[`pipeline.w${w}_startup_ms`]} | ${r[`pipeline.w${w}_s64_aug_ips`]} | ${r[`pipeline.w${w}_s64_aug_vs_plain_resize`]} | ` +
-        `${r[`pipeline.w${w}_s112_aug_ips`]} | ${r[`pipeline.w${w}_s112_aug_vs_plain_resize`]} |`,
+      (w) => `| ${w} | ${r[`pipeline.w${w}_startup_ms`]} | ${r[`pipeline.w${w}_s64_aug_vs_plain_resize`]} | ${r[`pipeline.w${w}_s112_aug_vs_plain_resize`]} |`,
     ),
-    '',
-    `workers 0 without augmentation: 64 px ${r['pipeline.w0_s64_noaug_ips']} img/s, 112 px ${r['pipeline.w0_s112_noaug_ips']} img/s`,
   ];
   console.log(lines.join('\n'));
 }

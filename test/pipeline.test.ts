@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
 import { ImagePipeline, compiledModuleFor, decodeImage, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
-import { BadImageError } from '../src/core/pipeline/decode.js';
+import { BadImageError, jpegSize } from '../src/core/pipeline/decode.js';
 
 const SAMPLE_DIR = '/work/shared/galaxy-zoo/sample';
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -157,6 +157,29 @@ describe('decodeImage', () => {
       name: 'UserError',
       message: expect.stringMatching(/crop 500 px is larger than image .*424×424.*at most 424/),
     });
+  });
+
+  it('reads JPEG sizes from the header like sharp does, and falls back to sharp for other formats', async () => {
+    for (const file of jpegs.slice(0, 10)) {
+      const meta = await sharp(file).metadata();
+      expect(jpegSize(fs.readFileSync(file))).toEqual({ width: meta.width, height: meta.height });
+    }
+    const wide = await sharp(jpegs[0]).resize(300, 200, { fit: 'fill' }).jpeg({ progressive: true }).toBuffer();
+    expect(jpegSize(wide)).toEqual({ width: 300, height: 200 });
+    expect(jpegSize(fs.readFileSync(jpegs[0]).subarray(0, 20))).toBeNull();
+    const png = path.join(tmp, 'wide.png');
+    await sharp(wide).png().toFile(png);
+    expect(jpegSize(fs.readFileSync(png))).toBeNull();
+    // Non-square, lossless: crop 150 at size 150 must be exactly the centre of the 300×200 pixels.
+    const centre = await decodeImage(png, { crop: 150, size: 150 });
+    const full = await sharp(png).raw().toBuffer();
+    let mismatches = 0;
+    for (let y = 0; y < 150; y++) {
+      for (let x = 0; x < 150 * 3; x++) if (centre.data[y * 450 + x] !== full[(y + 25) * 900 + 75 * 3 + x]) mismatches++;
+    }
+    expect(mismatches).toBe(0);
+    expect((await decodeImage(png, { crop: 150, size: 30 })).data.length).toBe(30 * 30 * 3);
+    await expect(decodeImage(png, { crop: 250, size: 30 })).rejects.toThrow(/larger than image .*300×200/);
   });
 
   it('toFloat stacks images NHWC in [0, 1]', () => {

@@ -42,6 +42,34 @@ export function planCentreCrop(width: number, height: number, crop: number, size
   };
 }
 
+/**
+ * Width and height from a JPEG's SOF marker, or null if this is not a well-formed JPEG header.
+ * A few lines instead of sharp.metadata(), which costs ~0.2–0.3 ms CPU per image (≈10% of a
+ * 64-px decode) to learn the same two numbers.
+ */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  let i = 2;
+  while (i + 9 < bytes.length) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    const length = (bytes[i + 2] << 8) | bytes[i + 3];
+    // SOF0…SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const height = (bytes[i + 5] << 8) | bytes[i + 6];
+      const width = (bytes[i + 7] << 8) | bytes[i + 8];
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+    if (marker === 0xda || length < 2) return null; // image data before any frame header
+    i += 2 + length;
+  }
+  return null;
+}
+
 function describeFailure(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT') return 'file not found';
@@ -72,7 +100,7 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
     // instead of silently grey-filling the missing rows.
     let pipeline = sharp(bytes, { failOn: 'warning', sequentialRead: true });
     if (crop !== null) {
-      const { width, height } = await sharp(bytes).metadata();
+      const { width, height } = jpegSize(bytes) ?? (await sharp(bytes).metadata());
       if (!width || !height) throw new Error('image has no size');
       if (crop > width || crop > height) {
         throw new UserError(

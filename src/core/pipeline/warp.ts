@@ -52,11 +52,17 @@ export function warpAffine(image: RawImage, matrix: [number, number, number, num
       const o = (y * w + x) * ch;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
         // All four neighbours inside: the common case, no padding logic.
-        const i00 = y0 * row + x0 * ch;
-        for (let q = 0; q < ch; q++) {
-          const i = i00 + q;
-          // + 0.5 then truncation on store = round half up; the sum is a convex mix of 0…255.
-          out[o + q] = w00 * src[i] + w10 * src[i + ch] + w01 * src[i + row] + w11 * src[i + row + ch] + 0.5;
+        const i = y0 * row + x0 * ch;
+        const j = i + row;
+        // + 0.5 then truncation to an integer = round half up; the sum is a convex mix of 0…255.
+        if (ch === 3) {
+          out[o] = (w00 * src[i] + w10 * src[i + 3] + w01 * src[j] + w11 * src[j + 3] + 0.5) | 0;
+          out[o + 1] = (w00 * src[i + 1] + w10 * src[i + 4] + w01 * src[j + 1] + w11 * src[j + 4] + 0.5) | 0;
+          out[o + 2] = (w00 * src[i + 2] + w10 * src[i + 5] + w01 * src[j + 2] + w11 * src[j + 5] + 0.5) | 0;
+        } else {
+          for (let q = 0; q < ch; q++) {
+            out[o + q] = (w00 * src[i + q] + w10 * src[i + ch + q] + w01 * src[j + q] + w11 * src[j + ch + q] + 0.5) | 0;
+          }
         }
         continue;
       }
@@ -90,7 +96,7 @@ export function warpAffine(image: RawImage, matrix: [number, number, number, num
           (i10 < 0 ? 0 : w10 * src[i10 + q]) +
           (i01 < 0 ? 0 : w01 * src[i01 + q]) +
           (i11 < 0 ? 0 : w11 * src[i11 + q]);
-        out[o + q] = v + 0.5;
+        out[o + q] = (v + 0.5) | 0;
       }
     }
   }
