@@ -12,6 +12,7 @@ import RunsList from './commands/runs/list.js';
 import RunsCompare from './commands/runs/compare.js';
 import RunsSync from './commands/runs/sync.js';
 import DataSynth from './commands/data/synth.js';
+import Weights from './commands/weights.js';
 
 export const COMMANDS: Record<string, Command.Class> = {
   doctor: Doctor,
@@ -26,4 +27,5 @@ export const COMMANDS: Record<string, Command.Class> = {
   'runs:compare': RunsCompare,
   'runs:sync': RunsSync,
   'data:synth': DataSynth,
+  weights: Weights,
 };

@@ -82,21 +82,21 @@ export function applyWeightFile(model: tf.LayersModel, file: WeightFile, options
 }
 
 const LIST_LIMIT = 8;
-const listed = (items: string[]) =>
-  items.slice(0, LIST_LIMIT).join(', ') + (items.length > LIST_LIMIT ? `, … (${items.length - LIST_LIMIT} more)` : '');
+const listed = (items: string[], limit: number) =>
+  items.slice(0, limit).join(', ') + (items.length > limit ? `, … (${items.length - limit} more)` : '');
 
-/** A few lines for the console: counts, then the skipped and unused layers (truncated). */
-export function formatLoadReport(report: LoadReport): string[] {
+/** A few lines for the console: counts, then the skipped and unused layers (the first `limit` of each). */
+export function formatLoadReport(report: LoadReport, limit = LIST_LIMIT): string[] {
   const lines = [
     `pretrained weights (${report.format}) ${report.source}: ${report.matched.length} layers loaded, ` +
       `${report.skipped.length} skipped, ${report.unused.length} in file unused`,
   ];
   if (report.skipped.length > 0) {
-    const shown = report.skipped.slice(0, LIST_LIMIT).map((s) => `${s.layer} (${s.why})`);
-    const more = report.skipped.length > LIST_LIMIT ? `; … (${report.skipped.length - LIST_LIMIT} more)` : '';
+    const shown = report.skipped.slice(0, limit).map((s) => `${s.layer} (${s.why})`);
+    const more = report.skipped.length > limit ? `; … (${report.skipped.length - limit} more)` : '';
     lines.push(`  skipped (kept their initial values): ${shown.join('; ')}${more}`);
   }
-  if (report.unused.length > 0) lines.push(`  unused (in file, not in model): ${listed(report.unused)}`);
+  if (report.unused.length > 0) lines.push(`  unused (in file, not in model): ${listed(report.unused, limit)}`);
   return lines;
 }
 

@@ -1,0 +1,86 @@
+// `gzx weights`: what a weights file holds, and how it would load into a config's backbone,
+// without training anything (a wrong file is cheaper to find here than an hour into a run).
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { container as rootContainer } from 'tsyringe';
+import { selectBackend } from '../backend.js';
+import type { Backbone } from '../contracts.js';
+import { UserError } from '../errors.js';
+import type { PluginContext } from '../plugin.js';
+import type { PluginRegistry } from '../registry.js';
+import type { ResolvedExperiment } from '../config/load.js';
+import { formatLoadReport, loadWeightsByName, readWeightFile } from './index.js';
+import type { LoadReport } from './types.js';
+
+/** Format, layer count and each layer's variables with shapes (the first `limit` layers). */
+export async function describeWeightSource(source: string, limit: number): Promise<string[]> {
+  const file = await readWeightFile(source);
+  let values = 0;
+  for (const ws of file.layers.values()) for (const w of ws) values += w.values.length;
+  const lines = [`${file.source}: ${file.format}, ${file.layers.size} layers with weights, ${values.toLocaleString('en')} values`];
+  let shown = 0;
+  for (const [layer, ws] of file.layers) {
+    if (shown++ >= limit) {
+      lines.push(`  … (${file.layers.size - limit} more; --all lists every layer)`);
+      break;
+    }
+    lines.push(`  ${layer}: ${ws.map((w) => `${w.name} [${w.shape.join(',')}]`).join(', ')}`);
+  }
+  return lines;
+}
+
+/**
+ * Builds the config's backbone and loads `source` (default: its `backbone.with.pretrained`) into it,
+ * returning the report; throws a UserError when not a single layer matches.
+ */
+export async function checkBackboneWeights(
+  resolved: ResolvedExperiment,
+  registry: PluginRegistry,
+  source: string | undefined,
+  log: (line: string) => void,
+  limit: number,
+): Promise<LoadReport> {
+  const { config } = resolved;
+  const configured = config.backbone.with['pretrained'];
+  const target =
+    source !== undefined
+      ? path.resolve(source)
+      : typeof configured === 'string'
+        ? path.resolve(resolved.configDir, configured)
+        : null;
+  if (!target) {
+    throw new UserError(
+      `${resolved.where('backbone.with.pretrained')}: backbone.with.pretrained is not set, so there is no weights file to check. ` +
+        `Set it in the config or pass the file: gzx weights <file> --config ${path.relative(process.cwd(), resolved.configPath)}.`,
+    );
+  }
+  await selectBackend(config.backend, () => {});
+  const ctx: PluginContext = {
+    tf,
+    seed: config.seed,
+    runDir: resolved.configDir,
+    configDir: resolved.configDir,
+    log: () => {},
+    container: rootContainer.createChildContainer(),
+  };
+  // The backbone is created without `pretrained` so that it is the file under test that loads.
+  const def = registry.get('backbone', config.backbone.use, 'backbone: ');
+  const options = { ...config.backbone.with };
+  if ('pretrained' in options) options['pretrained'] = null;
+  const backbone = (await def.create(options, ctx)) as Backbone;
+  const built = backbone.build(tf);
+  const model = tf.model({ inputs: built.inputs, outputs: built.features });
+  try {
+    const report = await loadWeightsByName(model, target, () => {}, { layers: built.layerGroups.flat() });
+    for (const line of formatLoadReport(report, limit)) log(line);
+    if (report.matched.length === 0) {
+      throw new UserError(
+        `${target}: not one layer of backbone ${config.backbone.use} (${JSON.stringify(config.backbone.with)}) matches this file by name and shape. ` +
+          `Use weights made for this backbone (see docs/pretrained.md).`,
+      );
+    }
+    return report;
+  } finally {
+    model.dispose();
+  }
+}
