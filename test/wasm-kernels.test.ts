@@ -132,3 +132,40 @@ describe('ops used in training match the cpu backend (value and gradient)', () =
     });
   }
 });
+
+describe('wasm BatchMatMul with transposes matches the cpu backend', () => {
+  const cases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+    { a: [7, 5], b: [7, 3], ta: true, tb: false },
+    { a: [5, 7], b: [3, 7], ta: false, tb: true },
+    { a: [7, 5], b: [3, 7], ta: true, tb: true },
+    { a: [2, 7, 5], b: [2, 7, 3], ta: true, tb: false },
+    { a: [2, 5, 7], b: [1, 3, 7], ta: false, tb: true },
+  ];
+  for (const c of cases) {
+    it(`a ${c.a}${c.ta ? 'ᵀ' : ''} · b ${c.b}${c.tb ? 'ᵀ' : ''}`, async () => {
+      const run = () =>
+        tf.tidy(() => {
+          const a = tf.tensor(seeded(size(c.a), 11), c.a);
+          const b = tf.tensor(seeded(size(c.b), 12), c.b);
+          return tf.matMul(a, b, c.ta, c.tb).dataSync().slice();
+        });
+      const cpu = await on('cpu', run);
+      const wasm = await on('wasm', run);
+      expect(maxAbsDiff(wasm, cpu)).toBeLessThan(1e-5);
+    });
+  }
+});
+
+describe('wasm Tile keeps int32 and non-broadcast tiles exact', () => {
+  it('int32 broadcast and float repeat', async () => {
+    const run = () =>
+      tf.tidy(() => [
+        Array.from(tf.tile(tf.tensor([[1], [2]], [2, 1], 'int32'), [1, 3]).dataSync()),
+        Array.from(tf.tile(tf.tensor([[1.5, 2]], [1, 2]), [3, 2]).dataSync()),
+        tf.tile(tf.tensor([[1], [2]], [2, 1], 'int32'), [1, 3]).dtype,
+      ]);
+    const cpu = await on('cpu', run);
+    expect(await on('wasm', run)).toEqual(cpu);
+    expect(cpu[0]).toEqual([1, 1, 1, 2, 2, 2]);
+  });
+});

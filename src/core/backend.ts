@@ -134,6 +134,8 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
     package: pkg,
     gpu,
     async load() {
+      // libtensorflow logs info lines to stderr on load unless told not to.
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
       try {
         await import(pkg);
       } catch (e) {

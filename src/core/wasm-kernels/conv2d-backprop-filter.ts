@@ -1,7 +1,7 @@
 // Conv2DBackpropFilter for the wasm backend, which has none (so tfjs cannot train a conv net on it).
 // Built from kernels wasm runs fast (XNNPACK conv2d and matMul) instead of a scalar loop.
 import * as tf from '@tensorflow/tfjs';
-import { opsKernel, convGeometry, padOrCrop4d } from './tensor-info.js';
+import { opsKernel, convGeometry, padOrCrop4d, subsample } from './tensor-info.js';
 
 interface Attrs {
   strides: number | [number, number];
@@ -30,7 +30,7 @@ export function conv2dBackpropFilterOps(x4: tf.Tensor4D, dy4: tf.Tensor4D, attrs
   return tf.tidy(() => {
     const xp = padOrCrop4d(x4, top, needH - h - top, left, needW - w - left);
     if (fh === 1 && fw === 1) {
-      const xs = sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, 0, 0, 0], [n, needH, needW, ci], [1, sh, sw, 1]);
+      const xs = subsample(xp, 0, 0, sh, sw, ho, wo);
       const xT = tf.transpose(tf.reshape(xs, [n * ho * wo, ci]));
       const dW = tf.matMul(xT, tf.reshape(dy4, [n * ho * wo, co]));
       return tf.reshape(dW, [1, 1, ci, co]);

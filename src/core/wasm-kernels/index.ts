@@ -1,21 +1,67 @@
-// Gradient kernels the stock wasm backend lacks or runs as scalar loops. Registered once, after
-// the wasm backend initialised (stock kernels we wrap keep their own setup).
+// Kernels gzx adds to the wasm backend. Two kinds:
+// - correctness: kernels wasm lacks (Conv2DBackpropFilter) or gets wrong (MaxPoolGrad), always on;
+// - speed: replacements for stock kernels that run as scalar loops; each falls back to the stock
+//   kernel for cases it does not cover and can be switched off (bench/train.ts measures both).
+// Registered after the wasm backend initialised, so the stock kernels we wrap have run their setup.
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
+import { conv2dBackpropInputSpeedKernel } from './conv2d-backprop-input.js';
+import { tileSpeedKernel } from './tile.js';
+import { batchMatMulSpeedKernel } from './batch-mat-mul.js';
 
-let registered = false;
+const CORRECTNESS: tf.KernelConfig[] = [conv2dBackpropFilterConfig, maxPoolGradConfig];
 
-/** Kernel names gzx adds to or replaces in the wasm backend. */
-export const GZX_WASM_KERNELS: string[] = [];
+/** Speed kernels: each wraps the stock kernel it falls back to for cases it does not cover. */
+const SPEED: { kernelName: string; make: (stock: tf.KernelConfig) => tf.KernelConfig }[] = [
+  { kernelName: tf.Conv2DBackpropInput, make: conv2dBackpropInputSpeedKernel },
+  { kernelName: tf.Tile, make: tileSpeedKernel },
+  { kernelName: tf.BatchMatMul, make: batchMatMulSpeedKernel },
+];
 
-export function registerWasmKernels(): void {
-  if (registered) return;
-  const configs: tf.KernelConfig[] = [conv2dBackpropFilterConfig, maxPoolGradConfig];
-  for (const config of configs) {
-    if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
-    tf.registerKernel(config);
-    GZX_WASM_KERNELS.push(config.kernelName);
+const stockKernels = new Map<string, tf.KernelConfig | undefined>();
+let correctnessRegistered = false;
+let speedRegistered = false;
+
+function replace(config: tf.KernelConfig): void {
+  const existing = tf.getKernel(config.kernelName, 'wasm');
+  if (!stockKernels.has(config.kernelName)) stockKernels.set(config.kernelName, existing);
+  if (existing) tf.unregisterKernel(config.kernelName, 'wasm');
+  tf.registerKernel(config);
+}
+
+function stock(name: string): tf.KernelConfig {
+  const config = stockKernels.has(name) ? stockKernels.get(name) : tf.getKernel(name, 'wasm');
+  if (!config) throw new Error(`wasm backend has no stock ${name} kernel to fall back to`);
+  return config;
+}
+
+/** Registers gzx's wasm kernels (idempotent). `speedups: false` keeps the stock fast-path-less kernels. */
+export function registerWasmKernels(options: { speedups?: boolean } = {}): void {
+  const speedups = options.speedups ?? true;
+  if (!correctnessRegistered) {
+    for (const config of CORRECTNESS) replace(config);
+    correctnessRegistered = true;
   }
-  registered = true;
+  if (speedups && !speedRegistered) {
+    for (const { kernelName, make } of SPEED) replace(make(stock(kernelName)));
+    speedRegistered = true;
+  } else if (!speedups && speedRegistered) {
+    restoreStockSpeedKernels();
+  }
+}
+
+/** Puts the stock kernels back in place of the speed kernels (for before/after measurements). */
+function restoreStockSpeedKernels(): void {
+  for (const { kernelName: name } of SPEED) {
+    tf.unregisterKernel(name, 'wasm');
+    const original = stockKernels.get(name);
+    if (original) tf.registerKernel(original);
+  }
+  speedRegistered = false;
+}
+
+/** Names of the kernels gzx currently provides for wasm. */
+export function gzxWasmKernelNames(): string[] {
+  return [...CORRECTNESS.map((c) => c.kernelName), ...(speedRegistered ? SPEED.map((m) => m.kernelName) : [])];
 }

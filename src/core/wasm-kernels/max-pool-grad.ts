@@ -3,7 +3,7 @@
 // net with a max pool. Rebuilt from ops, routing each output's gradient to the first maximum of
 // its window in row-major order, as the cpu backend does.
 import * as tf from '@tensorflow/tfjs';
-import { opsKernel, padOrCrop4d, zeroInsert } from './tensor-info.js';
+import { opsKernel, padOrCrop4d, subsample, zeroInsert } from './tensor-info.js';
 
 interface Attrs {
   filterSize: number | [number, number];
@@ -16,7 +16,7 @@ export function maxPoolGradOps(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, 
   const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
   const { top, left } = info.padInfo;
-  const [n, h, w, c] = x.shape;
+  const [, h, w] = x.shape;
   const needH = (ho - 1) * sh + fh;
   const needW = (wo - 1) * sw + fw;
   return tf.tidy(() => {
@@ -25,7 +25,7 @@ export function maxPoolGradOps(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, 
     let dxp: tf.Tensor4D | null = null;
     for (let i = 0; i < fh; i++) {
       for (let j = 0; j < fw; j++) {
-        const window: tf.Tensor4D = tf.stridedSlice(xp, [0, i, j, 0], [n, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+        const window = subsample(xp, i, j, sh, sw, ho, wo);
         let isMax = tf.equal(window, y);
         if (taken) isMax = tf.logicalAnd(isMax, tf.logicalNot(taken));
         taken = taken ? tf.logicalOr(taken, isMax) : isMax;

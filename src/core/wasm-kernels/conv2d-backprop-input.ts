@@ -1,0 +1,58 @@
+// Faster Conv2DBackpropInput for wasm. The stock kernel is a scalar C++ loop, ~8x slower than the
+// forward conv (XNNPACK); this one is a forward conv of dy with the flipped, transposed filter.
+import * as tf from '@tensorflow/tfjs';
+import { convGeometry, opsKernel, padOrCrop4d, zeroInsert } from './tensor-info.js';
+
+interface Attrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  inputShape: [number, number, number, number];
+}
+
+/**
+ * dx[n,h,w,ci] = Σ dy[n,oh,ow,co]·W[i,j,ci,co] over h + top = oh·s + i.
+ * 1×1: a 1×1 conv with Wᵀ, then the result is spread back to every s-th pixel.
+ * k×k: dy spread to every s-th pixel (zero insertion), then a stride-1 "full" conv with the filter
+ * flipped in space and its channel axes swapped.
+ */
+export function conv2dBackpropInputOps(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: Attrs): tf.Tensor4D {
+  const info = convGeometry(attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
+  const { top, left } = info.padInfo;
+  const [, h, w] = attrs.inputShape;
+  return tf.tidy(() => {
+    // [fh,fw,Ci,Co] → flipped [fh,fw,Co,Ci]
+    const flipped = (fh === 1 && fw === 1 ? tf.transpose(filter, [0, 1, 3, 2]) : tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2])) as tf.Tensor4D;
+    if (fh === 1 && fw === 1) {
+      const dxAtOutputs = tf.conv2d(dy, flipped, 1, 'valid');
+      return padOrCrop4d(zeroInsert(dxAtOutputs, sh, sw), -top, h + top - ho * sh, -left, w + left - wo * sw);
+    }
+    const spread = zeroInsert(dy, sh, sw);
+    const pads = [fh - 1 - top, h + top - ho * sh, fw - 1 - left, w + left - wo * sw] as const;
+    if (pads.every((p) => p >= 0)) {
+      // Let the conv pad (no copy of dy).
+      return tf.conv2d(spread, flipped, 1, [
+        [0, 0],
+        [pads[0], pads[1]],
+        [pads[2], pads[3]],
+        [0, 0],
+      ]);
+    }
+    return tf.conv2d(padOrCrop4d(spread, ...pads), flipped, 1, 'valid');
+  });
+}
+
+export function conv2dBackpropInputSpeedKernel(stock: tf.KernelConfig): tf.KernelConfig {
+  const fast = opsKernel<Attrs>(tf.Conv2DBackpropInput, ({ dy, filter }, attrs) =>
+    conv2dBackpropInputOps(dy as tf.Tensor4D, filter as tf.Tensor4D, attrs),
+  );
+  return {
+    ...fast,
+    kernelFunc: (args) => {
+      const attrs = args.attrs as unknown as Attrs;
+      return attrs.dataFormat === 'NCHW' ? stock.kernelFunc(args) : fast.kernelFunc(args);
+    },
+  };
+}
