@@ -144,9 +144,9 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
         const phi = Math.atan2(yd, xr);
         const c = 0.5 + 0.5 * Math.cos(armCount * (phi - Math.log(r * invRd) * invTanPitch) + armPhase);
         const ramp = Math.min(1, Math.max(0, (r - armStart * 0.6) / (armStart * 0.8)));
-        const a = arms * ramp;
-        // (1 + cos)²/4 has mean 3/8: dividing keeps the disk's total light while arms gain contrast.
-        disk = (1 - a) * expDisk + a * (c * c * 2.67) * Math.exp(-r * invArmRd);
+        const a = 0.85 * arms * ramp;
+        // (1 + cos)/2 has mean 1/2: doubling keeps the disk's total light while arms gain contrast.
+        disk = (1 - a) * expDisk + a * (c * 2) * Math.exp(-r * invArmRd);
       }
       if (irregular > 0) {
         let clump = 0;

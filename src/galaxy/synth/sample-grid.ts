@@ -38,12 +38,12 @@ export const SAMPLE_LOOKS: { caption: string; answers: Answers }[] = [
   { caption: 'smooth, in between (Q7.2)', answers: { 1: SMOOTH, 7: [0.05, 0.9, 0.05] } },
   { caption: 'smooth, cigar (Q7.3)', answers: { 1: SMOOTH, 7: [0.02, 0.08, 0.9] } },
   { caption: 'star / artifact (Q1.3)', answers: { 1: [0.05, 0.05, 0.9] } },
-  { caption: '2 tight arms (Q10.1, Q11.2)', answers: { 4: [0.95, 0.05], 10: [0.9, 0.05, 0.05] } },
-  { caption: '3 loose arms (Q10.3, Q11.3)', answers: { 4: [0.95, 0.05], 10: [0.05, 0.05, 0.9], 11: [0, 0.05, 0.9, 0.02, 0.02, 0.01] } },
+  { caption: '2 tight arms (Q10.1)', answers: { 4: [0.95, 0.05], 10: [0.9, 0.05, 0.05] } },
+  { caption: '3 loose arms (Q11.3)', answers: { 4: [0.95, 0.05], 10: [0.05, 0.05, 0.9], 11: [0, 0.05, 0.9, 0.02, 0.02, 0.01] } },
   { caption: 'barred spiral (Q3.1)', answers: { 3: [0.9, 0.1], 4: [0.9, 0.1], 5: [0.1, 0.2, 0.6, 0.1] } },
-  { caption: 'disk, dominant bulge (Q5.4)', answers: { 4: [0.05, 0.95], 5: [0.02, 0.03, 0.15, 0.8] } },
-  { caption: 'edge-on, rounded bulge (Q9.1)', answers: { 2: EDGE, 9: [0.9, 0.05, 0.05] } },
-  { caption: 'edge-on, boxy bulge (Q9.2)', answers: { 2: EDGE, 9: [0.1, 0.85, 0.05] } },
+  { caption: 'big bulge (Q5.4)', answers: { 4: [0.05, 0.95], 5: [0.02, 0.03, 0.15, 0.8] } },
+  { caption: 'edge-on, round (Q9.1)', answers: { 2: EDGE, 9: [0.9, 0.05, 0.05] } },
+  { caption: 'edge-on, boxy (Q9.2)', answers: { 2: EDGE, 9: [0.1, 0.85, 0.05] } },
   { caption: 'edge-on, no bulge (Q9.3)', answers: { 2: EDGE, 9: [0.05, 0.05, 0.9] } },
   { caption: 'edge-on, dust lane (Q8.7)', answers: { 2: EDGE, 9: [0.8, 0.1, 0.1], ...odd(6) } },
   { caption: 'ring (Q8.1)', answers: { 4: [0.2, 0.8], ...odd(0) } },
@@ -52,12 +52,12 @@ export const SAMPLE_LOOKS: { caption: string; answers: Answers }[] = [
   { caption: 'irregular (Q8.4)', answers: { 4: [0.2, 0.8], 5: [0.8, 0.15, 0.05, 0], ...odd(3) } },
   { caption: 'other (Q8.5)', answers: { 1: SMOOTH, ...odd(4) } },
   { caption: 'merger (Q8.6)', answers: { 1: SMOOTH, ...odd(5) } },
-  { caption: 'merger of disks (Q8.6)', answers: { 4: [0.8, 0.2], ...odd(5) } },
+  { caption: 'disk merger (Q8.6)', answers: { 4: [0.8, 0.2], ...odd(5) } },
   { caption: 'many arms (Q11.5)', answers: { 4: [0.95, 0.05], 10: [0.1, 0.8, 0.1], 11: [0, 0.05, 0.05, 0.05, 0.85, 0] } },
 ];
 
 /** Writes the grid: each cell is the central 256 px of a 424-px image (the model sees the central 224). */
-export async function writeSampleGrid(file: string, columns = 4, cell = 200): Promise<void> {
+export async function writeSampleGrid(file: string, columns = 5, cell = 160): Promise<void> {
   const cells = await Promise.all(
     SAMPLE_LOOKS.map(async ({ caption, answers }, i) => {
       const image = renderGalaxy(labelsOf(answers), new SeededRng(deriveSeed(2024, i)), { size: 424 });
@@ -68,7 +68,7 @@ export async function writeSampleGrid(file: string, columns = 4, cell = 200): Pr
         .toBuffer();
       const text = Buffer.from(
         `<svg width="${cell}" height="${cell}" xmlns="http://www.w3.org/2000/svg">` +
-          `<text x="6" y="${cell - 8}" font-family="sans-serif" font-size="13" fill="#e8e8e8">${caption}</text></svg>`,
+          `<text x="6" y="${cell - 8}" font-family="sans-serif" font-size="11" fill="#e8e8e8">${caption}</text></svg>`,
       );
       return sharp(png).composite([{ input: text }]).png().toBuffer();
     }),
@@ -76,7 +76,8 @@ export async function writeSampleGrid(file: string, columns = 4, cell = 200): Pr
   const rows = Math.ceil(cells.length / columns);
   await sharp({ create: { width: columns * cell, height: rows * cell, channels: 3, background: '#000' } })
     .composite(cells.map((input, i) => ({ input, left: (i % columns) * cell, top: Math.floor(i / columns) * cell })))
-    .png()
+    // A palette PNG keeps the committed picture small.
+    .png({ palette: true, quality: 90, compressionLevel: 9 })
     .toFile(file);
 }
 
