@@ -64,6 +64,14 @@ describe('YAML features', () => {
   });
 });
 
+describe('plugin references', () => {
+  it('an empty `with:` (options commented out) means no options, not an error', async () => {
+    const file = writeConfig('empty-with.yaml', 'augment:\n  - use: fixture-flip\n    with:\n    # p: 0.9\n');
+    const { config } = await loadExperiment(file, [], new PluginRegistry());
+    expect(config.augment).toEqual([{ use: 'fixture-flip', with: { p: 0.5 } }]);
+  });
+});
+
 describe('--set', () => {
   const base = path.join(FIXTURES, 'extends/sub/child.yaml');
 

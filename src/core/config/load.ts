@@ -91,6 +91,12 @@ export async function loadExperiment(
   // Plugins of a module that failed to load would each be reported as "not registered": noise.
   const modulesLoaded = problems.length === 0;
 
+  // `with:` followed by nothing (all options commented out) is YAML null; it means "no options".
+  for (const { pointer } of pluginRefs(value)) {
+    const ref = getAt(value, pointer);
+    if (isPlainObject(ref) && ref.with === null) ref.with = {};
+  }
+
   const validate = experimentValidate();
   if (!validate(value)) problems.push(...formatSchemaErrors(validate.errors ?? [], origins));
 
