@@ -191,6 +191,19 @@ describe('TensorFlow.js model folder', () => {
     target.dispose();
   });
 
+  it('a run folder (runs/<id>) loads its model/ folder', async () => {
+    const source = resnet50(0.0625, 5);
+    const runDir = path.join(tmp, 'runs', 'some-run');
+    await saveInTwoShards(source, path.join(runDir, 'model'));
+    const target = resnet50(0.0625, 6);
+    const report = await loadWeightsByName(target, runDir, () => {});
+    expect(report.source).toBe(path.join(runDir, 'model'));
+    expect(report.skipped).toEqual([]);
+    expect(values(target, 'conv4_block1_0_conv', 0)).toEqual(values(source, 'conv4_block1_0_conv', 0));
+    source.dispose();
+    target.dispose();
+  });
+
   it('a folder without model.json or with a missing shard is a UserError naming the file', async () => {
     const model = resnet50(0.0625);
     const empty = path.join(tmp, 'empty-folder');

@@ -15,7 +15,7 @@ export { readTfjsFolder } from './tfjs-folder.js';
 const DOWNLOAD_HINT =
   'Download resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (see docs/pretrained.md) and set backbone.with.pretrained to its path';
 
-/** Reads a weight source: a folder is a TensorFlow.js model, a file is Keras HDF5. */
+/** Reads a weight source: a folder is a TensorFlow.js model (or a run folder holding one in model/), a file is Keras HDF5. */
 export async function readWeightFile(source: string): Promise<WeightFile> {
   const abs = path.resolve(source);
   let stat: fs.Stats;
@@ -24,7 +24,11 @@ export async function readWeightFile(source: string): Promise<WeightFile> {
   } catch {
     throw new UserError(`${abs}: pretrained weights not found. ${DOWNLOAD_HINT}, or to a TensorFlow.js model folder.`);
   }
-  return stat.isDirectory() ? readTfjsFolder(abs) : readKerasH5(abs);
+  if (!stat.isDirectory()) return readKerasH5(abs);
+  // A run folder (runs/<id>) keeps its final model in model/.
+  const inRun = path.join(abs, 'model');
+  if (!fs.existsSync(path.join(abs, 'model.json')) && fs.existsSync(path.join(inRun, 'model.json'))) return readTfjsFolder(inRun);
+  return readTfjsFolder(abs);
 }
 
 /** tfjs variable `conv1_bn/moving_mean` (maybe with a uniquifying `_1`) → `moving_mean`. */
