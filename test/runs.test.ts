@@ -10,7 +10,7 @@ import { listRunFolders, readMetrics, readRunFolder, resolveRuns } from '../src/
 import { compareRuns, compareTable, runsListTable } from '../src/core/runs/table.js';
 import { UserError } from '../src/core/errors.js';
 import { isValidKey, sanitiseKey, splitBatch, MAX_BATCH_BYTES } from '../src/mlflow/limits.js';
-import { fabricateRunFolder } from './helpers/mlflow.js';
+import { deadUri, fabricateRunFolder } from './helpers/mlflow.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
@@ -105,6 +105,18 @@ describe('runs list and compare', () => {
     const noDir = await gzx('runs', 'list', '--dir', 'does-not-exist');
     expect(noDir.code).toBe(1);
     expect(noDir.stderr).toMatch(/No runs folder at .*does-not-exist/);
+  });
+
+  it('runs sync to a server that is not there fails with one line naming the URI and the fix', async () => {
+    const uri = await deadUri();
+    const r = await gzx('runs', 'sync', '--to', uri);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`Cannot reach the MLflow server at ${uri} (connection refused`);
+    expect(r.stderr).toContain('npm run mlflow:server');
+    const noUri = await run('node', [BIN, 'runs', 'sync'], { cwd: base, env: { ...process.env, MLFLOW_TRACKING_URI: '' } }).catch((e) => e);
+    expect(noUri.code).toBe(2);
+    expect(noUri.stderr).toMatch(/no MLflow server given\. Pass --to/);
   });
 
   it('a broken meta.json names the file', async () => {

@@ -281,11 +281,11 @@ export class MlflowClient {
   }
 
   /** Every recorded point of one metric, in server order (all pages). */
-  async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
+  async getMetricHistory(runId: string, key: string, pageSize = 25_000): Promise<Metric[]> {
     const out: Metric[] = [];
     let pageToken: string | undefined;
     do {
-      const query: Record<string, string> = { run_id: runId, metric_key: this.cleanKey(key), max_results: '25000' };
+      const query: Record<string, string> = { run_id: runId, metric_key: this.cleanKey(key), max_results: String(pageSize) };
       if (pageToken) query.page_token = pageToken;
       const r = await this.call<{ metrics?: RawMetric[]; next_page_token?: string }>('GET', 'metrics/get-history', undefined, query);
       for (const m of r.metrics ?? []) out.push(toMetric(m));
