@@ -225,3 +225,43 @@ describe('plugins: in a config', () => {
     expect(err.message).not.toContain('not registered');
   });
 });
+
+describe('docs/config.md', () => {
+  it('documents every key of the experiment schema with its default', async () => {
+    const { loadExperimentSchema } = await import('../src/core/config/load.js');
+    const schema = loadExperimentSchema() as any;
+    const docs = fs.readFileSync(path.resolve(__dirname, '../docs/config.md'), 'utf8');
+    // Each schema object has its own section (heading) in the docs.
+    const sections: [string, Record<string, any>][] = [
+      ['## Top-level keys', schema.properties],
+      ['## `train`', schema.$defs.train.properties],
+      ['### `train.optimizer`', schema.$defs.optimizer.properties],
+      ['### `train.phases[]`', schema.$defs.phase.properties],
+    ];
+    const sectionText = (heading: string) => {
+      const start = docs.indexOf(`\n${heading}\n`);
+      expect(start, heading).toBeGreaterThan(0);
+      const next = docs.slice(start + heading.length + 2).search(/\n#{1,3} /);
+      return docs.slice(start, next < 0 ? undefined : start + heading.length + 2 + next);
+    };
+    const missing: string[] = [];
+    for (const [heading, props] of sections) {
+      const rows = sectionText(heading).split('\n');
+      for (const [key, prop] of Object.entries(props)) {
+        const row = rows.find((l) => l.startsWith(`| \`${key}\``));
+        if (!row) {
+          missing.push(`${heading}: ${key}`);
+          continue;
+        }
+        if (prop.default === undefined || typeof prop.default === 'object') continue;
+        // The default appears in the row as a `code` token (numbers compared as numbers: 1e-5 = 0.00001).
+        const tokens = [...row.matchAll(/`([^`]*)`/g)].map((m) => m[1]);
+        const shown = tokens.some((t) =>
+          typeof prop.default === 'number' ? Number(t) === prop.default : t === (prop.default === '' ? '""' : String(prop.default)),
+        );
+        if (!shown) missing.push(`${heading}: ${key} default ${JSON.stringify(prop.default)}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
