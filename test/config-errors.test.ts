@@ -248,6 +248,11 @@ describe('--set errors', () => {
     ]);
   });
 
+  it('YAML .nan and .inf are not numbers a run can use', async () => {
+    const err = await failure(file, ['train.lr=.nan']);
+    expect(err.message).toBe('--set train.lr=.nan: train.lr: expected a number, got NaN.');
+  });
+
   it('an unknown key introduced by --set is reported with did-you-mean', async () => {
     const err = await failure(file, ['train.epochs=3']);
     expect(err.message).toMatch(/^--set train\.epochs=3: train\.epochs: unknown key; .*/);

@@ -17,6 +17,7 @@ const TYPE_NAMES: Record<string, string> = {
 export function showValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null (empty)';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v); // JSON would say null
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list ${clip(JSON.stringify(v))}`;
   if (typeof v === 'object') return `a map ${clip(JSON.stringify(v))}`;
   return clip(JSON.stringify(v));
