@@ -13,12 +13,17 @@ export interface FlipOptions {
 export function mirror(image: RawImage, horizontal: boolean, vertical: boolean): RawImage {
   const { width: w, height: h, channels: ch, data: src } = image;
   const out = new Uint8Array(src.length);
+  const row = w * ch;
   for (let y = 0; y < h; y++) {
-    const sy = vertical ? h - 1 - y : y;
+    const from = (vertical ? h - 1 - y : y) * row;
+    const to = y * row;
+    if (!horizontal) {
+      out.set(src.subarray(from, from + row), to);
+      continue;
+    }
     for (let x = 0; x < w; x++) {
-      const sx = horizontal ? w - 1 - x : x;
-      const o = (y * w + x) * ch;
-      const s = (sy * w + sx) * ch;
+      const s = from + (w - 1 - x) * ch;
+      const o = to + x * ch;
       for (let q = 0; q < ch; q++) out[o + q] = src[s + q];
     }
   }
