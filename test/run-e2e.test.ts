@@ -86,6 +86,8 @@ describe('gzx run, end to end', () => {
     expect((model.weightData as ArrayBuffer).byteLength).toBeGreaterThan(1000);
     const png = await fs.readFile(path.join(dir, 'artifacts', 'curves.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
+    const grid = await fs.readFile(path.join(dir, 'artifacts', 'predictions.png'));
+    expect(grid.subarray(1, 4).toString()).toBe('PNG');
   });
 
   it('a run stopped after an epoch and resumed ends with the same weights and metrics as one never interrupted', async () => {

@@ -70,6 +70,8 @@ export interface LearnerState {
   metrics: Record<string, number>;
   validPredictions: Float32Array[];
   validTruth: Float32Array[];
+  /** Sample ids of validPredictions, in the same order (unreadable images are skipped). */
+  validIds: string[];
 }
 
 export interface LearnerOptions {
@@ -167,6 +169,7 @@ export class Learner {
       metrics: {},
       validPredictions: [],
       validTruth: [],
+      validIds: [],
     };
     await this.emit('beforeFit');
     for (let p = start.phase; p < this.phases.length; p++) {
@@ -283,6 +286,7 @@ export class Learner {
   private async validate(phase: Phase): Promise<void> {
     const preds: Float32Array[] = [];
     const truth: Float32Array[] = [];
+    const ids: string[] = [];
     for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
       const out = tf.tidy(() =>
         (this.model.predict(tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3])) as tf.Tensor).dataSync(),
@@ -290,11 +294,13 @@ export class Learner {
       const width = out.length / batch.n;
       for (let i = 0; i < batch.n; i++) {
         preds.push(out.slice(i * width, (i + 1) * width));
+        ids.push(batch.ids[i]);
         if (batch.y) truth.push(batch.y.slice(i * width, (i + 1) * width));
       }
     }
     this.state.validPredictions = preds;
     this.state.validTruth = truth;
+    this.state.validIds = ids;
     await this.emit('afterValidate');
   }
 

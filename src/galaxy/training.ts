@@ -3,7 +3,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DataSplits, MetricPoint, RunLogger } from '../core/contracts.js';
-import type { Callback } from '../core/learner.js';
+import type { Callback, LearnerState } from '../core/learner.js';
+import { decodeImage } from '../core/pipeline/index.js';
+import { resultsGrid, type GridCell } from './show.js';
 import type { RunHooks } from '../core/run.js';
 import { writeLineChart } from '../core/plot.js';
 import { baselineRmse, perQuestionRmseRecord, rmse } from './metrics.js';
@@ -59,11 +61,26 @@ export async function writeCurves(runDir: string, file: string): Promise<void> {
   );
 }
 
+/** fastai's show_results for the run: the first validation galaxies with true and predicted answers. */
+export async function writePredictionGrid(file: string, splits: DataSplits, state: LearnerState, count = 16): Promise<void> {
+  const byId = new Map(splits.valid.map((s) => [s.id, s]));
+  const cells: GridCell[] = [];
+  for (let i = 0; i < state.validIds.length && cells.length < count; i++) {
+    const sample = byId.get(state.validIds[i]);
+    if (!sample) continue;
+    const image = await decodeImage(sample.imagePath, { crop: splits.crop, size: 160 });
+    cells.push({ id: sample.id, image, predicted: state.validPredictions[i], truth: sample.labels });
+  }
+  if (cells.length > 0) await fs.writeFile(file, await resultsGrid(cells, { cellSize: 160 }));
+}
+
 export const galaxyRunHooks: RunHooks = {
   callbacks: (splits: DataSplits, _loggers: RunLogger[]) => [galaxyMetricsCallback(splits)],
-  afterFit: async (ctx) => {
+  afterFit: async (ctx, learner) => {
     const curves = path.join('artifacts', 'curves.png');
+    const grid = path.join('artifacts', 'predictions.png');
     await writeCurves(ctx.runDir, path.join(ctx.runDir, curves));
-    return [curves];
+    await writePredictionGrid(path.join(ctx.runDir, grid), ctx.splits, learner.state);
+    return [curves, grid];
   },
 };

@@ -44,9 +44,9 @@ export default class Run extends GzxCommand {
       const final = (result.summary.final ?? {}) as Record<string, number>;
       if (typeof final.valid_rmse === 'number') {
         const gain = 100 * (1 - final.valid_rmse / final.baseline_rmse);
+        const verdict = gain >= 0 ? `${gain.toFixed(0)}% lower` : `${(-gain).toFixed(0)}% higher: not better than the baseline yet`;
         this.log(
-          `validation RMSE ${final.valid_rmse.toFixed(4)}   column-mean baseline ${final.baseline_rmse.toFixed(4)}   ` +
-            `(${gain.toFixed(0)}% lower)`,
+          `validation RMSE ${final.valid_rmse.toFixed(4)}   column-mean baseline ${final.baseline_rmse.toFixed(4)}   (${verdict})`,
         );
       }
       this.log(`run ${result.status.toLowerCase()}: ${result.runDir}`);

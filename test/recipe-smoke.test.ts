@@ -1,0 +1,32 @@
+// configs/resnet50-smoke.yaml runs every phase type of the pinned ResNet50 recipe on synthetic data.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { trainExperiment } from '../src/app/experiment.js';
+
+const repo = path.resolve(import.meta.dirname, '..');
+let tmp: string;
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gzx-smoke-'));
+});
+afterAll(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+it('the ResNet50 recipe, shrunk: frozen and unfrozen phases at two sizes, discriminative rates, dropout change', async () => {
+  const result = await trainExperiment({
+    configFile: path.join(repo, 'configs', 'resnet50-smoke.yaml'),
+    sets: [`output_dir=${tmp}/runs`, `data.with.dir=${tmp}/data`, 'logger=[]'],
+    log: () => undefined,
+  });
+  expect(result.status).toBe('FINISHED');
+  const lines = (await fs.readFile(path.join(result.runDir, 'metrics.jsonl'), 'utf8')).split('\n').filter(Boolean);
+  const metrics = lines.map((l) => JSON.parse(l) as { key: string; value: number });
+  expect(metrics.filter((m) => m.key === 'phase').map((m) => m.value)).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(metrics.filter((m) => m.key === 'size').map((m) => m.value)).toEqual([32, 32, 48, 48, 48, 48]);
+  expect(metrics.filter((m) => m.key === 'valid_rmse').every((m) => Number.isFinite(m.value))).toBe(true);
+  const config = await fs.readFile(path.join(result.runDir, 'config.yaml'), 'utf8');
+  expect(config).toMatch(/depth: 50/);
+  expect(config).toMatch(/dropout: 0.25/);
+});
