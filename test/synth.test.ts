@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import path from 'node:path';
 import os from 'node:os';
 import fsp from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { container } from 'tsyringe';
@@ -265,6 +266,19 @@ describe('synthetic dataset writer', () => {
     await fsp.writeFile(path.join(partial, 'images_training_rev1', '100000.jpg'), 'truncated');
     expect((await writeSyntheticDataset({ dir: partial, count: 2, size: 64, seed: 1 })).reused).toBe(false);
     expect(await fsp.readdir(partial)).not.toContain('.synth-incomplete');
+  });
+
+  it('waits while another live process generates the folder, then takes over a dead one\'s marker', async () => {
+    const dir = await tmpDir();
+    const other = spawn('sleep', ['2']);
+    await fsp.writeFile(path.join(dir, '.synth-incomplete'), JSON.stringify({ pid: other.pid }));
+    const waitedFor: number[] = [];
+    const start = Date.now();
+    const result = await writeSyntheticDataset({ dir, count: 2, size: 64, seed: 1 }, undefined, (pid) => waitedFor.push(pid));
+    expect(waitedFor).toEqual([other.pid]);
+    expect(Date.now() - start).toBeGreaterThan(1000);
+    expect(result.reused).toBe(false);
+    expect(await fsp.readdir(path.join(dir, 'images_training_rev1'))).toHaveLength(2);
   });
 
   it('reports progress and rejects bad requests with the fix', async () => {

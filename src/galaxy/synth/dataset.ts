@@ -138,44 +138,51 @@ function describeManifest(m: Pick<SynthManifest, 'seed' | 'count' | 'size' | 'te
 
 /**
  * Generates the dataset in `request.dir`, or reuses it when its synth.json matches.
- * `onProgress` is called about once a second while images are written.
+ * `onProgress` is called about once a second while images are written; `onWait` once when
+ * another process is generating the same folder (this call then waits for it and reuses its work).
  */
 export async function writeSyntheticDataset(
   request: SynthRequest,
   onProgress?: (p: SynthProgress) => void,
+  onWait?: (otherPid: number) => void,
 ): Promise<SynthResult> {
   validateRequest(request);
   const dir = path.resolve(request.dir);
-  const wanted = {
-    generator: 'gzx-synth' as const,
+  const params = {
     version: SYNTH_GENERATOR_VERSION,
     seed: request.seed,
     count: request.count,
     size: request.size,
+    testCount: request.testCount ?? 0,
   };
+  let waitedFor = 0;
+  for (;;) {
+    const reused = await reusable(dir, request);
+    if (reused) return { dir, reused: true, manifest: reused, imagesPerSec: 0, elapsedSec: 0 };
+    const other = await claim(dir);
+    if (other === null) return generate(dir, params, onProgress);
+    if (other > 0 && other !== waitedFor) onWait?.(other);
+    waitedFor = other;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
 
+/** The folder's manifest when it already holds the requested data; throws when it holds other data. */
+async function reusable(dir: string, request: SynthRequest): Promise<SynthManifest | null> {
   const existing = await readManifest(dir);
   if (existing) {
     // Only the generator version differs: same request, newer images; regenerate without asking.
     const sameRequest =
-      existing.seed === wanted.seed &&
-      existing.count === wanted.count &&
-      existing.size === wanted.size &&
+      existing.seed === request.seed &&
+      existing.count === request.count &&
+      existing.size === request.size &&
       (request.testCount === undefined || existing.testCount === request.testCount);
-    const sameData =
-      existing.version === wanted.version &&
-      existing.seed === wanted.seed &&
-      existing.count === wanted.count &&
-      existing.size === wanted.size &&
-      (request.testCount === undefined || existing.testCount === request.testCount);
-    if (sameData && (await isComplete(dir, existing))) {
-      return { dir, reused: true, manifest: existing, imagesPerSec: 0, elapsedSec: 0 };
-    }
+    if (sameRequest && existing.version === SYNTH_GENERATOR_VERSION && (await isComplete(dir, existing))) return existing;
     if (!sameRequest && !request.force) {
+      const asked = { ...request, version: SYNTH_GENERATOR_VERSION, testCount: request.testCount ?? existing.testCount };
       throw new UserError(
         `${path.join(dir, MANIFEST_FILE)}: this folder holds a synthetic dataset made with ${describeManifest(existing)}, ` +
-          `but ${describeManifest({ ...wanted, testCount: request.testCount ?? existing.testCount })} was asked for. ` +
-          `Choose another folder, delete this one, or pass --force to regenerate it.`,
+          `but ${describeManifest(asked)} was asked for. Choose another folder, delete this one, or pass --force to regenerate it.`,
       );
     }
   } else if (await exists(dir)) {
@@ -189,7 +196,50 @@ export async function writeSyntheticDataset(
       );
     }
   }
-  return generate(dir, { ...wanted, testCount: request.testCount ?? 0 }, onProgress);
+  return null;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the folder for generation by creating the marker exclusively (it records our pid).
+ * Returns null when we own it, or the pid of another live process that is generating it.
+ * A marker left by a dead process (an interrupted generation) is taken over.
+ */
+async function claim(dir: string): Promise<number | null> {
+  const marker = path.join(dir, PARTIAL_MARKER);
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new UserError(`Cannot create the folder ${dir} (${(e as Error).message}). Check the path and its permissions.`);
+  }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fsp.writeFile(marker, JSON.stringify({ pid: process.pid }) + '\n', { flag: 'wx' });
+      return null;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new UserError(`Cannot write to ${dir} (${(e as Error).message}). Check the folder's permissions.`);
+      }
+    }
+    let pid = 0;
+    try {
+      pid = Number(JSON.parse(await fsp.readFile(marker, 'utf8')).pid) || 0;
+    } catch {
+      // Unreadable or old-style marker: treat as stale.
+    }
+    if (pid > 0 && pid !== process.pid && isAlive(pid)) return pid;
+    await fsp.rm(marker, { force: true });
+  }
+  // Lost the race for a stale marker twice: someone else just took it.
+  return -1;
 }
 
 async function generate(
@@ -205,8 +255,6 @@ async function generate(
     testImages: params.testCount > 0 ? TEST_IMAGES_DIR : null,
   };
   try {
-    await fsp.mkdir(dir, { recursive: true });
-    await fsp.writeFile(path.join(dir, PARTIAL_MARKER), 'generation in progress or interrupted\n');
     // Our own files only: an earlier (interrupted or different) synthetic dataset.
     for (const f of [MANIFEST_FILE, SOLUTIONS_FILE, TRAIN_IMAGES_DIR, TEST_IMAGES_DIR]) {
       await fsp.rm(path.join(dir, f), { recursive: true, force: true });

@@ -68,7 +68,7 @@ export const syntheticData = definePlugin<SyntheticOptions, DataSource>({
           const rate = p.done / Math.max(p.elapsedSec, 1e-9);
           const eta = Math.round((p.total - p.done) / Math.max(rate, 1e-9));
           ctx.log(`synthetic data: ${p.done}/${p.total} images (${rate.toFixed(0)}/s, ${eta}s left)`);
-        });
+        }, (pid) => ctx.log(`synthetic data: process ${pid} is generating ${dir}; waiting for it`));
         ctx.log(
           result.reused
             ? `synthetic data: reusing ${dir} (seed ${seed}, ${count} images of ${size}px)`

@@ -33,6 +33,7 @@ export default class DataSynth extends GzxCommand {
         // One updating line on a terminal; plain lines in logs.
         process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
       },
+      (pid) => process.stderr.write(`synth: process ${pid} is generating ${flags.out}; waiting for it to finish\n`),
     );
     if (tty && !result.reused) process.stderr.write('\n');
     const m = result.manifest;
