@@ -28,6 +28,21 @@ export {
   type ReadSolutionsOptions,
 } from './galaxy/csv.js';
 export { describeAnswers, topAnswers, type TopAnswer, type DescribeOptions } from './galaxy/describe.js';
+export { evaluateFiles, formatEvaluation, type EvaluationReport, type QuestionScore } from './galaxy/evaluate.js';
+export {
+  predictToCsv,
+  predictImages,
+  loadPredictor,
+  listImages,
+  ttaViews,
+  parseTtaSpec,
+  applyView,
+  type TtaView,
+  type PredictOptions,
+  type PredictSummary,
+  type LoadedPredictor,
+} from './galaxy/predict.js';
+export { resultsGrid, showResults, cellCaption, type GridCell, type GridOptions, type ShowOptions } from './galaxy/show.js';
 export { ConcatPool, GalaxyNormalisation, galaxyNormalise } from './core/layers/index.js';
 export { galaxyZooHead, createGalaxyZooHead, type GalaxyZooHeadOptions } from './plugins/head/galaxy-zoo.js';
 export { UserError, isUserError } from './core/errors.js';

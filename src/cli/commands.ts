@@ -3,6 +3,7 @@ import type { Command } from '@oclif/core';
 import ConfigShow from './commands/config.js';
 import Evaluate from './commands/evaluate.js';
 import Predict from './commands/predict.js';
+import Show from './commands/show.js';
 import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
@@ -19,6 +20,7 @@ export const COMMANDS: Record<string, Command.Class> = {
   config: ConfigShow,
   evaluate: Evaluate,
   predict: Predict,
+  show: Show,
   plugins: Plugins,
   validate: Validate,
   run: Run,

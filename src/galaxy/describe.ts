@@ -70,6 +70,8 @@ function phrase(t: TopAnswer): string {
       return t.answer === 0 ? 'spiral' : 'no spiral';
     case 5:
       return t.answer === 0 ? 'no bulge' : `${label} bulge`;
+    case 6:
+      return t.answer === 0 ? 'odd' : 'nothing odd';
     case 7:
       return t.answer === 1 ? 'in between round' : label;
     case 9:
@@ -110,7 +112,7 @@ export function describeAnswers(row: ArrayLike<number>, options: DescribeOptions
   const odd = find(6);
   const feature = find(8);
   let oddText = '';
-  if (odd) oddText = odd.answer === 1 ? 'nothing odd' : feature ? `odd: ${say(feature)}` : 'odd';
+  if (odd) oddText = odd.answer === 0 && feature ? `odd: ${say(feature)}` : say(odd);
   const main = shape.length ? shape.join(', ') : 'no answer';
   return oddText ? `${main}; ${oddText}` : main;
 }
