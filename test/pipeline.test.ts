@@ -80,7 +80,10 @@ beforeAll(() => {
     countingModule,
     `export const plugins = [{ name: 'count-calls', kind: 'augment', description: 'test: logs each call',
       optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
-      create(options, ctx) { return { apply(image) { ctx.log('augment-call'); return image; } }; } }];\n`,
+      create(options, ctx) { return { apply(image) { ctx.log('augment-call'); return image; } }; } },
+      { name: 'shrink-by-one', kind: 'augment', description: 'test: breaks the same-size rule',
+      optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create() { return { apply(image) { return { ...image, width: image.width - 1, data: image.data.subarray(image.channels * image.height) }; } }; } }];\n`,
   );
 });
 
@@ -260,7 +263,7 @@ describe('ImagePipeline', () => {
     const first = await gen.next();
     expect((first.value as Batch).index).toBe(0);
     // Batch 0 plus two batches ahead get prepared while the caller "trains"; nothing beyond that.
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 120_000; // generous: worker start-up on a busy 2-core machine
     while (calls < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
     expect(calls).toBe(12);
@@ -370,6 +373,16 @@ describe('ImagePipeline', () => {
     );
   });
 
+  it('refuses an augmentation that changes the image size, and epochs after close()', async () => {
+    const p = pipeline({ pluginModules: [BUILTIN, pathToFileURL(countingModule).href] });
+    await expect(collect(p.epoch(request({ augment: [{ use: 'flip', with: {} }, { use: 'shrink-by-one', with: {} }] })))).rejects.toMatchObject({
+      name: 'UserError',
+      message: expect.stringMatching(/augment\[1\] \(shrink-by-one\) returned a 47×48×3 image for a 48×48×3 input/),
+    });
+    await p.close();
+    await expect(collect(p.epoch(request()))).rejects.toThrow(/after close\(\)/);
+  });
+
   it('close() ends the workers: the process exits by itself, also when an epoch is abandoned', () => {
     const script = path.join(tmp, 'exit-check.mjs');
     fs.writeFileSync(
@@ -386,7 +399,7 @@ describe('ImagePipeline', () => {
        for await (const b of forgotten.epoch(req)) break;
        console.log('done');\n`,
     );
-    const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 180_000 });
     expect(run.error).toBeUndefined(); // ETIMEDOUT here would mean a worker kept the process alive
     expect(run.stderr).toBe('');
     expect(run.stdout.trim()).toBe('done');
