@@ -1,0 +1,123 @@
+// The native TensorFlow backend built by `npm run setup:native` (docs/native.md): it must load the
+// way the app loads it and compute what the pure-JS cpu backend computes. Skipped when
+// @tensorflow/tfjs-node is not set up, unless GZX_REQUIRE_NATIVE=1 (CI sets it after a successful setup).
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { SeededRng } from '../src/core/random.js';
+import { selectBackend } from '../src/core/backend.js';
+
+const required = process.env.GZX_REQUIRE_NATIVE === '1';
+
+async function loadNative(): Promise<string | null> {
+  try {
+    await import('@tensorflow/tfjs-node');
+    return null;
+  } catch (e) {
+    return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  }
+}
+const loadError = await loadNative();
+
+function randomArray(rng: SeededRng, n: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.normal() * scale);
+}
+
+/** A tiny conv net with the layer kinds our backbones use. */
+function tinyConvNet(): tf.LayersModel {
+  const input = tf.input({ shape: [16, 16, 3] });
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const output = tf.layers.dense({ units: 37, activation: 'sigmoid' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output });
+}
+
+/** Same initial weights and batch on every backend. */
+function fixture() {
+  const rng = new SeededRng(1234);
+  const model = tinyConvNet();
+  const specs = model.weights.map((w) => ({ name: w.originalName, shape: w.shape }));
+  model.dispose();
+  const weights = specs.map(({ name, shape }) => {
+    const values = randomArray(rng, shape.reduce((a, b) => a * b, 1), 0.3);
+    // Batch norm's scale and moving variance live around 1 and must stay positive.
+    return /gamma|moving_variance/.test(name) ? values.map((v) => 1 + Math.abs(v)) : values;
+  });
+  const images = randomArray(rng, 4 * 16 * 16 * 3);
+  const targets = Float32Array.from({ length: 4 * 37 }, () => rng.next());
+  return { shapes: specs.map((s) => s.shape), weights, images, targets };
+}
+
+interface Outcome {
+  predictions: Float32Array;
+  gradients: Float32Array[];
+  losses: number[];
+}
+
+/** Forward pass, gradients of the MSE loss, then five SGD steps, all on the active backend. */
+async function runOn(backend: string, fx: ReturnType<typeof fixture>): Promise<Outcome> {
+  await tf.setBackend(backend);
+  expect(tf.getBackend()).toBe(backend);
+  const model = tinyConvNet();
+  model.setWeights(fx.shapes.map((s, i) => tf.tensor(fx.weights[i], s)));
+  const x = tf.tensor4d(fx.images, [4, 16, 16, 3]);
+  const y = tf.tensor2d(fx.targets, [4, 37]);
+  const loss = () => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
+  const predictions = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+  const { grads } = tf.variableGrads(loss);
+  const gradients = model.trainableWeights.map((w) => grads[w.originalName].dataSync() as Float32Array);
+  tf.dispose(grads);
+  const optimizer = tf.train.sgd(0.5);
+  const losses: number[] = [];
+  for (let step = 0; step < 5; step++) {
+    const cost = optimizer.minimize(loss, true)!;
+    losses.push(cost.dataSync()[0]);
+    cost.dispose();
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return { predictions, gradients, losses };
+}
+
+function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let scale = 1e-6;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
+  return worst;
+}
+
+describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
+  it.runIf(required)('is set up (GZX_REQUIRE_NATIVE=1)', () => {
+    expect(loadError, 'run `npm run setup:native` (docs/native.md)').toBeNull();
+  });
+
+  describe.skipIf(loadError !== null)('when set up', () => {
+    it('is what the app picks under `auto`, running TensorFlow natively', async () => {
+      const report = await selectBackend('auto', () => {});
+      expect(report.name).toBe('tensorflow');
+      expect(report.package).toBe('@tensorflow/tfjs-node');
+      expect(report.gpu).toBe(false);
+      const binding = (tf.backend() as unknown as { binding: { TF_Version: string } }).binding;
+      expect(binding.TF_Version).toMatch(/^2\.\d+\.\d+$/);
+    });
+
+    it('matches the cpu backend: forward pass, gradients and five training steps of a conv net', async () => {
+      const fx = fixture();
+      const native = await runOn('tensorflow', fx);
+      const reference = await runOn('cpu', fx);
+
+      expect(maxRelativeError(native.predictions, reference.predictions)).toBeLessThan(1e-4);
+      expect(native.gradients).toHaveLength(reference.gradients.length);
+      native.gradients.forEach((g, i) => {
+        expect(maxRelativeError(g, reference.gradients[i]), `gradient ${i}`).toBeLessThan(1e-3);
+      });
+      // Training actually learns, and takes the same path on both backends.
+      expect(native.losses[4]).toBeLessThan(native.losses[0]);
+      expect(maxRelativeError(native.losses, reference.losses)).toBeLessThan(1e-3);
+    });
+  });
+});
