@@ -46,7 +46,7 @@ describe('gzx validate', () => {
     expect(r.stderr).toContain(`gzx: 2 problems in ${INVALID}:`);
     expect(r.stderr).toContain(`${INVALID}:7:1: trian: unknown key;`);
     expect(r.stderr).toContain('Did you mean "train"?');
-    expect(r.stderr).toContain('--set train.size=7: train.size: expected a number >= 8, got 7.');
+    expect(r.stderr).toContain('--set train.size=7: train.size: expected an integer >= 8, got 7.');
     noStack(r);
   });
 
@@ -124,6 +124,6 @@ describe('config paths outside the working directory', () => {
     fs.writeFileSync(file, 'seed: -1\n');
     const r = await gzx('validate', file);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${file}:1:7: seed: expected a number >= 0, got -1.`);
+    expect(r.stderr).toContain(`${file}:1:7: seed: expected an integer >= 0, got -1.`);
   });
 });

@@ -67,7 +67,7 @@ describe('schema errors', () => {
     const err = await failure(file);
     expect(err.message.split('\n')).toEqual([
       `2 problems in ${shown(file)}:`,
-      `${shown(file)}:9:15: train.phases.0.epochs: expected a number >= 1, got 0.`,
+      `${shown(file)}:9:15: train.phases.0.epochs: expected an integer >= 1, got 0.`,
       `${shown(file)}:10:28: train.phases.1.dropout: expected a number < 1, got 1.5.`,
     ]);
   });
@@ -243,7 +243,7 @@ describe('--set errors', () => {
     const err = await failure(file, ['train.size=7', 'train.optimizer.name=adan']);
     expect(err.exitCode).toBe(1);
     expect(err.message.split('\n').slice(1)).toEqual([
-      '--set train.size=7: train.size: expected a number >= 8, got 7.',
+      '--set train.size=7: train.size: expected an integer >= 8, got 7.',
       '--set train.optimizer.name=adan: train.optimizer.name: expected one of "adam", "adamw", "sgd"; got "adan". Did you mean "adam"?',
     ]);
   });

@@ -85,7 +85,7 @@ export function formatSchemaErrors(errors: ErrorObject[], origins: OriginMap, ba
       case 'maximum':
       case 'exclusiveMinimum':
       case 'exclusiveMaximum':
-        what = `expected a number ${p.comparison} ${p.limit}, got ${showValue(e.data)}.`;
+        what = `expected ${(e.parentSchema as { type?: unknown } | undefined)?.type === 'integer' ? 'an integer' : 'a number'} ${p.comparison} ${p.limit}, got ${showValue(e.data)}.`;
         break;
       case 'enum': {
         const allowed = (p.allowedValues as unknown[]).map((v) => JSON.stringify(v));
