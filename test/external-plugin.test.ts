@@ -1,5 +1,7 @@
 // A third-party plugin (examples/plugins/gaussian-noise, plain JS) loaded the way users load one: from a config.
 import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadExperiment } from '../src/core/config/load.js';
@@ -7,7 +9,7 @@ import { PluginRegistry } from '../src/core/registry.js';
 import { SeededRng } from '../src/core/random.js';
 import { UserError } from '../src/core/errors.js';
 import { displayPath } from '../src/core/config/origins.js';
-import type { Augmentation, RawImage } from '../src/core/contracts.js';
+import type { Augmentation, RawImage, Schedule } from '../src/core/contracts.js';
 import type { PluginContext } from '../src/core/plugin.js';
 
 const FIXTURES = path.resolve(__dirname, 'fixtures/config');
@@ -108,5 +110,37 @@ describe('gaussian-noise example plugin', () => {
       expect(Math.max(...d) - Math.min(...d)).toBeLessThanOrEqual(1);
     }
     expect(unclipped).toBeGreaterThan(500);
+  });
+});
+
+describe('step-decay example plugin (kind schedule)', () => {
+  it('loads from a config, serves as top-level and phase schedule, and drops the rate at the milestones', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-step-'));
+    const file = path.join(dir, 'step.yaml');
+    const stepModule = path.resolve(__dirname, '../examples/plugins/step-decay/index.js');
+    fs.writeFileSync(
+      file,
+      `plugins: [${JSON.stringify(path.join(FIXTURES, 'fixture-plugins.js'))}, ${JSON.stringify(stepModule)}]\n` +
+        'data: {use: fixture-data, with: {root: x}}\nbackbone: {use: fixture-backbone}\nhead: {use: fixture-head}\nlogger: []\n' +
+        'schedule: {use: step-decay, with: {factor: 4}}\n' +
+        'train:\n  phases:\n    - {epochs: 1, lr: 0.08}\n    - {epochs: 1, schedule: {use: step-decay, with: {milestones: [0.9, 0.1]}}}\n',
+    );
+    const registry = new PluginRegistry();
+    const { config } = await loadExperiment(file, [], registry);
+    expect(config.train.phases[0].schedule).toEqual({ use: 'step-decay', with: { milestones: [0.5, 0.75], factor: 4 } });
+    expect(config.train.phases[1].schedule).toEqual({ use: 'step-decay', with: { milestones: [0.9, 0.1], factor: 10 } });
+
+    const make = (ref: { use: string; with: Record<string, unknown> }) =>
+      registry.get('schedule', ref.use).create(ref.with, {} as PluginContext) as Schedule;
+    const first = make(config.train.phases[0].schedule!);
+    expect([0, 0.49, 0.5, 0.74, 0.75, 0.99].map((p) => first.at(p, 0.08).lr)).toEqual([0.08, 0.08, 0.02, 0.02, 0.005, 0.005]);
+    const second = make(config.train.phases[1].schedule!);
+    expect([0.05, 0.5, 0.95].map((p) => second.at(p, 1).lr)).toEqual([1, 0.1, 0.01]);
+
+    const bad = await loadExperiment(file, ['schedule.with.factor=1', 'train.phases.1.schedule.with.milestones=[0.5, 1.5]'], new PluginRegistry()).catch((e) => e);
+    expect(bad.message.split('\n').slice(1)).toEqual([
+      '--set schedule.with.factor=1: schedule.with.factor: expected a number > 1, got 1.',
+      '--set train.phases.1.schedule.with.milestones=[0.5, 1.5]: train.phases.1.schedule.with.milestones.1: expected a number < 1, got 1.5.',
+    ]);
   });
 });
