@@ -1,6 +1,7 @@
 // The resnet backbone: Keras ResNet50 layout (names, shapes, parameter count, forward pass equal
 // to Keras on a committed mini model), torchvision-style 18/34, any input size, save/reload.
 import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/core/backend.js';
 import type { Backbone } from '../src/core/contracts.js';
 import { UserError } from '../src/core/errors.js';
+import { saveModel } from '../src/core/model-io.js';
 import type { PluginContext } from '../src/core/plugin.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import {
@@ -236,6 +238,39 @@ describe('any input size, training and save/reload', () => {
     expect(Array.from(b)).toEqual(Array.from(a));
     model.dispose();
     reloaded.dispose();
+  });
+});
+
+describe('a saved resnet model loads where no plugin is imported (gzx predict)', () => {
+  it('core/layers registers the normalisation layer, so model-io loadModel rebuilds it', async () => {
+    const built = buildResnet(tf, { depth: 18, normalize: 'imagenet-caffe', width: 0.125, seed: 2 });
+    const model = tf.model({ inputs: built.inputs, outputs: built.features });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-resnet-saved-'));
+    try {
+      await saveModel(model, path.join(dir, 'model'));
+      const x = tf.randomUniform([1, 40, 40, 3], 0, 1, 'float32', 4);
+      const expected = Array.from((model.predict(x) as tf.Tensor).dataSync()).slice(0, 5);
+      // A fresh Node process with only what src/galaxy/predict.ts imports (compiled: npm test builds dist first).
+      const script = `
+        import * as tf from '@tensorflow/tfjs';
+        import '${path.join(TEST_DIR, '..', 'dist', 'core', 'layers', 'index.js')}';
+        import { loadModel } from '${path.join(TEST_DIR, '..', 'dist', 'core', 'model-io.js')}';
+        const m = await loadModel(${JSON.stringify(path.join(dir, 'model'))});
+        const x = tf.randomUniform([1, 40, 40, 3], 0, 1, 'float32', 4);
+        console.log(JSON.stringify({ layer: m.getLayer('input_norm').getClassName(), y: Array.from(m.predict(x).dataSync()).slice(0, 5) }));
+      `;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: path.join(TEST_DIR, '..'),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const got = JSON.parse(out.trim().split('\n').pop()!) as { layer: string; y: number[] };
+      expect(got.layer).toBe('GzxInputNormalization');
+      got.y.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      model.dispose();
+    }
   });
 });
 

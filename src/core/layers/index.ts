@@ -2,3 +2,4 @@
 // to rebuild a saved model that contains them.
 export { ConcatPool } from './concat-pool.js';
 export { GalaxyNormalisation, galaxyNormalise } from './galaxy-normalisation.js';
+export { InputNormalizationLayer } from './input-normalization.js';

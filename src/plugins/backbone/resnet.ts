@@ -9,9 +9,11 @@ import type { Backbone, BackboneBuild } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { deriveSeed } from '../../core/random.js';
 import { loadWeightsByName } from '../../core/weights/index.js';
+import { InputNormalizationLayer, type InputNormalization } from '../../core/layers/input-normalization.js';
+
+export { InputNormalizationLayer, type InputNormalization };
 
 export type ResnetDepth = 18 | 34 | 50;
-export type InputNormalization = 'imagenet-caffe' | 'imagenet' | 'none';
 
 export interface ResnetOptions {
   depth: ResnetDepth;
@@ -41,53 +43,6 @@ export const resnetOptionsSchema = {
     width: { type: 'number', exclusiveMinimum: 0, maximum: 4, default: 1, description: 'channel multiplier' },
   },
 } as const;
-
-// ---------- input normalisation as a layer, so a saved model carries it ----------
-
-const CAFFE_BGR_MEAN = [103.939, 116.779, 123.68];
-const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-const IMAGENET_STD = [0.229, 0.224, 0.225];
-
-interface NormalizationConfig {
-  mode: InputNormalization;
-  name?: string;
-  trainable?: boolean;
-}
-
-/** Maps [0,1] RGB pixels to what the weights were trained on. No weights; serialisable. */
-export class InputNormalizationLayer extends tf.layers.Layer {
-  static className = 'GzxInputNormalization';
-  readonly mode: InputNormalization;
-
-  constructor(config: NormalizationConfig) {
-    super({ name: config.name, trainable: false });
-    this.mode = config.mode;
-  }
-
-  computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return inputShape;
-  }
-
-  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return tf.tidy(() => {
-      switch (this.mode) {
-        case 'none':
-          return x.clone();
-        case 'imagenet':
-          return x.sub(tf.tensor1d(IMAGENET_MEAN)).div(tf.tensor1d(IMAGENET_STD));
-        case 'imagenet-caffe':
-          // Keras `preprocess_input(mode='caffe')`: 0–255, RGB → BGR, subtract the BGR mean.
-          return tf.reverse(x.mul(255), -1).sub(tf.tensor1d(CAFFE_BGR_MEAN));
-      }
-    });
-  }
-
-  getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), mode: this.mode };
-  }
-}
-tf.serialization.registerClass(InputNormalizationLayer);
 
 // ---------- the network ----------
 
