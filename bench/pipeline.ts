@@ -24,6 +24,8 @@ const AUGMENT: PluginRef[] = [
   { use: 'zoom', with: {} },
   { use: 'lighting', with: {} },
 ];
+/** Simulated training time per image on the main thread for the busy-consumer measurement. */
+const BUSY_MS = 3;
 /** In-flight plain decodes: libuv's default pool has 4 threads, so 4 keeps both cores busy. */
 const PLAIN_CONCURRENCY = 4;
 
@@ -77,11 +79,26 @@ function rate(list: string[], concurrency: number, work: (file: string) => Promi
   });
 }
 
-function pipelineRate(p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[]): Promise<Rate> {
+/** Stands in for a training step: blocks the main thread for `ms` like synchronous tfjs work does. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // spin
+  }
+}
+
+function pipelineRate(
+  p: ImagePipeline,
+  samples: Sample[],
+  size: number,
+  augment: PluginRef[],
+  trainMsPerImage = 0,
+): Promise<Rate> {
   return measure(async (r) => {
     let n = 0;
     for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 1, epoch: r, shuffle: true })) {
       n += batch.n;
+      busy(batch.n * trainMsPerImage);
     }
     return n;
   });
@@ -130,6 +147,9 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
         out[`pipeline.w${workers}_s${size}_aug_vs_plain_resize`] =
           Math.round((out[`pipeline.w${workers}_s${size}_aug_ips`] / out[`pipeline.plain_resize${size}_ips`]) * 100) / 100;
       }
+      // With a consumer that keeps the main thread busy (as training does), only work done off the
+      // main thread overlaps with it: this is where workers pay off.
+      put(`w${workers}_s64_aug_busy${BUSY_MS}`, await pipelineRate(p, samples, 64, AUGMENT, BUSY_MS));
       if (workers === 0) {
         for (const size of SIZES) put(`w0_s${size}_noaug`, await pipelineRate(p, samples, size, []));
       }
@@ -155,6 +175,8 @@ function printTable(r: Record<string, number>): void {
     row('crop 212→64, decodeImage (shrink-on-load kept)', 'crop212_to64_decodeImage'),
     ...SIZES.map((s) => row(`pipeline, 0 workers, no augmentation, ${s} px`, `w0_s${s}_noaug`)),
     ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, flip+rotate+zoom+lighting, ${s} px`, `w${w}_s${s}_aug`))),
+    ...WORKER_COUNTS.map((w) => row(`pipeline, ${w} workers, aug, 64 px, consumer busy ${BUSY_MS} ms/img (CPU incl. the busy time)`, `w${w}_s64_aug_busy${BUSY_MS}`)),
+    `(a consumer busy ${BUSY_MS} ms/img alone caps at ${Math.round(1000 / BUSY_MS)} img/s)`,
     '',
     '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize |',
     '|---|---|---|---|',
