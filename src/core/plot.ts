@@ -47,9 +47,13 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
     `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`,
   ];
-  for (const t of ticks(x0, x1, 5)) {
+  // On a log axis, ticks sit on whole decades.
+  const xTicks = o.logX
+    ? Array.from({ length: Math.floor(x1) - Math.ceil(x0) + 1 }, (_, i) => Math.ceil(x0) + i)
+    : ticks(x0, x1, 5);
+  for (const t of xTicks) {
     const x = m.l + ((t - x0) / (x1 - x0)) * (W - m.l - m.r);
-    const label = o.logX ? `1e${t.toFixed(1).replace(/\.0$/, '')}` : fmt(t);
+    const label = o.logX ? `1e${t}` : fmt(t);
     parts.push(`<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 5}" stroke="black"/>`);
     parts.push(`<text x="${x}" y="${H - m.b + 20}" text-anchor="middle">${label}</text>`);
   }
@@ -75,7 +79,7 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   if (o.marker && Number.isFinite(fx(o.marker.x))) {
     const x = px(o.marker.x);
     parts.push(`<line x1="${x}" y1="${m.t}" x2="${x}" y2="${H - m.b}" stroke="#d62728" stroke-dasharray="6,4"/>`);
-    parts.push(`<text x="${x + 6}" y="${m.t + 14}" fill="#d62728">${esc(o.marker.label)}</text>`);
+    parts.push(`<text x="${x + 6}" y="${H - m.b - 10}" fill="#d62728">${esc(o.marker.label)}</text>`);
   }
   parts.push('</svg>');
   return parts.join('\n');
