@@ -250,8 +250,13 @@ async function main(argv) {
     };
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
-    // Stay alive while the server runs.
-    setInterval(() => {}, 1 << 30);
+    process.on('SIGHUP', shutdown);
+    // The server runs in its own process group; if whatever started us goes away without
+    // passing on a signal (npm's `sh -c` does not forward SIGTERM), take the server down too.
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) void shutdown();
+    }, 2000);
   } catch (e) {
     process.stderr.write(`mlflow-server: ${e.message}\n`);
     process.exit(1);
