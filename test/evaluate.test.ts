@@ -39,7 +39,7 @@ describe('evaluateFiles', () => {
 
   it('names the galaxies the predictions miss', async () => {
     const msg = await userError(evaluateFiles(fx('pred-missing.csv'), truth));
-    expect(msg).toContain('pred-missing.csv has no row for 1 galaxies of truth file');
+    expect(msg).toContain('pred-missing.csv has no row for 1 galaxy of truth file');
     expect(msg).toContain('GalaxyID 20 (truth row 3)');
   });
 

@@ -71,7 +71,7 @@ describe('predictToCsv on the real sample JPEGs', () => {
   });
 
   it('does not depend on the batch size', async () => {
-    const a = path.join(dir, 'b1.csv');
+    const a = path.join(dir, 'b64.csv');
     const b = path.join(dir, 'b7.csv');
     await predictToCsv({ model: runDir, images: SAMPLE_DIR, out: a, batchSize: 64 });
     await predictToCsv({ model: path.join(runDir, 'model'), images: SAMPLE_DIR, out: b, batchSize: 7 });

@@ -39,13 +39,13 @@ export async function evaluateFiles(predictionsFile: string, truthFile: string):
   const extra = pred.ids.flatMap((id, i) => (truthIds.has(id) ? [] : [`GalaxyID ${id} (row ${i + 2})`]));
   if (missing.length) {
     throw new UserError(
-      `predictions file ${predictionsFile} has no row for ${missing.length} galaxies of truth file ${truthFile}: ${listSome(missing)}. ` +
+      `predictions file ${predictionsFile} has no row for ${missing.length} ${missing.length === 1 ? 'galaxy' : 'galaxies'} of truth file ${truthFile}: ${listSome(missing)}. ` +
         `Predict every galaxy of the truth file.`,
     );
   }
   if (extra.length) {
     throw new UserError(
-      `predictions file ${predictionsFile} has ${extra.length} rows whose GalaxyID is not in truth file ${truthFile}: ${listSome(extra)}. ` +
+      `predictions file ${predictionsFile} has ${extra.length} ${extra.length === 1 ? 'row' : 'rows'} whose GalaxyID is not in truth file ${truthFile}: ${listSome(extra)}. ` +
         `Remove them or evaluate against the matching truth file.`,
     );
   }
