@@ -113,10 +113,10 @@ function portIsFree(port) {
 /**
  * Starts `mlflow server` on 127.0.0.1 with its store and artifacts in `dir`, and waits for /health.
  * Reusing a `dir` restarts a server on the same data.
- * @param {{dir: string, port?: number, timeoutMs?: number, log?: (m: string) => void}} opts
+ * @param {{dir: string, port?: number, timeoutMs?: number, log?: (m: string) => void, signal?: AbortSignal}} opts
  * @returns {Promise<{uri: string, port: number, dir: string, pid: number, logFile: string, stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
-export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = (m) => process.stderr.write(`${m}\n`) }) {
+export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = (m) => process.stderr.write(`${m}\n`), signal }) {
   const bin = await ensureMlflowInstalled({ log });
   dir = path.resolve(dir);
   mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
@@ -173,6 +173,10 @@ export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = 
   const uri = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) {
+      await stopWith('SIGTERM');
+      throw new Error('mlflow server start was cancelled.');
+    }
     if (exited) {
       const tail = readFileSync(logFile, 'utf8').split('\n').slice(-25).join('\n');
       throw new Error(`mlflow server exited (${exited.code ?? exited.signal}) before answering /health. Last lines of ${logFile}:\n${tail}`);
@@ -226,6 +230,7 @@ async function main(argv) {
     process.stderr.write('mlflow-server: --port needs a number between 1 and 65535\n');
     process.exit(2);
   }
+  let cancel = null;
   try {
     if (opts.installOnly) {
       const bin = await ensureMlflowInstalled();
@@ -237,27 +242,32 @@ async function main(argv) {
       process.stderr.write(`mlflow-server: port ${opts.port} is in use; pick another with --port.\n`);
       process.exit(1);
     }
-    const server = await startMlflowServer({ dir: opts.dir, port: opts.port });
-    process.stdout.write(
-      `MLflow server ready: ${server.uri}\n` +
-        `  store: ${opts.dir} (log: ${server.logFile})\n` +
-        `  export MLFLOW_TRACKING_URI=${server.uri}\n` +
-        `Ctrl-C stops it.\n`,
-    );
+    // Signals during the (slow) start must not leave the server behind in its own process group.
+    cancel = new AbortController();
+    let server = null;
     const shutdown = async () => {
+      if (!server) return cancel.abort(); // the start loop stops the server; main then exits
       await server.stop();
       process.exit(0);
     };
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
     process.on('SIGHUP', shutdown);
-    // The server runs in its own process group; if whatever started us goes away without
-    // passing on a signal (npm's `sh -c` does not forward SIGTERM), take the server down too.
+    // If whatever started us goes away without passing on a signal (npm's `sh -c` may not
+    // forward SIGTERM), take the server down too.
     const parent = process.ppid;
     setInterval(() => {
       if (process.ppid !== parent) void shutdown();
-    }, 2000);
+    }, 1000);
+    server = await startMlflowServer({ dir: opts.dir, port: opts.port, signal: cancel.signal });
+    process.stdout.write(
+      `MLflow server ready: ${server.uri}\n` +
+        `  store: ${opts.dir} (log: ${server.logFile})\n` +
+        `  export MLFLOW_TRACKING_URI=${server.uri}\n` +
+        `Ctrl-C stops it.\n`,
+    );
   } catch (e) {
+    if (cancel?.signal.aborted) process.exit(0);
     process.stderr.write(`mlflow-server: ${e.message}\n`);
     process.exit(1);
   }
