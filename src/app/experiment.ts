@@ -3,27 +3,21 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { stringify as toYaml } from 'yaml';
-import { loadExperiment, configHash, type ResolvedExperiment } from '../core/config/load.js';
-import { PluginRegistry } from '../core/registry.js';
+import { loadExperiment, configHash, configToYaml, type ResolvedExperiment } from '../core/config/load.js';
+import type { PluginRegistry } from '../core/registry.js';
+import { createRegistry } from '../plugins/index.js';
 import { runExperiment, type RunResult } from '../core/run.js';
 import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from '../core/lr-find.js';
 import { compiledModuleUrl } from '../core/compiled-url.js';
 import { UserError } from '../core/errors.js';
-import { builtinPlugins } from '../plugins/index.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
 
-export function createRegistry(): PluginRegistry {
-  const registry = new PluginRegistry();
-  registry.registerAll(builtinPlugins);
-  return registry;
-}
 
 /** The run folder is the source of truth, so the `local` logger is always on. */
 function withLocalLogger(resolved: ResolvedExperiment): ResolvedExperiment {
   if (resolved.config.logger.some((l) => l.use === 'local')) return resolved;
   const config = { ...resolved.config, logger: [...resolved.config.logger, { use: 'local', with: {} }] };
-  return { ...resolved, config, yaml: toYaml(config, { lineWidth: 0 }), hash: configHash(config) };
+  return { ...resolved, config, yaml: configToYaml(config), hash: configHash(config) };
 }
 
 /** Modules worker threads load to build augmentations: the built-ins and the config's `plugins:`. */

@@ -1,5 +1,6 @@
 // The built-in plugins. Each lives in src/plugins/<kind>/<name>.ts with its option schema beside it.
 import type { PluginDefinition } from '../core/plugin.js';
+import { PluginRegistry } from '../core/registry.js';
 import { galaxyZooHead } from './head/galaxy-zoo.js';
 import { simpleCnnBackbone } from './backbone/simple-cnn.js';
 import { resnetBackbone } from './backbone/resnet.js';
@@ -36,3 +37,10 @@ export const builtinPlugins: PluginDefinition[] = [
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */
 export const plugins = builtinPlugins;
+
+/** A registry holding the built-ins; a config's `plugins:` add to it. */
+export function createRegistry(): PluginRegistry {
+  const registry = new PluginRegistry();
+  registry.registerAll(builtinPlugins);
+  return registry;
+}

@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
 import { configFileArg, setFlag } from '../flags.js';
-import { findLearningRate } from '../../app/experiment.js';
 
 export default class LrFind extends GzxCommand {
   static summary = "Run fastai's learning-rate range test and plot loss against rate.";
@@ -18,6 +17,8 @@ export default class LrFind extends GzxCommand {
   };
 
   async run(): Promise<void> {
+    // Loaded here, not at import: TensorFlow.js start-up would slow every other command.
+    const { findLearningRate } = await import('../../app/experiment.js');
     const { args, flags } = await this.parse(LrFind);
     const startLr = Number(flags['start-lr']);
     const endLr = Number(flags['end-lr']);

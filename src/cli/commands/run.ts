@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
 import { setFlag } from '../flags.js';
-import { trainExperiment } from '../../app/experiment.js';
 
 export default class Run extends GzxCommand {
   static summary = 'Train a model from an experiment config and record the run.';
@@ -21,6 +20,8 @@ export default class Run extends GzxCommand {
   };
 
   async run(): Promise<void> {
+    // Loaded here, not at import: TensorFlow.js start-up would slow every other command.
+    const { trainExperiment } = await import('../../app/experiment.js');
     const { args, flags } = await this.parse(Run);
     const controller = new AbortController();
     let interrupts = 0;
