@@ -42,13 +42,21 @@ interface BodyParams {
 }
 
 const STRETCH_SOFTENING = 0.06;
-const LUT_SIZE = 4096;
-const LUT_MAX_FLUX = 6;
-/** asinh stretch (as in SDSS colour images): faint outskirts visible, bright cores saturate. */
-const STRETCH_LUT = (() => {
+const LUT_SIZE = 8192;
+const LUT_MAX_FLUX = 8;
+/**
+ * Lupton et al.'s colour-preserving asinh stretch (as in SDSS colour images): the mean flux I of a
+ * pixel is stretched and every channel scaled by stretch(I)/I, so faint outskirts stay visible and
+ * bright cores keep their hue instead of turning white. The table holds 255·stretch(I)/I.
+ */
+const STRETCH_GAIN_LUT = (() => {
   const lut = new Float32Array(LUT_SIZE + 1);
-  const norm = Math.asinh(1.6 / STRETCH_SOFTENING);
-  for (let i = 0; i <= LUT_SIZE; i++) lut[i] = (255 * Math.asinh((i / LUT_SIZE) * LUT_MAX_FLUX / STRETCH_SOFTENING)) / norm;
+  const norm = Math.asinh(1.2 / STRETCH_SOFTENING);
+  lut[0] = 255 / (STRETCH_SOFTENING * norm);
+  for (let i = 1; i <= LUT_SIZE; i++) {
+    const flux = (i / LUT_SIZE) * LUT_MAX_FLUX;
+    lut[i] = (255 * Math.asinh(flux / STRETCH_SOFTENING)) / norm / flux;
+  }
   return lut;
 })();
 
@@ -66,9 +74,9 @@ function gaussianTable(): Float32Array {
 
 const jitter = (rng: SeededRng, c: Rgb, amount: number): Rgb => c.map((v) => v * (1 + amount * (rng.next() * 2 - 1))) as Rgb;
 
-const BULGE_COLOR: Rgb = [1.0, 0.76, 0.5];
-const DISK_COLOR: Rgb = [0.8, 0.78, 0.86];
-const ARM_COLOR: Rgb = [0.62, 0.7, 1.0];
+const BULGE_COLOR: Rgb = [1.0, 0.74, 0.46];
+const DISK_COLOR: Rgb = [0.88, 0.8, 0.76];
+const ARM_COLOR: Rgb = [0.68, 0.72, 0.95];
 
 /** Adds one galaxy body's light into `flux` (size × size × 3, linear units). */
 function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
@@ -299,14 +307,14 @@ export function renderGalaxy(labels: ArrayLike<number>, rng: SeededRng, options:
 
 function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, brightness: number, look: Appearance, rng: SeededRng): void {
   const s = size / 424;
-  const diskScale = rng.uniform(9, 20) * s;
+  const diskScale = rng.uniform(12, 26) * s;
   const angle = rng.uniform(0, Math.PI);
   const faceOnAxisRatio = rng.uniform(0.6, 1);
   const diskAxisRatio = Math.max(0.15, faceOnAxisRatio * (1 - look.edgeOn) + 0.14 * look.edgeOn);
   const smoothRatio = look.smoothAxisRatio;
   // Ellipticals are round only by Q7; disk bulges are round-ish, edge-on bulges a little flattened.
   const bulgeAxisRatio = look.smooth * smoothRatio + (1 - look.smooth) * (0.88 - 0.08 * look.edgeOn);
-  const bulgeRadius = diskScale * (0.28 + 1.0 * look.smooth + 0.5 * look.edgeOn * (1 - look.smooth));
+  const bulgeRadius = diskScale * (0.28 + 1.2 * look.smooth + 0.5 * look.edgeOn * (1 - look.smooth));
   const share = look.bulgeShare;
   const irregular = look.irregular;
   const clumps = [];
@@ -330,7 +338,7 @@ function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, br
     diskColor: jitter(rng, DISK_COLOR, 0.08),
     bulgeRadius,
     bulgeAxisRatio,
-    bulgePeak: brightness * share * 10 * (1 - 0.6 * irregular),
+    bulgePeak: brightness * share * 3.5 * (1 - 0.6 * irregular),
     bulgeColor: jitter(rng, BULGE_COLOR, 0.08),
     boxiness: look.boxiness * look.edgeOn,
     arms: look.arms,
@@ -408,27 +416,45 @@ function drawBackground(flux: Float32Array, size: number, rng: SeededRng): void 
 /** Stretch, sky level and noise, rounding to 8 bits. */
 function toPixels(flux: Float32Array, size: number, rng: SeededRng): RawImage {
   const noise = gaussianTable();
-  const skyR = rng.uniform(2.5, 8);
-  const skyG = rng.uniform(2.5, 8);
-  const skyB = rng.uniform(1, 6.5);
-  const sigma = rng.uniform(2, 6);
+  const skyR = rng.uniform(0.5, 5.5);
+  const skyG = rng.uniform(0.5, 5.5);
+  const skyB = rng.uniform(0, 2.5);
+  const sigma = rng.uniform(5.5, 12);
   // Three consecutive noise values per pixel: start where three still fit before the table's end.
   let offset = 3 * rng.int(Math.floor(NOISE_TABLE_SIZE / 3));
   const wrapAt = NOISE_TABLE_SIZE - 2;
-  // A clamped array rounds and clips on store, which keeps this 3·size² loop branch-free.
+  // A clamped array rounds and clips on store, which keeps this 3·size² loop short.
   const data = new Uint8ClampedArray(size * size * 3);
   const lutScale = LUT_SIZE / LUT_MAX_FLUX;
-  const lut = STRETCH_LUT;
-  const put = (i: number, sky: number, n: number) => {
-    const f = flux[i];
-    let v = sky + sigma * n;
-    if (f > 0) v += f >= LUT_MAX_FLUX ? 255 : lut[(f * lutScale) | 0];
-    data[i] = v;
-  };
+  const gainLut = STRETCH_GAIN_LUT;
   for (let i = 0; i < data.length; i += 3) {
-    put(i, skyR, noise[offset]);
-    put(i + 1, skyG, noise[offset + 1]);
-    put(i + 2, skyB, noise[offset + 2]);
+    let r = skyR + sigma * noise[offset];
+    let g = skyG + sigma * noise[offset + 1];
+    let b = skyB + sigma * noise[offset + 2];
+    const fr = flux[i];
+    const fg = flux[i + 1];
+    const fb = flux[i + 2];
+    const mean = (fr + fg + fb) / 3;
+    if (mean > 0) {
+      const gain = gainLut[Math.min(LUT_SIZE, (mean * lutScale) | 0)];
+      let sr = fr * gain;
+      let sg = fg * gain;
+      let sb = fb * gain;
+      // Saturated: scale all channels together so the core keeps its colour.
+      const top = Math.max(sr, sg, sb);
+      if (top > 255) {
+        const k = 255 / top;
+        sr *= k;
+        sg *= k;
+        sb *= k;
+      }
+      r += sr;
+      g += sg;
+      b += sb;
+    }
+    data[i] = r;
+    data[i + 1] = g;
+    data[i + 2] = b;
     offset += 3;
     if (offset >= wrapAt) offset = 0;
   }
@@ -444,5 +470,5 @@ export async function encodeJpeg(image: RawImage, quality: number): Promise<Buff
 
 /** Draws the JPEG quality of one image (part of the image's nuisance parameters). */
 export function jpegQuality(rng: SeededRng): number {
-  return 72 + rng.int(20);
+  return 65 + rng.int(21);
 }
