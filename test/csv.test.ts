@@ -45,6 +45,20 @@ describe('readSolutionsCsv', () => {
     expect(t.ids).toEqual(['7']);
   });
 
+  it('reads a quoted file (through csv-parse) the same way', async () => {
+    const quoted = (line: string) => line.split(',').map((c) => `"${c}"`).join(',');
+    const t = await readSolutionsCsv(file('quoted.csv', [quoted(header), quoted(row('12', 0.5)), row('13', 0.25)]));
+    expect(t.ids).toEqual(['12', '13']);
+    expect(t.rows[1][36]).toBe(0.25);
+  });
+
+  it('counts rows by file line, blank lines included', async () => {
+    const cells = row('5').split(',');
+    cells[2] = 'x';
+    const msg = await userError(readSolutionsCsv(file('blank-lines.csv', [header, '', row('4'), cells.join(',')])));
+    expect(msg).toContain('row 4, column Class1.2');
+  });
+
   it('names the file when it does not exist', async () => {
     const msg = await userError(readSolutionsCsv(path.join(dir, 'nope.csv')));
     expect(msg).toContain('nope.csv does not exist');
@@ -121,6 +135,17 @@ describe('writeSolutionsCsv / openSolutionsWriter', () => {
     expect(t.ids).toEqual(['30', '4', '100']);
     for (let r = 0; r < 3; r++) expect(Array.from(t.rows[r])).toEqual(Array.from(rows[r]));
     expect(fs.existsSync(p + '.partial')).toBe(false);
+  });
+
+  it('writes many rows in order (chunked writes)', async () => {
+    const p = path.join(dir, 'many.csv');
+    const n = 5000;
+    const rows = Array.from({ length: n }, (_, r) => new Array<number>(NUM_COLUMNS).fill(r / n));
+    await writeSolutionsCsv(p, rows.map((_, i) => String(i)), rows);
+    const t = await readSolutionsCsv(p);
+    expect(t.ids).toHaveLength(n);
+    expect(t.ids[n - 1]).toBe(String(n - 1));
+    expect(t.rows[1234][7]).toBe(Math.fround(1234 / n));
   });
 
   it('streams: the file appears under its name only after close', async () => {
