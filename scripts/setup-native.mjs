@@ -7,11 +7,12 @@
 //      deps/include, the layout the package's binding.gyp expects,
 //   4. compiles the N-API addon with node-gyp against the local Node headers (--nodedir),
 //   5. checks in a fresh process that the tensorflow backend loads and agrees with the cpu backend.
-// Idempotent: finished steps are skipped (a stamp in deps/ records what was built). See docs/native.md.
+// Idempotent: a build that loads is kept (a stamp in deps/ records what we built) and the wheel is
+// cached, so a rerun only verifies. See docs/native.md.
 //   node scripts/setup-native.mjs [--force] [--check]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -296,32 +297,49 @@ function wantedStamp() {
   return { format: STAMP_FORMAT, tfjsNode: TFJS_NODE_VERSION, tensorflowCpu: TF_WHEEL.version, wheelSha256: TF_WHEEL.sha256, node: process.versions.node, napi: addonDir().napi };
 }
 
+function tryVerify() {
+  try {
+    return verify();
+  } catch (e) {
+    if (e instanceof SetupError) return null;
+    throw e;
+  }
+}
+
+function summary(v) {
+  return `tensorflow backend (TensorFlow ${v.tensorflow}) loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)})`;
+}
+
 async function main() {
   const start = Date.now();
   checkPlatform();
   if (args.has('--check')) {
     if (!existsSync(pkgDir)) throw new SetupError('@tensorflow/tfjs-node is not installed; run npm run setup:native.');
-    const v = verify();
-    log(`ok: tensorflow backend ${v.tensorflow} loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)})`);
+    log(`ok: ${summary(verify())}`);
     return;
   }
-  const wheel = await timed(`tensorflow-cpu ${TF_WHEEL.version} wheel ready in ${path.relative(repoDir, cacheDir)}`, ensureWheel);
-  const installedNow = await timed(`@tensorflow/tfjs-node@${TFJS_NODE_VERSION} in node_modules`, ensureTfjsNodePackage);
-  const stamp = readStamp();
-  const wanted = wantedStamp();
-  const upToDate =
-    !args.has('--force') && !installedNow && stamp && JSON.stringify(stamp) === JSON.stringify(wanted) && existsSync(path.join(addonDir().dir, 'tfjs_binding.node'));
-  if (upToDate) {
-    log('addon already built for this TensorFlow and Node.js; skipping the build (use --force to rebuild)');
-  } else {
-    rmSync(stampFile, { force: true });
-    await timed('unpacked libtensorflow and C headers into node_modules/@tensorflow/tfjs-node/deps', () => extractFromWheel(wheel));
-    const built = await timed('compiled the N-API addon with node-gyp', buildAddon);
-    log(`addon: ${path.relative(repoDir, built.addon)} (Node headers from ${built.nodeDir})`);
-    writeFileSync(stampFile, JSON.stringify(wanted, null, 2) + '\n');
+  // Already working, built by us for this Node (stamp) or installed normally by npm (no stamp,
+  // e.g. where the official download works): keep it, download nothing.
+  if (!args.has('--force') && installedVersion(pkgDir) === TFJS_NODE_VERSION && existsSync(path.join(addonDir().dir, 'tfjs_binding.node'))) {
+    const stamp = readStamp();
+    if (stamp === null || JSON.stringify(stamp) === JSON.stringify(wantedStamp())) {
+      const v = await timed('checked the existing build in a fresh process', tryVerify);
+      if (v) {
+        log(`ok (already set up${stamp === null ? ' by npm itself' : ''}; --force rebuilds): ${summary(v)}`);
+        return;
+      }
+      log('the existing build does not load; rebuilding');
+    }
   }
+  const wheel = await timed(`tensorflow-cpu ${TF_WHEEL.version} wheel ready in ${path.relative(repoDir, cacheDir)}`, ensureWheel);
+  await timed(`@tensorflow/tfjs-node@${TFJS_NODE_VERSION} in node_modules`, ensureTfjsNodePackage);
+  rmSync(stampFile, { force: true });
+  await timed('unpacked libtensorflow and C headers into node_modules/@tensorflow/tfjs-node/deps', () => extractFromWheel(wheel));
+  const built = await timed('compiled the N-API addon with node-gyp', buildAddon);
+  log(`addon: ${path.relative(repoDir, built.addon)} (Node headers from ${built.nodeDir})`);
+  writeFileSync(stampFile, JSON.stringify(wantedStamp(), null, 2) + '\n');
   const v = await timed('verified in a fresh process', verify);
-  log(`ok: tensorflow backend (TensorFlow ${v.tensorflow}) loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)}); total ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  log(`ok: ${summary(v)}; total ${((Date.now() - start) / 1000).toFixed(1)} s`);
 }
 
 main().catch((e) => {
