@@ -45,3 +45,18 @@ describe('tree', () => {
     expect(() => normaliseAnswers([[1, 2, 3]])).toThrow(/expected 37/);
   });
 });
+
+describe('package entry (gzx)', () => {
+  it('exports the tree, metrics, CSV helpers, descriptions and the head', async () => {
+    const gzx = await import('../src/index.js');
+    expect(gzx.COLUMNS).toBe(COLUMNS);
+    expect(gzx.CSV_HEADER).toBe(CSV_HEADER);
+    expect(gzx.normaliseAnswers([HAND_INPUT])[0][3]).toBeCloseTo(0.375, 9);
+    expect(gzx.rmse([HAND_OUTPUT], [HAND_OUTPUT])).toBe(0);
+    expect(gzx.describeAnswers(REAL_LIKE_LABEL)).toMatch(/^features\/disk/);
+    for (const name of ['readSolutionsCsv', 'writeSolutionsCsv', 'openSolutionsWriter', 'perQuestionRmse', 'baselineRmse', 'columnMeans', 'evaluateFiles', 'predictToCsv', 'resultsGrid']) {
+      expect(typeof (gzx as Record<string, unknown>)[name], name).toBe('function');
+    }
+    expect(gzx.galaxyZooHead.kind).toBe('head');
+  });
+});
