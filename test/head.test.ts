@@ -124,7 +124,7 @@ describe('galaxy-zoo head plugin', () => {
     expect(model.getLayer(HEAD_LAYER.dropout2).getConfig().rate).toBeCloseTo(0.6);
     // With dropout the training-mode activations after the dropout layer contain zeros; with 0 they do not.
     const probe = tf.model({ inputs: model.inputs, outputs: model.getLayer(HEAD_LAYER.dropout2).output as tf.SymbolicTensor });
-    const x = tf.randomUniform([4, 10, 10, 3], 0, 1, 'float32', 1);
+    const x = tf.randomUniform([32, 10, 10, 3], 0, 1, 'float32', 1); // 256 activations: the dropped share is near 0.6
     const zerosAt = () => {
       const out = (probe.apply(x, { training: true }) as tf.Tensor).dataSync();
       const relu = (tf.model({ inputs: model.inputs, outputs: model.getLayer(HEAD_LAYER.bn2).output as tf.SymbolicTensor }).apply(x, { training: true }) as tf.Tensor).dataSync();
