@@ -92,9 +92,9 @@ describe('predictToCsv on the real sample JPEGs', () => {
     expect((await readSolutionsCsv(out)).ids).toEqual(['9', '10', '100', '1000']);
   });
 
-  it('a model without the normalisation layer still gives rows that obey the tree', async () => {
+  it('a model without the normalisation layer still gives rows that obey the tree (crop 0 = none)', async () => {
     const plainRun = path.join(dir, 'runs', 'plain');
-    (await makeRunFolder(plainRun, { crop: null, size: 24, normalise: false })).dispose();
+    (await makeRunFolder(plainRun, { crop: 0, size: 24, normalise: false })).dispose();
     const out = path.join(dir, 'plain.csv');
     const s = await predictToCsv({ model: plainRun, images: SAMPLE_DIR, out, batchSize: 32 });
     expect(s).toMatchObject({ crop: null, size: 24 });

@@ -126,7 +126,9 @@ async function readRunConfig(file: string): Promise<RunConfigHints> {
   const crop = doc?.data?.with?.crop;
   const phases: { size?: number }[] = Array.isArray(doc?.train?.phases) ? doc.train.phases : [];
   const lastSize = phases.length ? phases[phases.length - 1]?.size : undefined;
-  return { crop: typeof crop === 'number' || crop === null ? crop : undefined, size: lastSize ?? doc?.train?.size, file };
+  // The data plugins read crop 0 as "no crop", like null.
+  const cropValue = crop === 0 || crop === null ? null : typeof crop === 'number' ? crop : undefined;
+  return { crop: cropValue, size: lastSize ?? doc?.train?.size, file };
 }
 
 /**
