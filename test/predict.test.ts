@@ -80,6 +80,12 @@ describe('predictToCsv on the real sample JPEGs', () => {
     ta.rows.forEach((row, r) => row.forEach((v, c) => expect(Math.abs(v - tb.rows[r][c])).toBeLessThan(1e-5)));
   });
 
+  it('leaks no tensors (80k test images must not grow memory)', async () => {
+    const before = tf.memory().numTensors;
+    await predictToCsv({ model: runDir, images: SAMPLE_DIR, out: path.join(dir, 'leak.csv'), batchSize: 16, tta: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('sorts ids numerically, not as text', async () => {
     const imgs = path.join(dir, 'numeric');
     fs.mkdirSync(imgs);
