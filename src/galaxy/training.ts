@@ -2,7 +2,8 @@
 // and pictures at the end (training curves, a grid of predictions).
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { DataSplits, MetricPoint, RunLogger } from '../core/contracts.js';
+import type { DataSplits, RunLogger } from '../core/contracts.js';
+import { readMetrics } from '../core/runs/folder.js';
 import type { Callback, LearnerState } from '../core/learner.js';
 import { decodeImage } from '../core/pipeline/index.js';
 import { resultsGrid, type GridCell } from './show.js';
@@ -27,21 +28,9 @@ export function galaxyMetricsCallback(splits: DataSplits): Callback {
   };
 }
 
-async function readMetrics(runDir: string): Promise<MetricPoint[]> {
-  try {
-    const text = await fs.readFile(path.join(runDir, 'metrics.jsonl'), 'utf8');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as MetricPoint);
-  } catch {
-    return [];
-  }
-}
-
 /** Training loss per step and validation RMSE per epoch, against the baseline. */
 export async function writeCurves(runDir: string, file: string): Promise<void> {
-  const points = await readMetrics(runDir);
+  const points = await readMetrics(path.join(runDir, 'metrics.jsonl'));
   const series = (key: string) => points.filter((p) => p.key === key).map((p) => [p.step, p.value] as [number, number]);
   const loss = series('train_loss');
   const smoothed: [number, number][] = [];

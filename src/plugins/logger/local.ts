@@ -4,24 +4,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../core/contracts.js';
-
-interface RunMeta {
-  runId: string;
-  runName: string;
-  status: RunStatus;
-  startTime: number;
-  endTime?: number;
-  configPath: string;
-  configHash: string;
-  description?: string;
-  tags: Record<string, string>;
-  artifacts: string[];
-  error?: string;
-}
+import type { RunMeta } from '../../core/runs/folder.js';
 
 export class LocalRunWriter implements RunLogger {
   private dir = '';
-  private meta!: RunMeta;
+  private meta!: RunMeta & { artifacts: string[] };
   private buffer: string[] = [];
 
   async start(run: RunInfo): Promise<void> {
