@@ -238,6 +238,20 @@ describe('user mistakes', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 
+  it('a truncated download names libhdf5\'s reason in one line', async () => {
+    const cut = path.join(tmp, 'truncated.h5');
+    fs.writeFileSync(cut, fs.readFileSync(path.join(FIXTURES, 'mini-resnet50-w003125.h5')).subarray(0, 200_000));
+    const writeSync = fs.writeSync;
+    const message = await expectUserError(
+      loadWeightsByName(model, cut, () => {}),
+      cut,
+      'truncated file: eof = 200000',
+      'download it again',
+    );
+    expect(message.split('\n')).toHaveLength(1);
+    expect(fs.writeSync).toBe(writeSync);
+  });
+
   it('an HDF5 file without Keras weights says so', async () => {
     const h5wasm = await import('h5wasm/node');
     await h5wasm.ready;

@@ -92,22 +92,42 @@ function readLayers(root: H5wasm.Group, file: string): Map<string, StoredWeight[
   return layers;
 }
 
-export async function readKerasH5(file: string): Promise<WeightFile> {
-  if (!looksLikeHdf5(file)) {
-    throw new UserError(
-      `${file}: not an HDF5 file. Download resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 again ` +
-        `(see docs/pretrained.md) and set backbone.with.pretrained to it.`,
-    );
-  }
-  await loadH5wasm();
-  let h5: H5wasm.File;
+/**
+ * Runs synchronous h5wasm work while keeping libhdf5's multi-line "HDF5-DIAG" dumps off the
+ * user's terminal (NODERAWFS writes them straight to fd 2), and returns the most specific line,
+ * e.g. "truncated file: eof = 50000000, … stored_eof = 94780576", for the error message.
+ */
+function withHdf5Diagnostics<T>(fn: () => T): { value?: T; error?: unknown; reason: string | null } {
+  let captured = '';
+  const writeSync = fs.writeSync;
+  fs.writeSync = function (fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]): number {
+    if (fd !== 2) return (writeSync as (...a: unknown[]) => number).call(fs, fd, data, ...rest);
+    if (typeof data === 'string') {
+      captured += data;
+      return Buffer.byteLength(data);
+    }
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+    const length = typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
+    captured += Buffer.from(data.buffer, data.byteOffset + offset, length).toString();
+    return length;
+  } as typeof fs.writeSync;
+  let value: T | undefined;
+  let error: unknown;
   try {
-    h5 = new h5wasm.File(file, 'r');
+    value = fn();
   } catch (e) {
-    throw new UserError(
-      `${file}: HDF5 file cannot be opened (${String((e as Error)?.message ?? e)}). It is probably truncated; download it again.`,
-    );
+    error = e;
+  } finally {
+    fs.writeSync = writeSync;
   }
+  // The deepest frame of the first error stack says what actually went wrong.
+  const firstStack = captured.split('HDF5-DIAG')[1] ?? '';
+  const frames = [...firstStack.matchAll(/#\d+: .* in [\w.]+\(\): (.*)/g)].map((m) => m[1].trim());
+  return { value, error, reason: frames.at(-1) ?? null };
+}
+
+function readKerasH5Sync(file: string): WeightFile {
+  const h5 = new h5wasm.File(file, 'r');
   try {
     const modelWeights = h5.get('model_weights');
     if (h5.attrs['layer_names']) return { source: file, format: 'Keras .h5', layers: readLayers(h5, file) };
@@ -128,4 +148,22 @@ export async function readKerasH5(file: string): Promise<WeightFile> {
   } finally {
     h5.close();
   }
+}
+
+export async function readKerasH5(file: string): Promise<WeightFile> {
+  if (!looksLikeHdf5(file)) {
+    throw new UserError(
+      `${file}: not an HDF5 file. Download resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 again ` +
+        `(see docs/pretrained.md) and set backbone.with.pretrained to it.`,
+    );
+  }
+  await loadH5wasm();
+  const { value, error, reason } = withHdf5Diagnostics(() => readKerasH5Sync(file));
+  if (error instanceof UserError) throw error;
+  if (error !== undefined || !value) {
+    // h5wasm reports failures only as "name not defined"; libhdf5's own reason is the useful part.
+    const why = reason ?? String((error as Error)?.message ?? error);
+    throw new UserError(`${file}: HDF5 file cannot be read (${why}). It is probably truncated or damaged; download it again.`);
+  }
+  return value;
 }
