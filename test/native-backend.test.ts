@@ -2,11 +2,20 @@
 // way the app loads it and compute what the pure-JS cpu backend computes. Skipped when
 // @tensorflow/tfjs-node is not set up, unless GZX_REQUIRE_NATIVE=1 (CI sets it after a successful setup).
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '../src/core/random.js';
 import { selectBackend } from '../src/core/backend.js';
 
 const required = process.env.GZX_REQUIRE_NATIVE === '1';
+const setupScript = fileURLToPath(new URL('../scripts/setup-native.mjs', import.meta.url));
+
+function runSetup(...args: string[]) {
+  return spawnSync(process.execPath, [setupScript, ...args], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+}
 
 async function loadNative(): Promise<string | null> {
   try {
@@ -91,6 +100,12 @@ function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>
 }
 
 describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
+  it('setup:native rejects an unknown option with one usage line', () => {
+    const r = runSetup('--rebuild');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('setup:native: Unknown option --rebuild. Use --force (rebuild everything) or --check (only verify).');
+  });
+
   it.runIf(required)('is set up (GZX_REQUIRE_NATIVE=1)', () => {
     expect(loadError, 'run `npm run setup:native` (docs/native.md)').toBeNull();
   });
@@ -103,6 +118,18 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
       expect(report.gpu).toBe(false);
       const binding = (tf.backend() as unknown as { binding: { TF_Version: string } }).binding;
       expect(binding.TF_Version).toMatch(/^2\.\d+\.\d+$/);
+    });
+
+    it('setup:native --check confirms it in a fresh process without rebuilding anything', () => {
+      // The addon file tfjs-node itself loads (node-pre-gyp picks the N-API folder).
+      const requireHere = createRequire(import.meta.url);
+      const addon: string = requireHere('@mapbox/node-pre-gyp').find(requireHere.resolve('@tensorflow/tfjs-node/package.json'));
+      const builtAt = statSync(addon).mtimeMs;
+      const r = runSetup('--check');
+      expect(statSync(addon).mtimeMs).toBe(builtAt);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^setup:native: ok: tensorflow backend \(TensorFlow 2\.\d+\.\d+\) loads; conv2d gradients match cpu/);
     });
 
     it('matches the cpu backend: forward pass, gradients and five training steps of a conv net', async () => {
