@@ -78,11 +78,32 @@ const BULGE_COLOR: Rgb = [1.0, 0.74, 0.46];
 const DISK_COLOR: Rgb = [0.88, 0.8, 0.76];
 const ARM_COLOR: Rgb = [0.68, 0.72, 0.95];
 
+/** Linear light (size × size × 3) plus, per row, the column span any drawing touched. */
+interface Canvas {
+  flux: Float32Array;
+  size: number;
+  rowMin: Int32Array;
+  rowMax: Int32Array;
+}
+
+function newCanvas(size: number): Canvas {
+  return { flux: new Float32Array(size * size * 3), size, rowMin: new Int32Array(size).fill(size), rowMax: new Int32Array(size).fill(-1) };
+}
+
+/** Records a drawn box so toPixels only stretches rows and columns that received light. */
+function touch(c: Canvas, x0: number, x1: number, y0: number, y1: number): void {
+  for (let y = Math.max(0, y0); y <= Math.min(c.size - 1, y1); y++) {
+    if (x0 < c.rowMin[y]) c.rowMin[y] = Math.max(0, x0);
+    if (x1 > c.rowMax[y]) c.rowMax[y] = Math.min(c.size - 1, x1);
+  }
+}
+
 /** Adds one galaxy body's light into `flux` (size × size × 3, linear units). */
-function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
-  // Draw only where a component adds more than ~2 DN after the stretch.
-  const faint = 2e-3;
-  const diskReach = b.diskPeak > faint ? b.diskScale * Math.log(b.diskPeak / faint) * (b.arms > 0 || b.irregular > 0 ? 1.5 : 1) : 0;
+function drawBody(canvas: Canvas, b: BodyParams): void {
+  const { flux, size } = canvas;
+  // Draw only where a component adds more than ~4 DN after the stretch (below the sky noise).
+  const faint = 4e-3;
+  const diskReach = b.diskPeak > faint ? b.diskScale * Math.log((2 * b.diskPeak) / faint) * (b.arms > 0 || b.irregular > 0 ? 1.35 : 1) : 0;
   const bulgeReach = b.bulgePeak > faint ? b.bulgeRadius * (Math.log(b.bulgePeak / faint) / 3.2) ** 2 : 0;
   const ringReach = b.ring > 0 ? 3.4 * b.diskScale : 0;
   const extent = Math.max(diskReach, bulgeReach, ringReach, 3) * (1 + 0.6 * b.disturbed);
@@ -92,6 +113,7 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
   const x1 = Math.min(size - 1, Math.ceil(b.cx + extent));
   const y0 = Math.max(0, Math.floor(b.cy - extent));
   const y1 = Math.min(size - 1, Math.ceil(b.cy + extent));
+  touch(canvas, x0, x1, y0, y1);
   const cosA = Math.cos(b.angle);
   const sinA = Math.sin(b.angle);
   const cosB = Math.cos(b.barAngle);
@@ -195,7 +217,8 @@ function drawBody(flux: Float32Array, size: number, b: BodyParams): void {
 }
 
 /** A point source: core, halo and (when `spikes` > 0) four diffraction spikes. */
-function drawStar(flux: Float32Array, size: number, cx: number, cy: number, peak: number, sigma: number, spikes: number, color: Rgb): void {
+function drawStar(canvas: Canvas, cx: number, cy: number, peak: number, sigma: number, spikes: number, color: Rgb): void {
+  const { flux, size } = canvas;
   const scale = size / 424;
   const spikeLength = spikes * 30 * scale;
   const extent = Math.max(6 * sigma + 4 * scale, spikeLength * 2.5);
@@ -203,6 +226,7 @@ function drawStar(flux: Float32Array, size: number, cx: number, cy: number, peak
   const x1 = Math.min(size - 1, Math.ceil(cx + extent));
   const y0 = Math.max(0, Math.floor(cy - extent));
   const y1 = Math.min(size - 1, Math.ceil(cy + extent));
+  touch(canvas, x0, x1, y0, y1);
   const inv2s2 = 1 / (2 * sigma * sigma);
   const halo = 3.2 * sigma;
   const spikeWidth = Math.max(0.6, 0.9 * scale);
@@ -229,12 +253,14 @@ function drawStar(flux: Float32Array, size: number, cx: number, cy: number, peak
 }
 
 /** A thin curved streak (lensed arc) or straight plume, as a Gaussian tube around a polyline. */
-function drawArc(flux: Float32Array, size: number, cx: number, cy: number, radius: number, a0: number, a1: number, width: number, peak: number, color: Rgb): void {
+function drawArc(canvas: Canvas, cx: number, cy: number, radius: number, a0: number, a1: number, width: number, peak: number, color: Rgb): void {
+  const { flux, size } = canvas;
   const extent = radius + 4 * width;
   const x0 = Math.max(0, Math.floor(cx - extent));
   const x1 = Math.min(size - 1, Math.ceil(cx + extent));
   const y0 = Math.max(0, Math.floor(cy - extent));
   const y1 = Math.min(size - 1, Math.ceil(cy + extent));
+  touch(canvas, x0, x1, y0, y1);
   const mid = (a0 + a1) / 2;
   const half = (a1 - a0) / 2;
   for (let y = y0; y <= y1; y++) {
@@ -255,7 +281,8 @@ function drawArc(flux: Float32Array, size: number, cx: number, cy: number, radiu
 }
 
 /** A straight fading plume from (cx, cy) in direction `angle`. */
-function drawPlume(flux: Float32Array, size: number, cx: number, cy: number, angle: number, length: number, width: number, peak: number, color: Rgb): void {
+function drawPlume(canvas: Canvas, cx: number, cy: number, angle: number, length: number, width: number, peak: number, color: Rgb): void {
+  const { flux, size } = canvas;
   const ux = Math.cos(angle);
   const uy = Math.sin(angle);
   const ex = cx + ux * length;
@@ -264,6 +291,7 @@ function drawPlume(flux: Float32Array, size: number, cx: number, cy: number, ang
   const x1 = Math.min(size - 1, Math.ceil(Math.max(cx, ex) + 4 * width));
   const y0 = Math.max(0, Math.floor(Math.min(cy, ey) - 4 * width));
   const y1 = Math.min(size - 1, Math.ceil(Math.max(cy, ey) + 4 * width));
+  touch(canvas, x0, x1, y0, y1);
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const dx = x - cx;
@@ -291,21 +319,22 @@ export function renderGalaxy(labels: ArrayLike<number>, rng: SeededRng, options:
   const size = options.size;
   const s = size / 424;
   const look = appearanceFromLabels(labels);
-  const flux = new Float32Array(size * size * 3);
+  const canvas = newCanvas(size);
   const cx = size / 2 + (rng.next() - 0.5) * 3 * s;
   const cy = size / 2 + (rng.next() - 0.5) * 3 * s;
   const brightness = rng.uniform(0.55, 1.5);
 
   if (look.star) {
-    drawStar(flux, size, cx, cy, 8 * brightness, rng.uniform(1.1, 1.8) * s, rng.uniform(0.5, 1.1), jitter(rng, [0.85, 0.9, 1.0], 0.2));
+    drawStar(canvas, cx, cy, 8 * brightness, rng.uniform(1.1, 1.8) * s, rng.uniform(0.5, 1.1), jitter(rng, [0.85, 0.9, 1.0], 0.2));
   } else {
-    drawGalaxy(flux, size, cx, cy, brightness, look, rng);
+    drawGalaxy(canvas, cx, cy, brightness, look, rng);
   }
-  drawBackground(flux, size, rng);
-  return toPixels(flux, size, rng);
+  drawBackground(canvas, rng);
+  return toPixels(canvas, rng);
 }
 
-function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, brightness: number, look: Appearance, rng: SeededRng): void {
+function drawGalaxy(canvas: Canvas, cx: number, cy: number, brightness: number, look: Appearance, rng: SeededRng): void {
+  const size = canvas.size;
   const s = size / 424;
   const diskScale = rng.uniform(12, 26) * s;
   const angle = rng.uniform(0, Math.PI);
@@ -356,7 +385,7 @@ function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, br
     irregular,
     clumps,
   };
-  drawBody(flux, size, body);
+  drawBody(canvas, body);
 
   if (look.merger > 0) {
     // A companion galaxy close enough to stay inside the central crop, joined by a faint bridge.
@@ -383,21 +412,22 @@ function drawGalaxy(flux: Float32Array, size: number, cx: number, cy: number, br
       irregular: 0,
       clumps: [],
     };
-    drawBody(flux, size, companion);
-    drawPlume(flux, size, cx, cy, dir, dist, diskScale * 0.35, brightness * 0.25 * look.merger, body.diskColor);
+    drawBody(canvas, companion);
+    drawPlume(canvas, cx, cy, dir, dist, diskScale * 0.35, brightness * 0.25 * look.merger, body.diskColor);
   }
   if (look.arc > 0) {
     const a0 = rng.uniform(0, 2 * Math.PI);
     const span = rng.uniform(0.6, 1.1);
-    drawArc(flux, size, cx, cy, diskScale * rng.uniform(2.6, 3.4), a0, a0 + span, Math.max(0.8, 1.4 * s), brightness * 0.5 * look.arc, [0.6, 0.75, 1.0]);
+    drawArc(canvas, cx, cy, diskScale * rng.uniform(2.6, 3.4), a0, a0 + span, Math.max(0.8, 1.4 * s), brightness * 0.5 * look.arc, [0.6, 0.75, 1.0]);
   }
   if (look.other > 0) {
-    drawPlume(flux, size, cx, cy, rng.uniform(0, 2 * Math.PI), diskScale * 4, diskScale * 0.22, brightness * 0.35 * look.other, [0.9, 0.85, 1.0]);
+    drawPlume(canvas, cx, cy, rng.uniform(0, 2 * Math.PI), diskScale * 4, diskScale * 0.22, brightness * 0.35 * look.other, [0.9, 0.85, 1.0]);
   }
 }
 
 /** Field stars and faint background galaxies, kept out of the galaxy's centre. */
-function drawBackground(flux: Float32Array, size: number, rng: SeededRng): void {
+function drawBackground(canvas: Canvas, rng: SeededRng): void {
+  const size = canvas.size;
   const s = size / 424;
   const n = 2 + rng.int(9);
   for (let k = 0; k < n; k++) {
@@ -409,33 +439,44 @@ function drawBackground(flux: Float32Array, size: number, rng: SeededRng): void 
     const warm = rng.next();
     const color: Rgb = [0.7 + 0.5 * warm, 0.75 + 0.1 * warm, 1.15 - 0.6 * warm];
     const compact = rng.next() < 0.7;
-    drawStar(flux, size, x, y, compact ? rng.uniform(0.3, 6) : rng.uniform(0.1, 0.5), (compact ? rng.uniform(0.9, 1.5) : rng.uniform(2, 4)) * s, 0, color);
+    drawStar(canvas, x, y, compact ? rng.uniform(0.3, 6) : rng.uniform(0.1, 0.5), (compact ? rng.uniform(0.9, 1.5) : rng.uniform(2, 4)) * s, 0, color);
   }
 }
 
 /** Stretch, sky level and noise, rounding to 8 bits. */
-function toPixels(flux: Float32Array, size: number, rng: SeededRng): RawImage {
+function toPixels(canvas: Canvas, rng: SeededRng): RawImage {
+  const { flux, size, rowMin, rowMax } = canvas;
   const noise = gaussianTable();
   const skyR = rng.uniform(0.5, 5.5);
   const skyG = rng.uniform(0.5, 5.5);
   const skyB = rng.uniform(0, 2.5);
   const sigma = rng.uniform(5.5, 12);
-  // Three consecutive noise values per pixel: start where three still fit before the table's end.
-  let offset = 3 * rng.int(Math.floor(NOISE_TABLE_SIZE / 3));
-  const wrapAt = NOISE_TABLE_SIZE - 2;
-  // A clamped array rounds and clips on store, which keeps this 3·size² loop short.
+  // Value i of the image reads noise[(start + i) % period]; the period is a multiple of 3 so a
+  // pixel's three channels never straddle the wrap.
+  const period = NOISE_TABLE_SIZE - (NOISE_TABLE_SIZE % 3);
+  const start = 3 * rng.int(period / 3);
+  // A clamped array rounds and clips on store, which keeps these loops short.
   const data = new Uint8ClampedArray(size * size * 3);
+  // Pass 1, sky and noise everywhere (most pixels receive no light).
+  let o = start;
+  for (let i = 0; i < data.length; i += 3) {
+    data[i] = skyR + sigma * noise[o];
+    data[i + 1] = skyG + sigma * noise[o + 1];
+    data[i + 2] = skyB + sigma * noise[o + 2];
+    o += 3;
+    if (o >= period) o = 0;
+  }
+  // Pass 2, where light was drawn: the same sky and noise plus the stretched light.
   const lutScale = LUT_SIZE / LUT_MAX_FLUX;
   const gainLut = STRETCH_GAIN_LUT;
-  for (let i = 0; i < data.length; i += 3) {
-    let r = skyR + sigma * noise[offset];
-    let g = skyG + sigma * noise[offset + 1];
-    let b = skyB + sigma * noise[offset + 2];
-    const fr = flux[i];
-    const fg = flux[i + 1];
-    const fb = flux[i + 2];
-    const mean = (fr + fg + fb) / 3;
-    if (mean > 0) {
+  for (let y = 0; y < size; y++) {
+    for (let x = rowMin[y]; x <= rowMax[y]; x++) {
+      const i = (y * size + x) * 3;
+      const fr = flux[i];
+      const fg = flux[i + 1];
+      const fb = flux[i + 2];
+      const mean = (fr + fg + fb) / 3;
+      if (!(mean > 0)) continue;
       const gain = gainLut[Math.min(LUT_SIZE, (mean * lutScale) | 0)];
       let sr = fr * gain;
       let sg = fg * gain;
@@ -448,15 +489,11 @@ function toPixels(flux: Float32Array, size: number, rng: SeededRng): RawImage {
         sg *= k;
         sb *= k;
       }
-      r += sr;
-      g += sg;
-      b += sb;
+      const n = (start + i) % period;
+      data[i] = skyR + sigma * noise[n] + sr;
+      data[i + 1] = skyG + sigma * noise[n + 1] + sg;
+      data[i + 2] = skyB + sigma * noise[n + 2] + sb;
     }
-    data[i] = r;
-    data[i + 1] = g;
-    data[i + 2] = b;
-    offset += 3;
-    if (offset >= wrapAt) offset = 0;
   }
   return { data: new Uint8Array(data.buffer), width: size, height: size, channels: 3 };
 }
