@@ -217,8 +217,8 @@ const CANDIDATES: Candidate[] = [
 
 const FIX: Record<BackendName, string> = {
   tensorflow:
-    `install it with \`npm install ${TF_NODE}\` (its install script must reach storage.googleapis.com to download libtensorflow), ` +
-    'or use `backend: auto` (or wasm) in the config',
+    `run \`npm run setup:native\` (builds ${TF_NODE} against libtensorflow from PyPI, see docs/native.md) or ` +
+    `\`npm install ${TF_NODE}\` where storage.googleapis.com is reachable, or use \`backend: auto\` (or wasm) in the config`,
   wasm: `reinstall dependencies with \`npm ci\` so ${TF_WASM} and its .wasm files are present, or use \`backend: auto\` (or cpu)`,
   cpu: 'reinstall dependencies with `npm ci`',
 };

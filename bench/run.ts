@@ -1,0 +1,106 @@
+// `npm run bench`: runs every benchmark in its own child process (so peak RSS and the tfjs backend
+// of one do not leak into the other), writes bench/results.json and prints the tables.
+// Options: --only train|pipeline, --quick (shorter training measurements).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const BENCHES = ['pipeline', 'train'] as const;
+type BenchName = (typeof BENCHES)[number];
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Child mode: run one bench in this process and write its flat metrics to --out. */
+async function runChild(name: BenchName, out: string): Promise<void> {
+  let metrics: Record<string, number>;
+  if (name === 'train') {
+    const { runTrainBench } = await import('./train.js');
+    metrics = await runTrainBench(process.argv.includes('--quick') ? { budgetMs: 1000, maxSteps: 2 } : {});
+  } else {
+    const { runPipelineBench } = await import('./pipeline.js');
+    metrics = await runPipelineBench();
+  }
+  fs.writeFileSync(out, JSON.stringify(metrics));
+}
+
+function runInChild(name: BenchName): { metrics: Record<string, number> | null; seconds: number; error?: string } {
+  const viteNode = path.join(path.dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
+  const out = path.join(os.tmpdir(), `gzx-bench-${name}-${process.pid}.json`);
+  const start = performance.now();
+  const extra = process.argv.includes('--quick') ? ['--quick'] : [];
+  const child = spawnSync(process.execPath, [viteNode, path.join(HERE, 'run.ts'), '--child', name, '--out', out, ...extra], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const seconds = Math.round((performance.now() - start) / 100) / 10;
+  if (child.status !== 0 || !fs.existsSync(out)) {
+    return { metrics: null, seconds, error: `exited with ${child.status ?? child.signal}` };
+  }
+  const metrics = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, number>;
+  fs.rmSync(out, { force: true });
+  return { metrics, seconds };
+}
+
+async function main(): Promise<void> {
+  const child = arg('--child');
+  if (child) {
+    await runChild(child as BenchName, arg('--out')!);
+    return;
+  }
+  const only = arg('--only');
+  const selected = BENCHES.filter((b) => !only || only.split(',').includes(b));
+  const results: Record<string, unknown> = {
+    generatedAt: new Date().toISOString(),
+    machine: {
+      node: process.version,
+      cpus: os.availableParallelism(),
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      // Other work on the machine slows every number here; keep this with them.
+      loadAverage1mAtStart: Math.round(os.loadavg()[0] * 100) / 100,
+    },
+    seconds: {} as Record<string, number>,
+    errors: {} as Record<string, string>,
+    metrics: {} as Record<string, number>,
+  };
+  for (const name of selected) {
+    process.stderr.write(`\n== bench ${name} ==\n`);
+    const r = runInChild(name);
+    (results.seconds as Record<string, number>)[name] = r.seconds;
+    if (r.metrics) Object.assign(results.metrics as Record<string, number>, r.metrics);
+    else (results.errors as Record<string, string>)[name] = r.error!;
+  }
+  const file = path.join(HERE, 'results.json');
+  // Keep earlier results of benches not run this time.
+  if (only && fs.existsSync(file)) {
+    const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as { metrics?: Record<string, number> };
+    results.metrics = { ...(previous.metrics ?? {}), ...(results.metrics as Record<string, number>) };
+  }
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+
+  const metrics = results.metrics as Record<string, number>;
+  const { formatTrainTable } = await import('./train.js');
+  const lines: string[] = [''];
+  if (Object.keys(metrics).some((k) => k.startsWith('train.'))) lines.push('## training (img/s; wall clock, and per CPU-second in brackets)', formatTrainTable(metrics), '');
+  const pipelineKeys = Object.keys(metrics).filter((k) => k.startsWith('pipeline.'));
+  if (pipelineKeys.length) {
+    lines.push('## pipeline', '| metric | value |', '|---|---|', ...pipelineKeys.map((k) => `| ${k} | ${metrics[k]} |`), '');
+  }
+  lines.push(`wrote ${path.relative(ROOT, file)} (${Object.entries(results.seconds as Record<string, number>).map(([k, v]) => `${k} ${v}s`).join(', ')})`);
+  const errors = Object.entries(results.errors as Record<string, string>);
+  for (const [name, e] of errors) lines.push(`bench ${name} failed: ${e}`);
+  console.log(lines.join('\n'));
+  if (errors.length) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

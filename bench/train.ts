@@ -1,0 +1,301 @@
+// Training and inference throughput of real gzx models (backbone plugin + galaxy-zoo head) on each
+// backend that loads, with memory checks. Images are random tensors: this measures the model step
+// only (bench/pipeline.ts measures decoding).
+// Run: npm run bench (both benches), or `npx vite-node bench/train.ts --train-table`.
+import 'reflect-metadata';
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { container } from 'tsyringe';
+import type { Backbone, Head } from '../src/core/contracts.js';
+import type { PluginContext } from '../src/core/plugin.js';
+import { describeBackends, selectBackend, type BackendName } from '../src/core/backend.js';
+import { registerWasmKernels } from '../src/core/wasm-kernels/index.js';
+import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
+import { resnetBackbone } from '../src/plugins/backbone/resnet.js';
+import { galaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
+
+export interface ModelSpec {
+  id: string;
+  label: string;
+  size: number;
+  batch: number;
+  backbone: () => Backbone | Promise<Backbone>;
+}
+
+const ctx: PluginContext = {
+  tf,
+  seed: 1,
+  runDir: os.tmpdir(),
+  configDir: process.cwd(),
+  log: () => {},
+  container: container.createChildContainer(),
+};
+
+export const MODELS: ModelSpec[] = [
+  {
+    id: 'cnn64',
+    label: 'simple-cnn @64px b32',
+    size: 64,
+    batch: 32,
+    backbone: () => simpleCnnBackbone.create({ channels: [16, 32, 64, 128], convs_per_block: 1 }, ctx),
+  },
+  {
+    id: 'r18_64',
+    label: 'resnet18 @64px b16',
+    size: 64,
+    batch: 16,
+    backbone: () => resnetBackbone.create({ depth: 18, pretrained: null, normalize: 'auto', width: 1 }, ctx),
+  },
+  {
+    id: 'r50_64',
+    label: 'resnet50 @64px b8',
+    size: 64,
+    batch: 8,
+    backbone: () => resnetBackbone.create({ depth: 50, pretrained: null, normalize: 'auto', width: 1 }, ctx),
+  },
+  {
+    id: 'r50_112',
+    label: 'resnet50 @112px b8',
+    size: 112,
+    batch: 8,
+    backbone: () => resnetBackbone.create({ depth: 50, pretrained: null, normalize: 'auto', width: 1 }, ctx),
+  },
+];
+
+/** A backend run: `wasm-stock` is wasm with only the gradient fixes (the issue's "before"). */
+export interface BackendRun {
+  id: string;
+  backend: BackendName;
+  speedups: boolean;
+  /** Models to skip: on cpu a ResNet training step takes minutes. */
+  skip: string[];
+  /** Smaller batch for slow backends (images/s is per image, so comparable). */
+  batch?: number;
+}
+
+async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
+  const backbone = await spec.backbone();
+  const built = backbone.build(tf);
+  const head = (await galaxyZooHead.create({ ps: 0.25, hidden: 512, pool: 'concat', normalise: true }, ctx)) as Head;
+  return tf.model({ inputs: built.inputs, outputs: head.build(tf, built.features) });
+}
+
+function randomBatch(spec: ModelSpec): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  return {
+    x: tf.randomUniform([spec.batch, spec.size, spec.size, 3], 0, 1, 'float32', 1) as tf.Tensor4D,
+    y: tf.randomUniform([spec.batch, 37], 0, 1, 'float32', 2) as tf.Tensor2D,
+  };
+}
+
+const rssMiB = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/**
+ * Runs `step` until `budgetMs` has passed (at least once, at most maxSteps). Returns wall and CPU
+ * ms per step: on a shared machine the wall clock includes waiting for a core, CPU time does not
+ * (for single-threaded backends it is what an idle core would take).
+ */
+async function timeSteps(
+  step: () => Promise<void>,
+  budgetMs: number,
+  maxSteps: number,
+): Promise<{ msPerStep: number; cpuMsPerStep: number; steps: number }> {
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  let steps = 0;
+  while (steps < maxSteps && (steps === 0 || performance.now() - start < budgetMs)) {
+    await step();
+    steps++;
+  }
+  const cpu = process.cpuUsage(cpuStart);
+  return { msPerStep: (performance.now() - start) / steps, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps, steps };
+}
+
+export interface TrainRow {
+  run: string;
+  model: string;
+  trainIps: number;
+  /** Images per CPU-second (all threads of the process). */
+  trainCpuIps: number;
+  trainSteps: number;
+  inferIps: number;
+  inferCpuIps: number;
+  /** numTensors after the first step and after the last one: equal when nothing leaks. */
+  tensorsAfterFirst: number;
+  tensorsAfterLast: number;
+  peakRssMiB: number;
+}
+
+export async function benchModel(spec: ModelSpec, run: string, budgetMs: number, maxSteps: number): Promise<TrainRow> {
+  const model = await buildModel(spec);
+  const optimizer = tf.train.adam(1e-3);
+  const { x, y } = randomBatch(spec);
+  const trainStep = async () => {
+    const loss = optimizer.minimize(
+      () => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+      true,
+    )!;
+    await loss.data();
+    loss.dispose();
+  };
+  await trainStep(); // warm-up: first-call allocations and XNNPACK operator creation
+  const tensorsAfterFirst = tf.memory().numTensors;
+  const train = await timeSteps(trainStep, budgetMs, maxSteps);
+  const tensorsAfterLast = tf.memory().numTensors;
+  const inferStep = async () => {
+    const out = model.predict(x) as tf.Tensor;
+    await out.data();
+    out.dispose();
+  };
+  await inferStep();
+  const infer = await timeSteps(inferStep, budgetMs / 2, maxSteps);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+  return {
+    run,
+    model: spec.id,
+    trainIps: round(spec.batch / (train.msPerStep / 1000)),
+    trainCpuIps: round(spec.batch / (train.cpuMsPerStep / 1000)),
+    trainSteps: train.steps,
+    inferIps: round(spec.batch / (infer.msPerStep / 1000)),
+    inferCpuIps: round(spec.batch / (infer.cpuMsPerStep / 1000)),
+    tensorsAfterFirst,
+    tensorsAfterLast,
+    peakRssMiB: peakRssMiB(),
+  };
+}
+
+/** Many short "epochs" of the small CNN: tensors and RSS after the last must not exceed those after the first. */
+export async function leakCheck(epochs: number, stepsPerEpoch: number) {
+  const spec = MODELS[0];
+  const model = await buildModel(spec);
+  const optimizer = tf.train.adam(1e-3);
+  const { x, y } = randomBatch(spec);
+  const perEpoch: { tensors: number; rssMiB: number }[] = [];
+  for (let e = 0; e < epochs; e++) {
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const loss = optimizer.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+      await loss.data();
+      loss.dispose();
+    }
+    perEpoch.push({ tensors: tf.memory().numTensors, rssMiB: rssMiB() });
+  }
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+  return { first: perEpoch[0], last: perEpoch[perEpoch.length - 1], epochs, stepsPerEpoch };
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+export interface TrainBenchOptions {
+  /** Time budget per measurement (ms). */
+  budgetMs?: number;
+  maxSteps?: number;
+  log?: (m: string) => void;
+  /** Only these model ids. */
+  models?: string[];
+  /** Only these run ids (cpu, wasm-stock, wasm, tensorflow). */
+  runs?: string[];
+}
+
+export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
+  const budgetMs = o.budgetMs ?? Number(process.env.GZX_BENCH_TRAIN_BUDGET_MS ?? 4000);
+  const maxSteps = o.maxSteps ?? 5;
+  const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
+  const available = new Set((await describeBackends()).filter((b) => b.loads).map((b) => b.backend));
+  const runs: BackendRun[] = [
+    { id: 'tensorflow', backend: 'tensorflow', speedups: true, skip: [] },
+    { id: 'wasm-stock', backend: 'wasm', speedups: false, skip: [] },
+    { id: 'wasm', backend: 'wasm', speedups: true, skip: [] },
+    { id: 'cpu', backend: 'cpu', speedups: true, skip: ['r18_64', 'r50_64', 'r50_112'], batch: 4 },
+  ].filter((r) => available.has(r.backend as BackendName) && (!o.runs || o.runs.includes(r.id))) as BackendRun[];
+  const rows: TrainRow[] = [];
+  for (const run of runs) {
+    await selectBackend(run.backend, () => {});
+    if (run.backend === 'wasm') registerWasmKernels({ speedups: run.speedups });
+    for (const spec of MODELS) {
+      if (run.skip.includes(spec.id) || (o.models && !o.models.includes(spec.id))) continue;
+      // cpu gets one step of a small batch: its conv gradients are ~150x slower than wasm's.
+      const sized = run.batch ? { ...spec, batch: run.batch } : spec;
+      const row = await benchModel(sized, run.id, budgetMs, run.backend === 'cpu' ? 1 : maxSteps);
+      log(`${run.id.padEnd(10)} ${spec.label.padEnd(22)} train ${row.trainIps} img/s [${row.trainCpuIps}/cpu-s] (${row.trainSteps} steps), infer ${row.inferIps} img/s [${row.inferCpuIps}/cpu-s], tensors ${row.tensorsAfterFirst}→${row.tensorsAfterLast}, peak RSS ${row.peakRssMiB} MiB`);
+      rows.push(row);
+    }
+  }
+  let leak = null;
+  if (available.has('wasm') && (!o.runs || o.runs.includes('wasm'))) {
+    await selectBackend('wasm', () => {});
+    registerWasmKernels({ speedups: true });
+    leak = await leakCheck(6, 3);
+    log(`leak check (wasm, simple-cnn, ${leak.epochs} epochs × ${leak.stepsPerEpoch} steps): tensors ${leak.first.tensors}→${leak.last.tensors}, RSS ${leak.first.rssMiB}→${leak.last.rssMiB} MiB`);
+  }
+  return { rows, leak };
+}
+
+/** Flat metrics for bench/results.json (same shape as bench/pipeline.ts). */
+export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<string, number>> {
+  const { rows, leak } = await runTrainBenchRows(o);
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    const k = `train.${r.run}.${r.model}`;
+    out[`${k}.train_ips`] = r.trainIps;
+    out[`${k}.train_cpu_ips`] = r.trainCpuIps;
+    out[`${k}.infer_ips`] = r.inferIps;
+    out[`${k}.infer_cpu_ips`] = r.inferCpuIps;
+    out[`${k}.tensors_growth`] = r.tensorsAfterLast - r.tensorsAfterFirst;
+    out[`${k}.peak_rss_mib`] = r.peakRssMiB;
+  }
+  if (leak) {
+    out['train.leak.tensors_first_epoch'] = leak.first.tensors;
+    out['train.leak.tensors_last_epoch'] = leak.last.tensors;
+    out['train.leak.rss_mib_first_epoch'] = leak.first.rssMiB;
+    out['train.leak.rss_mib_last_epoch'] = leak.last.rssMiB;
+  }
+  return out;
+}
+
+/** Markdown table: one row per model, one train/infer column pair per backend run. */
+export function formatTrainTable(metrics: Record<string, number>): string {
+  const runs = ['tensorflow', 'wasm-stock', 'wasm', 'cpu'].filter((r) => Object.keys(metrics).some((k) => k.startsWith(`train.${r}.`)));
+  const lines = [
+    `| model | ${runs.map((r) => `${r} train img/s | ${r} infer img/s`).join(' | ')} |`,
+    `|---|${runs.map(() => '---|---|').join('')}`,
+  ];
+  for (const m of MODELS) {
+    const cell = (r: string, what: string) => {
+      const wall = metrics[`train.${r}.${m.id}.${what}_ips`];
+      const cpu = metrics[`train.${r}.${m.id}.${what}_cpu_ips`];
+      return wall === undefined ? '–' : `${wall} (${cpu})`;
+    };
+    lines.push(`| ${m.label} | ${runs.map((r) => `${cell(r, 'train')} | ${cell(r, 'infer')}`).join(' | ')} |`);
+  }
+  if ('train.leak.tensors_first_epoch' in metrics) {
+    lines.push(
+      '',
+      `leak check: tensors ${metrics['train.leak.tensors_first_epoch']} → ${metrics['train.leak.tensors_last_epoch']}, ` +
+        `RSS ${metrics['train.leak.rss_mib_first_epoch']} → ${metrics['train.leak.rss_mib_last_epoch']} MiB (after epoch 1 → after the last)`,
+    );
+  }
+  const peaks = Object.entries(metrics).filter(([k]) => k.endsWith('.peak_rss_mib'));
+  if (peaks.length) lines.push(`peak RSS of the process: ${Math.max(...peaks.map(([, v]) => v))} MiB`);
+  return lines.join('\n');
+}
+
+// vite-node hides the script path from argv, so the table is asked for with a flag.
+if (process.argv.includes('--train-table')) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1].split(',') : undefined;
+  };
+  runTrainBench({ models: arg('--models'), runs: arg('--runs') }).then(
+    (m) => console.log(formatTrainTable(m)),
+    (e) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
