@@ -189,8 +189,12 @@ describe('depth 18/34 (torchvision basic blocks)', () => {
     model.dispose();
   });
 
-  it('resnet34 has 3-4-6-3 basic blocks', () => {
-    const built = buildResnet(tf, { depth: 34, normalize: 'imagenet', width: 0.125, seed: 1 });
+  it('resnet34 has 3-4-6-3 basic blocks and torchvision resnet34 parameters (without fc) plus BN statistics', () => {
+    const built = buildResnet(tf, { depth: 34, normalize: 'imagenet', width: 1, seed: 1 });
+    const model = tf.model({ inputs: built.inputs, outputs: built.features });
+    // torchvision resnet34: 21,797,672 − fc 513,000; BN running mean+var: 2 × 8,512 channels.
+    expect(model.countParams()).toBe(21_284_672 + 2 * 8_512);
+    model.dispose();
     const names = built.layerGroups.flat();
     const blocks = (stage: number) => names.filter((n) => new RegExp(`^conv${stage}_block\\d+_out$`).test(n)).length;
     expect([2, 3, 4, 5].map(blocks)).toEqual([3, 4, 6, 3]);
