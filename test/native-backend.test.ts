@@ -47,7 +47,8 @@ function tinyConvNet(): tf.LayersModel {
 function fixture() {
   const rng = new SeededRng(1234);
   const model = tinyConvNet();
-  const specs = model.weights.map((w) => ({ name: w.originalName, shape: w.shape }));
+  // Weight shapes are fully known (no batch dimension), so no nulls.
+  const specs = model.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[] }));
   model.dispose();
   const weights = specs.map(({ name, shape }) => {
     const values = randomArray(rng, shape.reduce((a, b) => a * b, 1), 0.3);
