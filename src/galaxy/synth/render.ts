@@ -450,21 +450,32 @@ function toPixels(canvas: Canvas, rng: SeededRng): RawImage {
   const skyR = rng.uniform(0.5, 5.5);
   const skyG = rng.uniform(0.5, 5.5);
   const skyB = rng.uniform(0, 2.5);
-  const sigma = rng.uniform(5.5, 12);
-  // Value i of the image reads noise[(start + i) % period]; the period is a multiple of 3 so a
-  // pixel's three channels never straddle the wrap.
+  const sigma = rng.uniform(5, 11);
+  // Sky noise = fine (per pixel) + coarse (per 2×2 block) grain: the real images' noise is
+  // blotchy, and pure per-pixel noise would mostly vanish in the JPEG. Value i reads the table at
+  // (start + i) % period (fine) and at the block's own offset (coarse); periods are multiples of 3
+  // so a pixel's channels never straddle the wrap.
   const period = NOISE_TABLE_SIZE - (NOISE_TABLE_SIZE % 3);
   const start = 3 * rng.int(period / 3);
+  const coarseStart = 3 * rng.int(period / 3);
+  const fine = 0.55 * sigma;
+  const coarse = 0.85 * sigma;
+  const half = (size + 1) >> 1;
+  const coarseAt = (x: number, y: number) => (coarseStart + 3 * ((y >> 1) * half + (x >> 1))) % period;
   // A clamped array rounds and clips on store, which keeps these loops short.
   const data = new Uint8ClampedArray(size * size * 3);
   // Pass 1, sky and noise everywhere (most pixels receive no light).
   let o = start;
-  for (let i = 0; i < data.length; i += 3) {
-    data[i] = skyR + sigma * noise[o];
-    data[i + 1] = skyG + sigma * noise[o + 1];
-    data[i + 2] = skyB + sigma * noise[o + 2];
-    o += 3;
-    if (o >= period) o = 0;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = (y * size + x) * 3;
+      const c = coarseAt(x, y);
+      data[i] = skyR + fine * noise[o] + coarse * noise[c];
+      data[i + 1] = skyG + fine * noise[o + 1] + coarse * noise[c + 1];
+      data[i + 2] = skyB + fine * noise[o + 2] + coarse * noise[c + 2];
+      o += 3;
+      if (o >= period) o = 0;
+    }
   }
   // Pass 2, where light was drawn: the same sky and noise plus the stretched light.
   const lutScale = LUT_SIZE / LUT_MAX_FLUX;
@@ -490,9 +501,10 @@ function toPixels(canvas: Canvas, rng: SeededRng): RawImage {
         sb *= k;
       }
       const n = (start + i) % period;
-      data[i] = skyR + sigma * noise[n] + sr;
-      data[i + 1] = skyG + sigma * noise[n + 1] + sg;
-      data[i + 2] = skyB + sigma * noise[n + 2] + sb;
+      const c = coarseAt(x, y);
+      data[i] = skyR + fine * noise[n] + coarse * noise[c] + sr;
+      data[i + 1] = skyG + fine * noise[n + 1] + coarse * noise[c + 1] + sg;
+      data[i + 2] = skyB + fine * noise[n + 2] + coarse * noise[c + 2] + sb;
     }
   }
   return { data: new Uint8Array(data.buffer), width: size, height: size, channels: 3 };
