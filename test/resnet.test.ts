@@ -19,6 +19,7 @@ import { builtinPlugins } from '../src/plugins/index.js';
 import {
   InputNormalizationLayer,
   buildResnet,
+  resnet50NameFrom2017,
   resnetBackbone,
   type ResnetOptions,
 } from '../src/plugins/backbone/resnet.js';
@@ -168,6 +169,53 @@ describe('pretrained Keras weights through the plugin', () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toContain('no layer of the resnet50 backbone');
     expect(lines.join('\n')).toContain('shape mismatch: model [7,7,3,4] [4] vs file [7,7,3,2] [2]');
+    model.dispose();
+  });
+});
+
+describe('the 2017 Keras ResNet50 file (old layer names)', () => {
+  it('maps every old name onto a layer of depth 50', () => {
+    expect(resnet50NameFrom2017('conv1')).toBe('conv1_conv');
+    expect(resnet50NameFrom2017('bn_conv1')).toBe('conv1_bn');
+    expect(resnet50NameFrom2017('res2a_branch2a')).toBe('conv2_block1_1_conv');
+    expect(resnet50NameFrom2017('bn2a_branch1')).toBe('conv2_block1_0_bn');
+    expect(resnet50NameFrom2017('res4f_branch2c')).toBe('conv4_block6_3_conv');
+    expect(resnet50NameFrom2017('bn5c_branch2b')).toBe('conv5_block3_2_bn');
+    expect(resnet50NameFrom2017('fc1000')).toBeNull();
+    // The old ResNet50 had 53 convolutions and 53 batch norms: all of them land on distinct Keras layers.
+    const old: string[] = ['conv1', 'bn_conv1'];
+    [3, 4, 6, 3].forEach((blocks, s) => {
+      for (let b = 0; b < blocks; b++) {
+        const parts = b === 0 ? ['1', '2a', '2b', '2c'] : ['2a', '2b', '2c'];
+        for (const p of parts) old.push(`res${s + 2}${'abcdef'[b]}_branch${p}`, `bn${s + 2}${'abcdef'[b]}_branch${p}`);
+      }
+    });
+    const mapped = old.map(resnet50NameFrom2017);
+    const kerasWithWeights = keras.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
+    expect([...new Set(mapped)].sort()).toEqual([...kerasWithWeights].sort());
+  });
+
+  it('loads a file in that layout by the mapped names and gives its batch norms epsilon 1e-3', async () => {
+    const backbone = (await resnetBackbone.create(
+      withDefaults({ depth: 50, width: 0.125, pretrained: 'fixtures/weights/resnet50-2017names-subset-w0125.h5' }),
+      ctx({ configDir: TEST_DIR }),
+    )) as Backbone;
+    const built = backbone.build(tf);
+    const model = tf.model({ inputs: built.inputs, outputs: built.features });
+    const lines: string[] = [];
+    await backbone.loadPretrained!(model, (m) => lines.push(m));
+    expect(lines[0]).toContain('2017 ResNet50 layer names (res2a_branch2a…) mapped');
+    expect(lines[0]).toContain('9 layers loaded');
+    const w = (layer: string, i: number) => Array.from(model.getLayer(layer).getWeights()[i].dataSync());
+    // Values Keras printed when it wrote the file.
+    expect(w('conv1_conv', 0).slice(0, 3)).toEqual([1.3755087852478027, -0.5739603638648987, 1.1603715419769287].map(Math.fround));
+    expect(w('conv2_block1_0_bn', 3).slice(0, 2)).toEqual([1.8057187795639038, 0.6386045813560486].map(Math.fround));
+    expect(w('conv2_block1_3_conv', 1).slice(0, 2)).toEqual([0.07039940357208252, -1.0788477659225464].map(Math.fround));
+    expect(w('conv2_block2_1_conv', 0).slice(0, 2)).toEqual([-0.778984546661377, -0.37348583340644836].map(Math.fround));
+    expect(model.getLayer('conv1_bn').getConfig().epsilon).toBe(1e-3);
+    expect(model.getLayer('conv2_block1_1_bn').getConfig().epsilon).toBe(1e-3);
+    // Batch norms not in the file keep today's epsilon.
+    expect(model.getLayer('conv2_block1_2_bn').getConfig().epsilon).toBe(1.001e-5);
     model.dispose();
   });
 });

@@ -13,7 +13,7 @@ export default class Weights extends GzxCommand {
   static examples = [
     '<%= config.bin %> weights weights/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5',
     '<%= config.bin %> weights --config configs/resnet50-progressive.yaml',
-    '<%= config.bin %> weights runs/<id>/model --config configs/my-resnet18.yaml --all',
+    '<%= config.bin %> weights runs/<id> --config configs/my-resnet18.yaml',
   ];
   static args = {
     source: Args.string({ description: 'Keras .h5 weights file or TensorFlow.js model folder.', required: false }),
@@ -21,7 +21,7 @@ export default class Weights extends GzxCommand {
   static flags = {
     config: Flags.string({ char: 'c', helpValue: 'file', description: 'Check against the backbone of this experiment config.' }),
     set: setFlag,
-    all: Flags.boolean({ description: 'List every layer instead of the first few.', default: false }),
+    all: Flags.boolean({ description: 'List every layer of the file instead of the first 12 (without --config).', default: false }),
   };
 
   async run(): Promise<void> {
@@ -38,6 +38,6 @@ export default class Weights extends GzxCommand {
     const { checkBackboneWeights } = await import('../../core/weights/inspect.js');
     const registry = createRegistry();
     const resolved = await loadExperiment(flags.config, flags.set ?? [], registry);
-    await checkBackboneWeights(resolved, registry, args.source, (line) => this.log(line), limit);
+    await checkBackboneWeights(resolved, registry, args.source, (line) => this.log(line));
   }
 }

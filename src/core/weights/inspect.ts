@@ -9,8 +9,7 @@ import { UserError } from '../errors.js';
 import type { PluginContext } from '../plugin.js';
 import type { PluginRegistry } from '../registry.js';
 import type { ResolvedExperiment } from '../config/load.js';
-import { formatLoadReport, loadWeightsByName, readWeightFile } from './index.js';
-import type { LoadReport } from './types.js';
+import { loadWeightsByName, readWeightFile } from './index.js';
 
 /** Format, layer count and each layer's variables with shapes (the first `limit` layers). */
 export async function describeWeightSource(source: string, limit: number): Promise<string[]> {
@@ -30,16 +29,16 @@ export async function describeWeightSource(source: string, limit: number): Promi
 }
 
 /**
- * Builds the config's backbone and loads `source` (default: its `backbone.with.pretrained`) into it,
- * returning the report; throws a UserError when not a single layer matches.
+ * Builds the config's backbone and loads `source` (default: its `backbone.with.pretrained`) into it
+ * the way `gzx run` does: through the backbone's own `loadPretrained` when it has one (resnet maps
+ * the 2017 ResNet50 names there), else by layer name. Throws a UserError when not one layer loads.
  */
 export async function checkBackboneWeights(
   resolved: ResolvedExperiment,
   registry: PluginRegistry,
   source: string | undefined,
   log: (line: string) => void,
-  limit: number,
-): Promise<LoadReport> {
+): Promise<void> {
   const { config } = resolved;
   const configured = config.backbone.with['pretrained'];
   const target =
@@ -63,23 +62,25 @@ export async function checkBackboneWeights(
     log: () => {},
     container: rootContainer.createChildContainer(),
   };
-  // The backbone is created without `pretrained` so that it is the file under test that loads.
   const def = registry.get('backbone', config.backbone.use, 'backbone: ');
   const options = { ...config.backbone.with };
-  if ('pretrained' in options) options['pretrained'] = null;
+  const hasPretrainedOption = 'pretrained' in options;
+  if (hasPretrainedOption) options['pretrained'] = target;
   const backbone = (await def.create(options, ctx)) as Backbone;
   const built = backbone.build(tf);
   const model = tf.model({ inputs: built.inputs, outputs: built.features });
   try {
-    const report = await loadWeightsByName(model, target, () => {}, { layers: built.layerGroups.flat() });
-    for (const line of formatLoadReport(report, limit)) log(line);
+    if (hasPretrainedOption && backbone.loadPretrained) {
+      await backbone.loadPretrained(model, log);
+      return;
+    }
+    const report = await loadWeightsByName(model, target, log, { layers: built.layerGroups.flat() });
     if (report.matched.length === 0) {
       throw new UserError(
-        `${target}: not one layer of backbone ${config.backbone.use} (${JSON.stringify(config.backbone.with)}) matches this file by name and shape. ` +
+        `${target}: not one layer of backbone ${config.backbone.use} matches this file by name and shape. ` +
           `Use weights made for this backbone (see docs/pretrained.md).`,
       );
     }
-    return report;
   } finally {
     model.dispose();
   }

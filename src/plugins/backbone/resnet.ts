@@ -8,7 +8,7 @@ import { definePlugin } from '../../core/plugin.js';
 import type { Backbone, BackboneBuild } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { deriveSeed } from '../../core/random.js';
-import { loadWeightsByName } from '../../core/weights/index.js';
+import { applyWeightFile, formatLoadReport, readWeightFile, type WeightFile } from '../../core/weights/index.js';
 import { InputNormalizationLayer, type InputNormalization } from '../../core/layers/input-normalization.js';
 
 export { InputNormalizationLayer, type InputNormalization };
@@ -208,6 +208,30 @@ export function resolveNormalization(depth: ResnetDepth, normalize: ResnetOption
   return depth === 50 ? 'imagenet-caffe' : 'imagenet';
 }
 
+/**
+ * The 2017 Keras ResNet50 file (deep-learning-models v0.2, same file name as today's) names layers
+ * conv1, bn_conv1, res2a_branch2a, bn2a_branch1…; Keras 2.2+ renamed them to conv2_block1_1_conv….
+ * Returns the new name, or null for a name that is not an old ResNet50 one.
+ */
+export function resnet50NameFrom2017(name: string): string | null {
+  if (name === 'conv1') return 'conv1_conv';
+  if (name === 'bn_conv1') return 'conv1_bn';
+  const m = /^(res|bn)([2-5])([a-f])_branch(1|2a|2b|2c)$/.exec(name);
+  if (!m) return null;
+  const part = { '1': 0, '2a': 1, '2b': 2, '2c': 3 }[m[4] as '1' | '2a' | '2b' | '2c'];
+  return `conv${m[2]}_block${m[3].charCodeAt(0) - 96}_${part}_${m[1] === 'res' ? 'conv' : 'bn'}`;
+}
+
+// Keras' default BatchNormalization epsilon, which the 2017 ResNet50 used (today's uses 1.001e-5).
+const EPSILON_2017 = 1e-3;
+
+/** Renames a 2017-layout file's layers to today's names; null when the file is not in that layout. */
+function from2017Layout(file: WeightFile): WeightFile | null {
+  if (file.layers.has('conv1_conv') || !file.layers.has('bn_conv1')) return null;
+  const layers = new Map([...file.layers].map(([name, w]) => [resnet50NameFrom2017(name) ?? name, w]));
+  return { ...file, format: `${file.format}, 2017 ResNet50 layer names (res2a_branch2a…) mapped`, layers };
+}
+
 export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
   name: 'resnet',
   kind: 'backbone',
@@ -236,13 +260,23 @@ export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
     if (pretrained) {
       backbone.loadPretrained = async (model, log) => {
         const names = backboneLayers.length > 0 ? backboneLayers : undefined;
-        const report = await loadWeightsByName(model, pretrained, log, { layers: names });
+        const file = await readWeightFile(pretrained);
+        const legacy = depth === 50 ? from2017Layout(file) : null;
+        const report = applyWeightFile(model, legacy ?? file, { layers: names });
+        if (legacy) {
+          // Those batch-norm statistics were computed with epsilon 1e-3; using them with 1.001e-5
+          // would shift every activation. BatchNormalization reads `epsilon` at call time and saves it.
+          for (const name of report.matched) {
+            const layer = model.getLayer(name);
+            if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { epsilon: number }).epsilon = EPSILON_2017;
+          }
+        }
+        for (const line of formatLoadReport(report)) log(line);
         if (report.matched.length === 0) {
           throw new UserError(
             `backbone.with.pretrained: no layer of the resnet${depth} backbone found matching weights in ${pretrained}. ` +
-              `Use weights made for this depth and width (depth 50, width 1: the keras-applications "resnet" release of ` +
-            `resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, md5 4d473c1dd8becc155b73f8504c6f6626; the older 2017 file ` +
-            `of the same name uses other layer names such as res2a_branch2a). See docs/pretrained.md.`,
+              `Use weights made for this depth and width (depth 50, width 1: resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, ` +
+            `md5 4d473c1dd8becc155b73f8504c6f6626). See docs/pretrained.md.`,
           );
         }
       };
