@@ -1,5 +1,5 @@
 // A captioned grid of hand-picked synthetic galaxies, one per look, for docs/synthetic.md.
-// Run: `node dist/galaxy/synth/sample-grid.js docs/synthetic-samples.png` (after `npm run build`).
+// Run: `npm run docs:synth-grid` (builds, then writes docs/synthetic-samples.png).
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { SeededRng, deriveSeed } from '../../core/random.js';
