@@ -5,11 +5,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Pinned: the newest release whose wheels (mlflow, mlflow-skinny, mlflow-tracing) install here with Python 3.11. */
 export const MLFLOW_VERSION = '3.17.2';
+/** `auth` adds Flask-WTF, which the basic-auth app (`--auth`) needs. */
+const MLFLOW_REQUIREMENT = `mlflow[auth]==${MLFLOW_VERSION}`;
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,7 +68,7 @@ async function withLock(lockDir, fn, log) {
 export async function ensureMlflowInstalled({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
   const venv = mlflowVenvDir();
   const marker = path.join(venv, '.gzx-mlflow-version');
-  const ready = () => existsSync(mlflowBin(venv)) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === MLFLOW_VERSION;
+  const ready = () => existsSync(mlflowBin(venv)) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === MLFLOW_REQUIREMENT;
   if (ready()) return mlflowBin(venv);
   mkdirSync(path.dirname(venv), { recursive: true });
   await withLock(`${venv}.lock`, async () => {
@@ -76,9 +79,9 @@ export async function ensureMlflowInstalled({ log = (m) => process.stderr.write(
       log(`creating Python venv ${venv} (${python})`);
       run(python, ['-m', 'venv', venv]);
     }
-    log(`installing mlflow==${MLFLOW_VERSION} from PyPI into ${venv} (first time only, a few minutes)`);
-    run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', `mlflow==${MLFLOW_VERSION}`]);
-    writeFileSync(marker, `${MLFLOW_VERSION}\n`);
+    log(`installing ${MLFLOW_REQUIREMENT} from PyPI into ${venv} (first time only, a few minutes)`);
+    run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', MLFLOW_REQUIREMENT]);
+    writeFileSync(marker, `${MLFLOW_REQUIREMENT}\n`);
     log(`mlflow installed in ${Math.round((Date.now() - started) / 1000)} s`);
   }, log);
   return mlflowBin(venv);
@@ -113,10 +116,11 @@ function portIsFree(port) {
 /**
  * Starts `mlflow server` on 127.0.0.1 with its store and artifacts in `dir`, and waits for /health.
  * Reusing a `dir` restarts a server on the same data.
- * @param {{dir: string, port?: number, timeoutMs?: number, log?: (m: string) => void, signal?: AbortSignal}} opts
+ * With `auth`, MLflow's basic-auth app runs and `auth.username` is its admin (password `auth.password`).
+ * @param {{dir: string, port?: number, timeoutMs?: number, log?: (m: string) => void, signal?: AbortSignal, auth?: {username: string, password: string}}} opts
  * @returns {Promise<{uri: string, port: number, dir: string, pid: number, logFile: string, stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
-export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = (m) => process.stderr.write(`${m}\n`), signal }) {
+export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = (m) => process.stderr.write(`${m}\n`), signal, auth }) {
   const bin = await ensureMlflowInstalled({ log });
   dir = path.resolve(dir);
   mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
@@ -132,11 +136,29 @@ export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = 
     '--artifacts-destination', path.join(dir, 'artifacts'),
     '--workers', '1',
   ];
+  const env = { ...process.env, PYTHONUNBUFFERED: '1' };
+  if (auth) {
+    // The auth app keeps its users in its own SQLite file, configured through an ini file.
+    const ini = path.join(dir, 'basic_auth.ini');
+    writeFileSync(
+      ini,
+      `[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///${path.join(dir, 'basic_auth.db')}\n` +
+        `admin_username = ${auth.username}\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n` +
+        // Without this cache every request re-runs PBKDF2, which makes each call take seconds on a busy machine.
+        `auth_cache_ttl_seconds = 600\n`,
+    );
+    Object.assign(env, {
+      MLFLOW_AUTH_CONFIG_PATH: ini,
+      MLFLOW_AUTH_ADMIN_PASSWORD: auth.password,
+      MLFLOW_FLASK_SERVER_SECRET_KEY: env.MLFLOW_FLASK_SERVER_SECRET_KEY || randomBytes(16).toString('hex'),
+    });
+    args.push('--app-name', 'basic-auth');
+  }
   // Own process group, so stop() ends the server and its workers together.
   const child = spawn(bin, args, {
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    env,
   });
   closeSync(out);
   let exited = null;

@@ -16,9 +16,10 @@ import { MlflowRunLogger, mlflowLogger } from '../src/plugins/logger/mlflow.js';
 import { readRunFolder } from '../src/core/runs/folder.js';
 import { syncRun } from '../src/core/runs/sync.js';
 import type { PluginContext } from '../src/core/plugin.js';
-import { deadUri, restGet, restHistory, restPost, simulateTraining, startTestMlflowServer } from './helpers/mlflow.js';
+import { TEST_AUTH, authHeaders, deadUri, restGet, restHistory, restPost, simulateTraining, startTestMlflowServer } from './helpers/mlflow.js';
 
-const server = await startTestMlflowServer();
+// The server requires HTTP Basic auth, so every call below also proves the credentials travel.
+const server = await startTestMlflowServer({ auth: true });
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(REPO, 'bin', 'run.js');
 
@@ -47,7 +48,7 @@ async function serverRunOf(uri: string, experiment: string, localId: string) {
 
 async function listArtifactsRest(uri: string, artifactUri: string, sub = ''): Promise<Map<string, number>> {
   const root = artifactUri.replace(/^mlflow-artifacts:\/*/, '');
-  const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(sub ? `${root}/${sub}` : root)}`);
+  const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(sub ? `${root}/${sub}` : root)}`, { headers: authHeaders() });
   const body = (await res.json()) as { files?: { path: string; is_dir: boolean; file_size?: number }[] };
   const out = new Map<string, number>();
   for (const f of body.files ?? []) {
@@ -129,6 +130,24 @@ describe.skipIf(!server)('MLflow client against a real server', () => {
     expect((await client.downloadArtifact(run, 'model/sub/w b.bin')).equals(Buffer.alloc(3000, 7))).toBe(true);
     // The same files through raw REST, as the MLflow UI sees them.
     expect(await listArtifactsRest(server!.uri, run.artifactUri)).toEqual(new Map([['model/model.json', 7], ['model/sub/w b.bin', 3000]]));
+  });
+
+  it('credentials come from the environment; missing or wrong ones give a 401 UserError that never shows a password', async () => {
+    const none = await new MlflowClient({ trackingUri: server!.uri, env: {} }).getOrCreateExperiment('auth').catch((e) => e);
+    expect(none).toBeInstanceOf(MlflowApiError);
+    expect(none.status).toBe(401);
+    expect(none.message).toMatch(/MLFLOW_TRACKING_USERNAME/);
+    const wrong = await new MlflowClient({
+      trackingUri: server!.uri,
+      env: { MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: 'not-the-password-123' },
+    })
+      .getOrCreateExperiment('auth')
+      .catch((e) => e);
+    expect(wrong.status).toBe(401);
+    expect(wrong.message).not.toContain('not-the-password-123');
+    const ok = await new MlflowClient({ trackingUri: server!.uri, env: { MLFLOW_TRACKING_USERNAME: TEST_AUTH.username, MLFLOW_TRACKING_PASSWORD: TEST_AUTH.password } }).getOrCreateExperiment('auth');
+    expect(ok.name).toBe('auth');
+    expect(JSON.stringify(ok)).not.toContain(TEST_AUTH.password);
   });
 
   it('4xx answers become one clear UserError; a non-http URI is refused up front', async () => {

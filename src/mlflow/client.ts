@@ -121,7 +121,7 @@ export class MlflowClient {
   }
 
   /** fetch with timeout, retries on connection errors and 5xx, and 4xx turned into MlflowApiError. */
-  private async send(method: string, url: URL, body?: string | Buffer, contentType?: string): Promise<Response> {
+  private async send(method: string, url: URL, body?: string | Buffer, contentType?: string, timeoutMs = this.timeoutMs): Promise<Response> {
     let lastReason = '';
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await sleep(this.backoffMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
@@ -131,17 +131,19 @@ export class MlflowClient {
         if (contentType) headers['Content-Type'] = contentType;
         if (this.authHeader) headers.Authorization = this.authHeader;
         // A Buffer is a Uint8Array, which fetch accepts; the DOM typings just do not say so.
-        const init: RequestInit = { method, headers, body: body as BodyInit | undefined, signal: AbortSignal.timeout(this.timeoutMs) };
+        const init: RequestInit = { method, headers, body: body as BodyInit | undefined, signal: AbortSignal.timeout(timeoutMs) };
         res = await fetch(url, init);
       } catch (e) {
-        lastReason = connectionReason(e, this.timeoutMs);
+        // Only network trouble is the server's fault; anything else is a bug to see as it is.
+        if (!isNetworkError(e)) throw e;
+        lastReason = connectionReason(e, timeoutMs);
         if (isRetryableFetchError(e)) continue;
         throw new MlflowUnreachableError(this.trackingUri, lastReason);
       }
       if (res.ok) return res;
       const text = await res.text().catch(() => '');
       let errorCode = `HTTP_${res.status}`;
-      let message = text.slice(0, 300);
+      let message = text.split('\n')[0].slice(0, 300);
       try {
         const parsed = JSON.parse(text) as { error_code?: string; message?: string };
         if (parsed.error_code) errorCode = parsed.error_code;
@@ -314,7 +316,8 @@ export class MlflowClient {
   }
 
   async uploadArtifactBytes(run: Pick<MlflowRun, 'artifactUri' | 'runId'>, relPath: string, data: Buffer): Promise<void> {
-    await this.send('PUT', this.artifactUrl(run, relPath), data, 'application/octet-stream');
+    // Big files get time in proportion (at least 1 MB/s) on top of the usual timeout.
+    await this.send('PUT', this.artifactUrl(run, relPath), data, 'application/octet-stream', this.timeoutMs + Math.ceil(data.length / 1000));
   }
 
   /**
@@ -449,6 +452,12 @@ function errorCode(e: unknown): string | undefined {
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+function isNetworkError(e: unknown): boolean {
+  const name = (e as { name?: string }).name;
+  // undici reports network failures as TypeError('fetch failed') with the system error as cause.
+  return name === 'TimeoutError' || name === 'AbortError' || (e instanceof TypeError && (e as { cause?: unknown }).cause !== undefined);
 }
 
 function isRetryableFetchError(e: unknown): boolean {

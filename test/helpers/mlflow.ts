@@ -2,6 +2,7 @@
 // started on a free port with a throwaway SQLite store, stopped after the file.
 // Under CI=true a server that cannot start fails the tests; locally they skip with a message.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
@@ -29,16 +30,22 @@ interface Handle {
   kill(): Promise<void>;
 }
 
+/** Admin of an auth-enabled test server (MLflow's basic-auth app). */
+export const TEST_AUTH = { username: 'admin', password: `gzx-test-${randomBytes(8).toString('hex')}` };
+
 /**
  * Starts a server for the calling test file (call at top level with `await`).
  * Returns null when it cannot start outside CI, so the file can `describe.skipIf(!server)`.
+ * With `auth`, the server requires HTTP Basic auth, and this process (and the CLI it spawns)
+ * gets the credentials through MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.
  */
-export async function startTestMlflowServer(): Promise<TestMlflowServer | null> {
+export async function startTestMlflowServer(opts: { auth?: boolean } = {}): Promise<TestMlflowServer | null> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gzx-mlflow-'));
   const log = (m: string) => process.stderr.write(`[mlflow test server] ${m}\n`);
+  const auth = opts.auth ? TEST_AUTH : undefined;
   let handle: Handle;
   try {
-    handle = (await startMlflowServer({ dir, log })) as Handle;
+    handle = (await startMlflowServer({ dir, log, auth })) as Handle;
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     if (process.env.CI === 'true') throw new Error(`CI=true and the MLflow test server could not start: ${(e as Error).message}`);
@@ -46,7 +53,16 @@ export async function startTestMlflowServer(): Promise<TestMlflowServer | null> 
     return null;
   }
   const port = handle.port;
+  const savedEnv = { user: process.env.MLFLOW_TRACKING_USERNAME, password: process.env.MLFLOW_TRACKING_PASSWORD };
+  if (auth) {
+    process.env.MLFLOW_TRACKING_USERNAME = auth.username;
+    process.env.MLFLOW_TRACKING_PASSWORD = auth.password;
+  }
   afterAll(async () => {
+    if (auth) {
+      restoreEnv('MLFLOW_TRACKING_USERNAME', savedEnv.user);
+      restoreEnv('MLFLOW_TRACKING_PASSWORD', savedEnv.password);
+    }
     await handle.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -58,7 +74,7 @@ export async function startTestMlflowServer(): Promise<TestMlflowServer | null> 
     kill: () => handle.kill(),
     async restart() {
       await handle.stop();
-      handle = (await startMlflowServer({ dir, port, log })) as Handle;
+      handle = (await startMlflowServer({ dir, port, log, auth })) as Handle;
     },
   };
 }
@@ -68,11 +84,22 @@ export async function deadUri(): Promise<string> {
   return `http://127.0.0.1:${(await freePort()) as number}`;
 }
 
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/** Basic auth from the environment, as the test server expects it (empty without credentials). */
+export function authHeaders(): Record<string, string> {
+  const { MLFLOW_TRACKING_USERNAME: u, MLFLOW_TRACKING_PASSWORD: p } = process.env;
+  return u && p ? { Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } : {};
+}
+
 /** Raw GET against the REST API, to check what the server holds without going through our client. */
 export async function restGet<T = any>(uri: string, endpoint: string, query: Record<string, string>): Promise<T> {
   const url = new URL(`${uri}/api/2.0/mlflow/${endpoint}`);
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: authHeaders() });
   if (!res.ok) throw new Error(`GET ${url} → ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -80,7 +107,7 @@ export async function restGet<T = any>(uri: string, endpoint: string, query: Rec
 export async function restPost<T = any>(uri: string, endpoint: string, body: unknown): Promise<T> {
   const res = await fetch(`${uri}/api/2.0/mlflow/${endpoint}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...authHeaders() },
     body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`POST ${endpoint} → ${res.status} ${await res.text()}`);
