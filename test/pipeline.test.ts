@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
 import { ImagePipeline, compiledModuleFor, decodeImage, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
-import { BadImageError, jpegSize } from '../src/core/pipeline/decode.js';
+import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/core/pipeline/decode.js';
 
 const SAMPLE_DIR = '/work/shared/galaxy-zoo/sample';
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -114,6 +114,7 @@ describe('decodeImage', () => {
     for (const [crop, size] of [
       [212, 64],
       [256, 112],
+      [304, 64],
       [424, 64],
     ]) {
       let sumAbs = 0;
@@ -132,6 +133,16 @@ describe('decodeImage', () => {
       // Measured ≈ 0.3–0.6 grey levels on average; a wrong crop or offset gives tens.
       expect(sumAbs / count, `crop ${crop} size ${size}`).toBeLessThan(1.0);
     }
+  });
+
+  it('plans crops so JPEG shrink-on-load is used where it applies', () => {
+    // sharp's own rule, including its halving when the shrink is exactly the factor.
+    expect([jpegShrinkOnLoad(424, 128), jpegShrinkOnLoad(424, 212), jpegShrinkOnLoad(424, 53), jpegShrinkOnLoad(424, 50), jpegShrinkOnLoad(424, 40)]).toEqual([2, 1, 4, 4, 8]);
+    // Whole image → 90 px (shrink 4.7, which sharp takes as 2), then the centre 64.
+    expect(planCentreCrop(424, 424, 304, 64)).toMatchObject({ shrinkOnLoad: 2, scaledWidth: 90, left: 13 });
+    expect(planCentreCrop(424, 424, 424, 64)).toMatchObject({ shrinkOnLoad: 4, scaledWidth: 64, left: 0 });
+    const large = planCentreCrop(424, 424, 212, 112); // 424 → 224 is < 2×: extract first instead
+    expect(large).toMatchObject({ shrinkOnLoad: 1, cropLeft: 106, cropTop: 106 });
   });
 
   it('makes greyscale and alpha images 3-channel RGB', async () => {

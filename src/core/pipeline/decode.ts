@@ -22,23 +22,38 @@ export interface DecodeOptions {
   size: number;
 }
 
+/** The JPEG shrink-on-load factor sharp (0.35, src/pipeline.cc) picks for a resize from → to. */
+export function jpegShrinkOnLoad(from: number, to: number): number {
+  const shrink = from / to;
+  let factor = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  if (factor > 1 && Math.floor(shrink) === factor) factor /= 2; // sharp avoids libjpeg rounding errors
+  return factor;
+}
+
 /**
- * Where the centre crop lands after scaling the whole image by size/crop.
+ * How to centre-crop `crop` px and squish to `size`.
  *
  * sharp turns JPEG shrink-on-load off whenever an extract comes before the resize, so crop → resize
- * would decode every 424-px JPEG at full size. Scaling the whole image first (shrink-on-load applies)
- * and extracting the centre afterwards gives the same pixels up to edge effects; the scaled side is
- * rounded to keep (scaled − size) even, so the extract stays exactly centred.
+ * decodes every JPEG at full size. When shrink-on-load would help, scale the whole image by
+ * size/crop first (sharp then decodes at 1/2, 1/4 or 1/8 size) and extract the centre afterwards:
+ * the same pixels up to edge effects, with the scaled side rounded to keep (scaled − size) even so
+ * the extract stays exactly centred. Without it, extract first: resampling only the crop is cheaper.
  */
 export function planCentreCrop(width: number, height: number, crop: number, size: number) {
   const scaled = (side: number) => size + 2 * Math.max(0, Math.round(((side * size) / crop - size) / 2));
   const scaledWidth = scaled(width);
   const scaledHeight = scaled(height);
+  const shrinkOnLoad = Math.min(jpegShrinkOnLoad(width, scaledWidth), jpegShrinkOnLoad(height, scaledHeight));
   return {
+    shrinkOnLoad,
+    /** Resize-then-extract geometry. */
     scaledWidth,
     scaledHeight,
     left: (scaledWidth - size) / 2,
     top: (scaledHeight - size) / 2,
+    /** Extract-then-resize geometry (floor: half a pixel off centre when width − crop is odd). */
+    cropLeft: Math.floor((width - crop) / 2),
+    cropTop: Math.floor((height - crop) / 2),
   };
 }
 
@@ -100,7 +115,8 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
     // instead of silently grey-filling the missing rows.
     let pipeline = sharp(bytes, { failOn: 'warning', sequentialRead: true });
     if (crop !== null) {
-      const { width, height } = jpegSize(bytes) ?? (await sharp(bytes).metadata());
+      const fromJpeg = jpegSize(bytes);
+      const { width, height } = fromJpeg ?? (await sharp(bytes).metadata());
       if (!width || !height) throw new Error('image has no size');
       if (crop > width || crop > height) {
         throw new UserError(
@@ -109,9 +125,14 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
         );
       }
       const plan = planCentreCrop(width, height, crop, size);
-      pipeline = pipeline
-        .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' })
-        .extract({ left: plan.left, top: plan.top, width: size, height: size });
+      pipeline =
+        fromJpeg && plan.shrinkOnLoad > 1
+          ? pipeline
+              .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' })
+              .extract({ left: plan.left, top: plan.top, width: size, height: size })
+          : pipeline
+              .extract({ left: plan.cropLeft, top: plan.cropTop, width: crop, height: crop })
+              .resize(size, size, { fit: 'fill' });
     } else {
       pipeline = pipeline.resize(size, size, { fit: 'fill' });
     }
