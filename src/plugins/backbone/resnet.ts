@@ -58,6 +58,8 @@ interface BuildParams {
   normalize: InputNormalization;
   width: number;
   seed: number;
+  /** Overrides the depth's usual batch-norm epsilon (the 2017 ResNet50 weights need 1e-3). */
+  bnEpsilon?: number;
 }
 
 /** Builds the graph and records which stage each layer belongs to (for layer groups). */
@@ -75,7 +77,7 @@ class ResnetBuilder {
   constructor(private readonly p: BuildParams) {
     this.bottleneck = p.depth === 50;
     this.convBias = p.depth === 50;
-    this.bnEpsilon = p.depth === 50 ? 1.001e-5 : 1e-5;
+    this.bnEpsilon = p.bnEpsilon ?? (p.depth === 50 ? 1.001e-5 : 1e-5);
     this.bnMomentum = p.depth === 50 ? 0.99 : 0.9;
   }
 
@@ -222,7 +224,7 @@ export function resnet50NameFrom2017(name: string): string | null {
   return `conv${m[2]}_block${m[3].charCodeAt(0) - 96}_${part}_${m[1] === 'res' ? 'conv' : 'bn'}`;
 }
 
-// Keras' default BatchNormalization epsilon, which the 2017 ResNet50 used (today's uses 1.001e-5).
+// Keras' default BatchNormalization epsilon, which every batch norm of the 2017 ResNet50 used (today's: 1.001e-5).
 const EPSILON_2017 = 1e-3;
 
 /** Renames a 2017-layout file's layers to today's names; null when the file is not in that layout. */
@@ -237,7 +239,7 @@ export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
   kind: 'backbone',
   description: 'ResNet 18/34/50 (Keras ResNet50 layer names; loads ImageNet .h5 or TensorFlow.js weights by name)',
   optionsSchema: resnetOptionsSchema,
-  create(options, ctx) {
+  async create(options, ctx) {
     const depth = options.depth ?? 50;
     const width = options.width ?? 1;
     const normalize = resolveNormalization(depth, options.normalize ?? 'auto');
@@ -249,10 +251,20 @@ export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
           `(relative to the config file), or set it to null to train from scratch.`,
       );
     }
+    // Depth 50 reads the file now: the 2017 layout also fixes the batch-norm epsilon, which must be
+    // right at build time (a resumed run rebuilds the model and restores a checkpoint, no reload).
+    let file: WeightFile | null = null;
+    let bnEpsilon: number | undefined;
+    if (pretrained && depth === 50) {
+      const read = await readWeightFile(pretrained);
+      const legacy = from2017Layout(read);
+      file = legacy ?? read;
+      if (legacy) bnEpsilon = EPSILON_2017;
+    }
     let backboneLayers: string[] = [];
     const backbone: Backbone = {
       build(tfNs) {
-        const built = buildResnet(tfNs, { depth, normalize, width, seed: ctx.seed });
+        const built = buildResnet(tfNs, { depth, normalize, width, seed: ctx.seed, bnEpsilon });
         backboneLayers = built.layerGroups.flat();
         return built;
       },
@@ -260,23 +272,14 @@ export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
     if (pretrained) {
       backbone.loadPretrained = async (model, log) => {
         const names = backboneLayers.length > 0 ? backboneLayers : undefined;
-        const file = await readWeightFile(pretrained);
-        const legacy = depth === 50 ? from2017Layout(file) : null;
-        const report = applyWeightFile(model, legacy ?? file, { layers: names });
-        if (legacy) {
-          // Those batch-norm statistics were computed with epsilon 1e-3; using them with 1.001e-5
-          // would shift every activation. BatchNormalization reads `epsilon` at call time and saves it.
-          for (const name of report.matched) {
-            const layer = model.getLayer(name);
-            if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { epsilon: number }).epsilon = EPSILON_2017;
-          }
-        }
+        const report = applyWeightFile(model, file ?? (await readWeightFile(pretrained)), { layers: names });
+        file = null; // ~100 MB of arrays for ResNet50: not needed once loaded
         for (const line of formatLoadReport(report)) log(line);
         if (report.matched.length === 0) {
           throw new UserError(
             `backbone.with.pretrained: no layer of the resnet${depth} backbone found matching weights in ${pretrained}. ` +
               `Use weights made for this depth and width (depth 50, width 1: resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, ` +
-            `md5 4d473c1dd8becc155b73f8504c6f6626). See docs/pretrained.md.`,
+              `md5 4d473c1dd8becc155b73f8504c6f6626). See docs/pretrained.md.`,
           );
         }
       };
