@@ -17,6 +17,7 @@ const REPEATS = Number(process.env.GZX_BENCH_PIPELINE_REPEATS ?? 4);
 /** Runs per configuration; the median is reported (other processes share the 2 cores). */
 const RUNS = 3;
 const SIZES = [64, 112];
+const CROPS = [212, 304];
 const WORKER_COUNTS = [0, 1, 2];
 const AUGMENT: PluginRef[] = [
   { use: 'flip', with: {} },
@@ -117,14 +118,18 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
   for (const size of SIZES) {
     put(`plain_resize${size}`, await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).resize(size, size, { fit: 'fill' }).raw().toBuffer()));
   }
-  // Centre crop 212 → 64: extract-then-resize (sharp skips shrink-on-load) vs decodeImage (keeps it).
-  put(
-    'crop212_to64_extract_first',
-    await rate(list, PLAIN_CONCURRENCY, (f) =>
-      sharp(f).extract({ left: 106, top: 106, width: 212, height: 212 }).resize(64, 64, { fit: 'fill' }).raw().toBuffer(),
-    ),
-  );
-  put('crop212_to64_decodeImage', await rate(list, PLAIN_CONCURRENCY, (f) => decodeImage(f, { crop: 212, size: 64 })));
+  // Centre crops to 64 px: sharp's extract-then-resize (no shrink-on-load) vs decodeImage, which
+  // resizes first when shrink-on-load applies (factor 2 for both crops here).
+  for (const crop of CROPS) {
+    const left = Math.floor((424 - crop) / 2);
+    put(
+      `crop${crop}_to64_extract_first`,
+      await rate(list, PLAIN_CONCURRENCY, (f) =>
+        sharp(f).extract({ left, top: left, width: crop, height: crop }).resize(64, 64, { fit: 'fill' }).raw().toBuffer(),
+      ),
+    );
+    put(`crop${crop}_to64_decodeImage`, await rate(list, PLAIN_CONCURRENCY, (f) => decodeImage(f, { crop, size: 64 })));
+  }
 
   for (const workers of WORKER_COUNTS) {
     const start = performance.now();
@@ -172,8 +177,10 @@ export function formatPipelineTable(r: Record<string, number>): string {
     '|---|---|---|',
     row('plain sharp full decode (raw 424×424)', 'plain_full_decode'),
     ...SIZES.map((s) => row(`plain sharp resize to ${s}`, `plain_resize${s}`)),
-    row('crop 212→64, extract first (no shrink-on-load)', 'crop212_to64_extract_first'),
-    row('crop 212→64, decodeImage (shrink-on-load kept)', 'crop212_to64_decodeImage'),
+    ...CROPS.flatMap((c) => [
+      row(`crop ${c}→64, extract first (no shrink-on-load)`, `crop${c}_to64_extract_first`),
+      row(`crop ${c}→64, decodeImage (shrink-on-load kept)`, `crop${c}_to64_decodeImage`),
+    ]),
     ...SIZES.map((s) => row(`pipeline, 0 workers, no augmentation, ${s} px`, `w0_s${s}_noaug`)),
     ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, flip+rotate+zoom+lighting, ${s} px`, `w${w}_s${s}_aug`))),
     ...WORKER_COUNTS.map((w) => row(`pipeline, ${w} workers, aug, 64 px, consumer busy ${BUSY_MS} ms/img (CPU incl. the busy time)`, `w${w}_s64_aug_busy${BUSY_MS}`)),
