@@ -136,6 +136,12 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
     async load() {
       // libtensorflow logs info lines to stderr on load unless told not to.
       process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+      const originalWarn = console.warn;
+      // Under vite-node/vitest tfjs-node's CJS copy of tfjs re-registers every kernel into the shared
+      // registry and warns once per kernel; those lines are noise.
+      console.warn = (...args: unknown[]) => {
+        if (!/is already registered/.test(String(args[0]))) originalWarn(...args);
+      };
       try {
         await import(pkg);
       } catch (e) {
@@ -143,6 +149,8 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
           return { ok: false, why: `${pkg} not installed (its install script needs to download libtensorflow)` };
         }
         return { ok: false, why: `${pkg} failed to load: ${firstLine(e)}` };
+      } finally {
+        console.warn = originalWarn;
       }
       // tfjs-node registers into whichever tfjs-core it resolved; if that is a second copy,
       // our `tf` never sees the backend.
@@ -157,7 +165,7 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
       if (!set.ok) return { ok: false, why: `${pkg} installed but its backend did not initialise: ${set.warning || 'unknown error'}` };
       return {
         ok: true,
-        why: gpu ? 'libtensorflow with CUDA' : 'native libtensorflow',
+        why: gpu ? 'native libtensorflow (CUDA build)' : 'native libtensorflow',
         loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: os.availableParallelism(), gpu },
       };
     },
