@@ -169,3 +169,30 @@ describe('wasm Tile keeps int32 and non-broadcast tiles exact', () => {
     expect(cpu[0]).toEqual([1, 1, 1, 2, 2, 2]);
   });
 });
+
+describe('wasm depthwise conv gradients (missing in stock wasm) match the cpu backend', () => {
+  const cases: { x: number[]; f: number[]; s: number; pad: 'same' | 'valid' }[] = [
+    { x: [2, 8, 8, 3], f: [3, 3, 3, 1], s: 1, pad: 'same' },
+    { x: [2, 9, 9, 4], f: [3, 3, 4, 1], s: 2, pad: 'same' },
+    { x: [1, 9, 7, 2], f: [3, 3, 2, 2], s: 2, pad: 'same' },
+    { x: [2, 11, 11, 3], f: [5, 5, 3, 2], s: 1, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(seeded(size(c.x), 21), c.x as [number, number, number, number]);
+          const f = tf.tensor4d(seeded(size(c.f), 22), c.f as [number, number, number, number]);
+          const y = tf.depthwiseConv2d(x, f, c.s, c.pad);
+          const r = tf.tensor(seeded(y.size, 23), y.shape);
+          const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), r));
+          const [dx, df] = tf.grads(loss)([x, f]);
+          return { dx: dx.dataSync().slice(), df: df.dataSync().slice() };
+        });
+      const cpu = await on('cpu', run);
+      const wasm = await on('wasm', run);
+      expect(maxAbsDiff(wasm.df, cpu.df)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(wasm.dx, cpu.dx)).toBeLessThan(1e-3);
+    });
+  }
+});

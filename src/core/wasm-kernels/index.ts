@@ -1,16 +1,23 @@
 // Kernels gzx adds to the wasm backend. Two kinds:
-// - correctness: kernels wasm lacks (Conv2DBackpropFilter) or gets wrong (MaxPoolGrad), always on;
+// - correctness: kernels wasm lacks (Conv2DBackpropFilter, the depthwise gradients) or gets wrong
+//   (MaxPoolGrad), always on;
 // - speed: replacements for stock kernels that run as scalar loops; each falls back to the stock
 //   kernel for cases it does not cover and can be switched off (bench/train.ts measures both).
 // Registered after the wasm backend initialised, so the stock kernels we wrap have run their setup.
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-conv2d-grads.js';
 import { conv2dBackpropInputSpeedKernel } from './conv2d-backprop-input.js';
 import { tileSpeedKernel } from './tile.js';
 import { batchMatMulSpeedKernel } from './batch-mat-mul.js';
 
-const CORRECTNESS: tf.KernelConfig[] = [conv2dBackpropFilterConfig, maxPoolGradConfig];
+const CORRECTNESS: tf.KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  maxPoolGradConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+];
 
 /** Speed kernels: each wraps the stock kernel it falls back to for cases it does not cover. */
 const SPEED: { kernelName: string; make: (stock: tf.KernelConfig) => tf.KernelConfig }[] = [
