@@ -186,6 +186,33 @@ describe('synthetic images express their labels', () => {
     expect(median(faceRatios) - median(edgeRatios)).toBeGreaterThan(0.2);
   });
 
+  it('galaxies are centred and mostly inside the central 224 of 424 pixels', () => {
+    const offsets: number[] = [];
+    const shares = rows.filter((g) => g.type !== 'star').slice(0, 30).map((g, i) => {
+      const { data } = render(g.labels, i, 424);
+      let inside = 0;
+      let total = 0;
+      let sx = 0;
+      let sy = 0;
+      for (let y = 0; y < 424; y++) {
+        for (let x = 0; x < 424; x++) {
+          const j = (y * 424 + x) * 3;
+          const v = Math.max(0, (data[j] + data[j + 1] + data[j + 2]) / 3 - 20);
+          total += v;
+          sx += v * x;
+          sy += v * y;
+          if (x >= 100 && x < 324 && y >= 100 && y < 324) inside += v;
+        }
+      }
+      offsets.push(Math.hypot(sx / total - 212, sy / total - 212));
+      return inside / total;
+    });
+    // Light-weighted centroids move a little with field stars and merger companions.
+    expect(median(offsets)).toBeLessThan(10);
+    expect(median(shares)).toBeGreaterThan(0.9);
+    expect(Math.min(...shares)).toBeGreaterThan(0.7);
+  });
+
   it('stars are a tiny bright core (plus thin spikes); galaxies are extended with larger cores', () => {
     const stars = rows.filter((g) => g.type === 'star' && g.labels[2] > 0.5).slice(0, 10);
     const others = rows.filter((g) => g.type !== 'star').slice(0, 30);
