@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('gzx data synth', () => {
-  it('writes the Kaggle layout with test images, then reuses it', async () => {
+  it('writes the Kaggle layout with test images, reuses it, and another process writes the same bytes', async () => {
     const out = path.join(await tmp(), 'twin');
     const first = gzx('data', 'synth', '--out', out, '--count', '6', '--size', '64', '--seed', '3', '--test-count', '2');
     expect(first.status).toBe(0);
@@ -32,6 +32,12 @@ describe('gzx data synth', () => {
     const second = gzx('data', 'synth', '--out', out, '--count', '6', '--size', '64', '--seed', '3', '--test-count', '2');
     expect(second.status).toBe(0);
     expect(second.stdout).toMatch(/reused/);
+    // Another process, another folder: the same bytes.
+    const twin = path.join(await tmp(), 'twin');
+    expect(gzx('data', 'synth', '--out', twin, '--count', '6', '--size', '64', '--seed', '3', '--test-count', '2').status).toBe(0);
+    for (const f of ['training_solutions_rev1.csv', 'synth.json', 'images_training_rev1/100005.jpg', 'images_test_rev1/100007.jpg']) {
+      expect((await fsp.readFile(path.join(twin, f))).equals(await fsp.readFile(path.join(out, f))), f).toBe(true);
+    }
   });
 
   it('refuses a folder with other data: one message, exit 1, no stack trace', async () => {
