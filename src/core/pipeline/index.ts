@@ -2,6 +2,7 @@
 // worker threads (or the main thread) a few batches ahead of the training loop.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Sample } from '../contracts.js';
@@ -74,14 +75,10 @@ interface WorkerHandle {
 /** The compiled worker file. Under vitest this module runs from src/*.ts, but workers need dist/*.js. */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  let file = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (here.endsWith('.ts')) {
-    const i = here.lastIndexOf(`${pathSep()}src${pathSep()}`);
-    file = `${here.slice(0, i)}${pathSep()}dist${pathSep()}${here.slice(i + 5, -'index.ts'.length)}worker.js`;
-  }
-  if (!fs.existsSync(file)) {
+  const file = compiledModuleFor(path.join(path.dirname(here), `worker${path.extname(here)}`));
+  if (!file.endsWith('.js') || !fs.existsSync(file)) {
     throw new UserError(
-      `The image worker ${file} does not exist. Build the project first (npm run build), or set train.workers: 0.`,
+      `The compiled image worker for ${file} does not exist. Build the project first (npm run build), or set train.workers: 0.`,
     );
   }
   return file;
@@ -94,16 +91,12 @@ function workerFile(): string {
 export function compiledModuleFor(spec: string): string {
   const isFileUrl = spec.startsWith('file:');
   const file = isFileUrl ? fileURLToPath(spec) : spec;
-  const sep = pathSep();
-  const i = file.lastIndexOf(`${sep}src${sep}`);
+  const marker = `${path.sep}src${path.sep}`;
+  const i = file.lastIndexOf(marker);
   if (!file.endsWith('.ts') || i < 0) return spec;
-  const compiled = `${file.slice(0, i)}${sep}dist${sep}${file.slice(i + 5, -3)}.js`;
+  const compiled = `${file.slice(0, i)}${path.sep}dist${path.sep}${file.slice(i + marker.length, -'.ts'.length)}.js`;
   if (!fs.existsSync(compiled)) return spec;
   return isFileUrl ? pathToFileURL(compiled).href : compiled;
-}
-
-function pathSep(): string {
-  return process.platform === 'win32' ? '\\' : '/';
 }
 
 function checkInteger(value: unknown, name: string, min: number): void {
