@@ -86,10 +86,11 @@ function votes(rng: SeededRng, truth: number[], confusedWith: number[], confusio
 /** One galaxy's latent type and its 37 labels, drawn from `rng`. */
 export function sampleGalaxy(rng: SeededRng): SampledGalaxy {
   const type = GALAXY_TYPES[pick(rng, GALAXY_TYPES.map((t) => TYPE_WEIGHTS[t]))];
-  // How clear the image is to volunteers: clear galaxies get confident, concentrated votes.
+  // How clear the image is to volunteers: unclear galaxies split the votes.
   const clarity = rng.next();
-  const concentration = 3 + 24 * clarity;
-  const confusion = 0.08 + 0.32 * (1 - clarity);
+  // Like ~15–50 volunteers voting around an ambiguity that grows as the galaxy gets less clear.
+  const concentration = 15 + 35 * rng.next();
+  const confusion = 0.06 + 0.6 * (1 - clarity);
   const vote = (truth: number[], prior: number[]) => votes(rng, truth, prior, confusion, concentration);
   const uniform = (n: number) => new Array<number>(n).fill(1);
 
