@@ -73,7 +73,7 @@ export interface BackendRun {
   batch?: number;
 }
 
-async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
+export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
   const backbone = await spec.backbone();
   const built = backbone.build(tf);
   const head = (await galaxyZooHead.create({ ps: 0.25, hidden: 512, pool: 'concat', normalise: true }, ctx)) as Head;
@@ -285,7 +285,54 @@ export function formatTrainTable(metrics: Record<string, number>): string {
   return lines.join('\n');
 }
 
+/**
+ * Stock vs gzx wasm kernels on one model, alternating steps in one process (so load from other
+ * processes hits both alike); median CPU ms per training step of each.
+ */
+export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
+  await selectBackend('wasm', () => {});
+  const model = await buildModel(spec);
+  const optimizer = tf.train.adam(1e-3);
+  const { x, y } = randomBatch(spec);
+  const step = () => {
+    const loss = optimizer.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+    loss.dataSync();
+    loss.dispose();
+  };
+  const cpuMs: Record<'stock' | 'gzx', number[]> = { stock: [], gzx: [] };
+  for (let r = -1; r < rounds; r++) {
+    for (const mode of ['stock', 'gzx'] as const) {
+      registerWasmKernels({ speedups: mode === 'gzx' });
+      const start = process.cpuUsage();
+      step();
+      const used = process.cpuUsage(start);
+      if (r >= 0) cpuMs[mode].push((used.user + used.system) / 1000); // round -1 warms both up
+    }
+  }
+  registerWasmKernels({ speedups: true });
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const stock = median(cpuMs.stock);
+  const gzx = median(cpuMs.gzx);
+  return { model: spec.id, stockCpuMs: Math.round(stock), gzxCpuMs: Math.round(gzx), speedup: round(stock / gzx), stockIps: round(spec.batch / (stock / 1000)), gzxIps: round(spec.batch / (gzx / 1000)) };
+}
+
 // vite-node hides the script path from argv, so the table is asked for with a flag.
+if (process.argv.includes('--compare-kernels')) {
+  const ids = (() => {
+    const i = process.argv.indexOf('--models');
+    return i >= 0 ? process.argv[i + 1].split(',') : ['r18_64', 'r50_64'];
+  })();
+  (async () => {
+    for (const spec of MODELS.filter((m) => ids.includes(m.id))) console.log(JSON.stringify(await compareWasmKernels(spec, 3)));
+  })().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
+
 if (process.argv.includes('--train-table')) {
   const arg = (name: string) => {
     const i = process.argv.indexOf(name);
