@@ -8,7 +8,6 @@ import type { PluginRegistry } from '../core/registry.js';
 import { createRegistry } from '../plugins/index.js';
 import { runExperiment, type RunResult } from '../core/run.js';
 import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from '../core/lr-find.js';
-import { compiledModuleUrl } from '../core/compiled-url.js';
 import { UserError } from '../core/errors.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
 
@@ -20,9 +19,10 @@ function withLocalLogger(resolved: ResolvedExperiment): ResolvedExperiment {
   return { ...resolved, config, yaml: configToYaml(config), hash: configHash(config) };
 }
 
-/** Modules worker threads load to build augmentations: the built-ins and the config's `plugins:`. */
+/** Modules worker threads load to build augmentations: the built-in ones and the config's `plugins:`. */
 function pluginModuleUrls(resolved: ResolvedExperiment): string[] {
-  const builtins = compiledModuleUrl(new URL(`../plugins/index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href);
+  // The pipeline maps src/*.ts to the compiled dist/*.js for its workers (under vitest).
+  const builtins = new URL(`../plugins/augment/index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
   const extra = resolved.config.plugins.map((spec) =>
     spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(resolved.configDir, spec)).href : spec,
   );

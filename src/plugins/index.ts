@@ -10,10 +10,7 @@ import { oneCycleSchedule } from './schedule/one-cycle.js';
 import { consoleLogger } from './logger/console.js';
 import { localLogger } from './logger/local.js';
 import { mlflowLogger } from './logger/mlflow.js';
-import { flipAugment } from './augment/flip.js';
-import { rotateAugment } from './augment/rotate.js';
-import { zoomAugment } from './augment/zoom.js';
-import { lightingAugment } from './augment/lighting.js';
+import { plugins as augmentPlugins } from './augment/index.js';
 import { syntheticData } from './data/synthetic.js';
 import { kaggleGalaxyZooData } from './data/kaggle-galaxy-zoo.js';
 
@@ -27,10 +24,7 @@ export const builtinPlugins: PluginDefinition[] = [
   localLogger,
   mlflowLogger,
   galaxyZooHead,
-  flipAugment,
-  rotateAugment,
-  zoomAugment,
-  lightingAugment,
+  ...augmentPlugins,
   syntheticData,
   kaggleGalaxyZooData,
 ];
