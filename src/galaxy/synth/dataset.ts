@@ -10,7 +10,7 @@ import { sampleGalaxy } from './labels.js';
 import { encodeJpeg, jpegQuality, renderGalaxy } from './render.js';
 
 /** Bump when labels or images change for the same seed, so old folders are not silently reused. */
-export const SYNTH_GENERATOR_VERSION = 5;
+export const SYNTH_GENERATOR_VERSION = 6;
 export const MANIFEST_FILE = 'synth.json';
 export const SOLUTIONS_FILE = 'training_solutions_rev1.csv';
 export const TRAIN_IMAGES_DIR = 'images_training_rev1';

@@ -60,7 +60,8 @@ const STRETCH_GAIN_LUT = (() => {
   return lut;
 })();
 
-const NOISE_TABLE_SIZE = 1 << 20;
+/** Enough standard normals for one 1024-px image (the largest size) without wrapping. */
+const NOISE_TABLE_SIZE = 3 * 1024 * 1024;
 let noiseTable: Float32Array | null = null;
 /** Standard normals drawn once from a fixed seed; images read it from a random offset (fast sky noise). */
 function gaussianTable(): Float32Array {
@@ -167,10 +168,11 @@ function drawBody(canvas: Canvas, b: BodyParams): void {
       const r2 = xr * xr + yd * yd + psf2;
       if (r2 > diskReach2 && rb2 > bulgeReach2) continue;
       const r = Math.sqrt(r2);
-      const bulge = bulgePeak * Math.exp(-3.2 * Math.sqrt(Math.sqrt(rb2 + psf2) * invBulgeRadius));
-      const expDisk = Math.exp(-r * invRd);
+      const bulge = rb2 > bulgeReach2 ? 0 : bulgePeak * Math.exp(-3.2 * Math.sqrt(Math.sqrt(rb2 + psf2) * invBulgeRadius));
+      const inDisk = r2 <= diskReach2;
+      const expDisk = inDisk ? Math.exp(-r * invRd) : 0;
       let disk = expDisk;
-      if (arms > 0 && r > 0.3 * rd) {
+      if (inDisk && arms > 0 && r > 0.3 * rd) {
         const phi = Math.atan2(yd, xr);
         const c = 0.5 + 0.5 * Math.cos(armCount * (phi - Math.log(r * invRd) * invTanPitch) + armPhase);
         const ramp = Math.min(1, Math.max(0, (r - armStart * 0.6) / (armStart * 0.8)));
@@ -452,29 +454,27 @@ function toPixels(canvas: Canvas, rng: SeededRng): RawImage {
   const skyB = rng.uniform(0, 2.5);
   const sigma = rng.uniform(5, 11);
   // Sky noise = fine (per pixel) + coarse (per 2×2 block) grain: the real images' noise is
-  // blotchy, and pure per-pixel noise would mostly vanish in the JPEG. Value i reads the table at
-  // (start + i) % period (fine) and at the block's own offset (coarse); periods are multiples of 3
-  // so a pixel's channels never straddle the wrap.
-  const period = NOISE_TABLE_SIZE - (NOISE_TABLE_SIZE % 3);
-  const start = 3 * rng.int(period / 3);
-  const coarseStart = 3 * rng.int(period / 3);
+  // blotchy, and pure per-pixel noise would mostly vanish in the JPEG. Both read consecutive
+  // values of the table from random starts that leave room for the whole image.
+  const half = (size + 1) >> 1;
+  const start = rng.int(NOISE_TABLE_SIZE - 3 * size * size + 1);
+  const coarseStart = rng.int(NOISE_TABLE_SIZE - 3 * half * half + 1);
   const fine = 0.55 * sigma;
   const coarse = 0.85 * sigma;
-  const half = (size + 1) >> 1;
-  const coarseAt = (x: number, y: number) => (coarseStart + 3 * ((y >> 1) * half + (x >> 1))) % period;
+  const coarseAt = (x: number, y: number) => coarseStart + 3 * ((y >> 1) * half + (x >> 1));
   // A clamped array rounds and clips on store, which keeps these loops short.
   const data = new Uint8ClampedArray(size * size * 3);
   // Pass 1, sky and noise everywhere (most pixels receive no light).
-  let o = start;
   for (let y = 0; y < size; y++) {
+    const row = y * size * 3;
+    const coarseRow = coarseAt(0, y);
     for (let x = 0; x < size; x++) {
-      const i = (y * size + x) * 3;
-      const c = coarseAt(x, y);
+      const i = row + 3 * x;
+      const o = start + i;
+      const c = coarseRow + 3 * (x >> 1);
       data[i] = skyR + fine * noise[o] + coarse * noise[c];
       data[i + 1] = skyG + fine * noise[o + 1] + coarse * noise[c + 1];
       data[i + 2] = skyB + fine * noise[o + 2] + coarse * noise[c + 2];
-      o += 3;
-      if (o >= period) o = 0;
     }
   }
   // Pass 2, where light was drawn: the same sky and noise plus the stretched light.
@@ -500,7 +500,7 @@ function toPixels(canvas: Canvas, rng: SeededRng): RawImage {
         sg *= k;
         sb *= k;
       }
-      const n = (start + i) % period;
+      const n = start + i;
       const c = coarseAt(x, y);
       data[i] = skyR + fine * noise[n] + coarse * noise[c] + sr;
       data[i + 1] = skyG + fine * noise[n + 1] + coarse * noise[c + 1] + sg;
