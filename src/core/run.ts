@@ -64,6 +64,8 @@ export interface RunOptions {
   hooks?: RunHooks;
   /** An existing run folder to continue from its last checkpoint. */
   resumeDir?: string;
+  /** Tags known before the run starts (e.g. the source's git commit), kept in meta.json. */
+  tags?: Record<string, string>;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
@@ -104,6 +106,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     configPath: resolved.configPath,
     configHash: resolved.hash,
     tags: {
+      ...opts.tags,
       'gzx.version': GZX_VERSION,
       'gzx.backend': backend.name,
       'gzx.config_hash': resolved.hash,
