@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/core/backend.js';
+import { gzxWasmKernelNames, registerWasmKernels } from '../src/core/wasm-kernels/index.js';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -195,4 +196,23 @@ describe('wasm depthwise conv gradients (missing in stock wasm) match the cpu ba
       expect(maxAbsDiff(wasm.dx, cpu.dx)).toBeLessThan(1e-3);
     });
   }
+});
+
+describe('switching the speed kernels off and on (bench before/after)', () => {
+  it('keeps the correctness kernels, restores the stock kernels, and gives the same gradients', async () => {
+    const run = () => convGrads([2, 9, 9, 3], [3, 3, 3, 5], 2, 'same');
+    const fast = await on('wasm', run);
+    registerWasmKernels({ speedups: false });
+    try {
+      expect(gzxWasmKernelNames().sort()).toEqual(
+        ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad'].sort(),
+      );
+      const stock = await on('wasm', run);
+      expect(maxAbsDiff(stock.dx, fast.dx)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(stock.df, fast.df)).toBeLessThan(1e-4);
+    } finally {
+      registerWasmKernels({ speedups: true });
+    }
+    expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul']));
+  });
 });
