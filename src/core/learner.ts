@@ -6,6 +6,7 @@ import type { PhaseConfig } from './experiment.js';
 import type { Optimizer } from './optimizers.js';
 import { deriveSeed } from './random.js';
 import { withSeededRandom } from './seeded-random.js';
+import { batchMemoryError, isWasmOutOfMemory } from './backend.js';
 import type { DataModule, Batch } from './data-module.js';
 
 export const EVENTS = [
@@ -219,7 +220,7 @@ export class Learner {
       s.lr = value.lr;
       s.momentum = value.momentum ?? this.optimizer.defaultMomentum;
       await this.emit('beforeBatch');
-      s.loss = this.trainStep(batch, phase);
+      s.loss = this.guardMemory(phase.batch_size, phase.size, () => this.trainStep(batch, phase));
       s.epochLossSum += s.loss * batch.n;
       s.epochSamples += batch.n;
       await this.emit('afterBatch');
@@ -288,8 +289,8 @@ export class Learner {
     const truth: Float32Array[] = [];
     const ids: string[] = [];
     for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
-      const out = tf.tidy(() =>
-        (this.model.predict(tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3])) as tf.Tensor).dataSync(),
+      const out = this.guardMemory(batch.n, batch.size, () =>
+        tf.tidy(() => (this.model.predict(tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
       ) as Float32Array;
       const width = out.length / batch.n;
       for (let i = 0; i < batch.n; i++) {
@@ -302,6 +303,21 @@ export class Learner {
     this.state.validTruth = truth;
     this.state.validIds = ids;
     await this.emit('afterValidate');
+  }
+
+  /** A batch that overflows the wasm heap becomes a message with a batch size that fits. */
+  private guardMemory<T>(batchSize: number, size: number, step: () => T): T {
+    try {
+      return step();
+    } catch (e) {
+      if (tf.getBackend() !== 'wasm' || !isWasmOutOfMemory(e)) throw e;
+      throw batchMemoryError({
+        batchSize,
+        accumulate: this.opts.accumulate,
+        size,
+        batchSizeKey: `train.phases.${this.state.phaseIndex}.batch_size`,
+      });
+    }
   }
 
   private async emit(event: LearnerEvent): Promise<void> {
