@@ -6,27 +6,11 @@ import path from 'node:path';
 import { loadExperiment } from '../src/core/config/load.js';
 import { PluginRegistry } from '../src/core/registry.js';
 import { UserError } from '../src/core/errors.js';
+import { FIXTURES, FIXTURE_PLUGINS, writeFixtureConfig } from './helpers/fixture-config.js';
 import { displayPath } from '../src/core/config/origins.js';
 
-const FIXTURES = path.resolve(__dirname, 'fixtures/config');
-const FIXTURE_PLUGINS = path.join(FIXTURES, 'fixture-plugins.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-config-errors-'));
-
-/** Config with valid lines 1–6 (fixture plugins for every kind); `body` starts at line 7. */
-function writeConfig(name: string, body: string): string {
-  const file = path.join(tmp, name);
-  fs.writeFileSync(
-    file,
-    `plugins: [${JSON.stringify(FIXTURE_PLUGINS)}]\n` +
-      'data: {use: fixture-data, with: {root: ./images}}\n' +
-      'backbone: {use: fixture-backbone}\n' +
-      'head: {use: fixture-head}\n' +
-      'schedule: {use: fixture-flat}\n' +
-      'logger: []\n' +
-      body,
-  );
-  return file;
-}
+const writeConfig = (name: string, body: string) => writeFixtureConfig(tmp, name, body);
 
 // Paths inside the working directory are shown relative to it, others absolute.
 const shown = displayPath;

@@ -8,23 +8,10 @@ import { loadExperiment, configHash } from '../src/core/config/load.js';
 import { PluginRegistry } from '../src/core/registry.js';
 import { createRegistry } from '../src/cli/registry.js';
 import { UserError } from '../src/core/errors.js';
+import { FIXTURES, FIXTURE_PLUGINS, writeFixtureConfig } from './helpers/fixture-config.js';
 
-const FIXTURES = path.resolve(__dirname, 'fixtures/config');
-const FIXTURE_PLUGINS = path.join(FIXTURES, 'fixture-plugins.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-config-'));
-
-/** Writes a config that names the fixture plugins for every kind, plus `body`. */
-function writeConfig(name: string, body: string): string {
-  const file = path.join(tmp, name);
-  fs.writeFileSync(
-    file,
-    `plugins: [${JSON.stringify(FIXTURE_PLUGINS)}]\n` +
-      'data: {use: fixture-data, with: {root: ./images}}\n' +
-      'backbone: {use: fixture-backbone}\nhead: {use: fixture-head}\nschedule: {use: fixture-flat}\nlogger: []\n' +
-      body,
-  );
-  return file;
-}
+const writeConfig = (name: string, body: string) => writeFixtureConfig(tmp, name, body);
 
 describe('extends', () => {
   it('follows a three-level chain: maps deep-merge, lists are replaced', async () => {
