@@ -1,27 +1,21 @@
 // The synthetic twin is learnable: a small CNN trained briefly on a few thousand synthetic galaxies
 // ends well below the column-mean baseline (issue: "a model must be able to learn it").
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { trainExperiment } from '../src/app/experiment.js';
+import { useTmpDir } from './helpers/tmp-dir.js';
 
-let tmp: string;
-beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gzx-learn-'));
-});
-afterAll(async () => {
-  await fs.rm(tmp, { recursive: true, force: true });
-});
+const tmpDir = useTmpDir('gzx-learn-');
 
 it('a small CNN on 2000 synthetic galaxies reaches an RMSE well below the column-mean baseline', async () => {
-  const config = path.join(tmp, 'learn.yaml');
+  const config = path.join(tmpDir(), 'learn.yaml');
   await fs.writeFile(
     config,
     `name: learnability
 seed: 11
-output_dir: ${tmp}/runs
-data: {use: synthetic, with: {dir: ${tmp}/data, count: 2000, size: 128, valid_fraction: 0.2}}
+output_dir: ${tmpDir()}/runs
+data: {use: synthetic, with: {dir: ${tmpDir()}/data, count: 2000, size: 128, valid_fraction: 0.2}}
 augment: [{use: flip}]
 backbone: {use: simple-cnn, with: {channels: [16, 32, 64]}}
 head: {use: galaxy-zoo, with: {ps: 0.1, hidden: 64}}

@@ -1,23 +1,17 @@
 // configs/resnet50-smoke.yaml runs every phase type of the pinned ResNet50 recipe on synthetic data.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { trainExperiment } from '../src/app/experiment.js';
+import { useTmpDir } from './helpers/tmp-dir.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
-let tmp: string;
-beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gzx-smoke-'));
-});
-afterAll(async () => {
-  await fs.rm(tmp, { recursive: true, force: true });
-});
+const tmpDir = useTmpDir('gzx-smoke-');
 
 it('the ResNet50 recipe, shrunk: frozen and unfrozen phases at two sizes, discriminative rates, dropout change', async () => {
   const result = await trainExperiment({
     configFile: path.join(repo, 'configs', 'resnet50-smoke.yaml'),
-    sets: [`output_dir=${tmp}/runs`, `data.with.dir=${tmp}/data`, 'logger=[]'],
+    sets: [`output_dir=${tmpDir()}/runs`, `data.with.dir=${tmpDir()}/data`, 'logger=[]'],
     log: () => undefined,
   });
   expect(result.status).toBe('FINISHED');

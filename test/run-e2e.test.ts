@@ -1,34 +1,27 @@
 // End to end: a YAML experiment → a trained model and a complete run folder; resume equals an
 // uninterrupted run; Ctrl-C marks the run killed and keeps its checkpoint.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { trainExperiment } from '../src/app/experiment.js';
+import { useTmpDir } from './helpers/tmp-dir.js';
 import { readModelArtifacts } from '../src/core/model-io.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
-let tmp: string;
-
-beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gzx-e2e-'));
-});
-afterAll(async () => {
-  await fs.rm(tmp, { recursive: true, force: true });
-});
+const tmpDir = useTmpDir('gzx-e2e-');
 
 /** A small experiment in its own folder; synthetic data is shared between tests through `dataDir`. */
 async function writeConfig(name: string, extra: string): Promise<string> {
-  const file = path.join(tmp, `${name}.yaml`);
+  const file = path.join(tmpDir(), `${name}.yaml`);
   await fs.writeFile(
     file,
     `name: ${name}
 seed: 7
-output_dir: ${path.join(tmp, 'runs')}
+output_dir: ${path.join(tmpDir(), 'runs')}
 data:
   use: synthetic
-  with: {dir: ${path.join(tmp, 'data')}, count: 400, size: 128, valid_fraction: 0.2}
+  with: {dir: ${path.join(tmpDir(), 'data')}, count: 400, size: 128, valid_fraction: 0.2}
 augment: [{use: flip}]
 backbone: {use: simple-cnn, with: {channels: [8, 16, 32]}}
 head: {use: galaxy-zoo, with: {ps: 0.1, hidden: 32}}
@@ -105,14 +98,9 @@ train:
 
     // Abort as soon as the first epoch's checkpoint exists.
     const controller = new AbortController();
-    const runsDir = path.join(tmp, 'runs');
-    const watcher = setInterval(async () => {
-      for (const d of await fs.readdir(runsDir)) {
-        if (d.includes('parted') && (await exists(path.join(runsDir, d, 'checkpoint', 'state.json')))) controller.abort();
-      }
-    }, 20);
-    const parted = await trainExperiment({ configFile: await writeConfig('parted', train), signal: controller.signal, log: quiet });
-    clearInterval(watcher);
+    const partedConfig = await writeConfig('parted', train);
+    void firstCheckpoint('parted', 20).then(() => controller.abort());
+    const parted = await trainExperiment({ configFile: partedConfig, signal: controller.signal, log: quiet });
     expect(parted.status).toBe('KILLED');
     const resumed = await trainExperiment({ resumeDir: parted.runDir, log: quiet });
     expect(resumed.status).toBe('FINISHED');
@@ -135,18 +123,10 @@ train:
   phases: [{epochs: 30}]
 `,
     );
-    const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'run', config], { cwd: tmp });
+    const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'run', config], { cwd: tmpDir() });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    const runsDir = path.join(tmp, 'runs');
-    let runDir = '';
-    for (let i = 0; i < 1200 && !runDir; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      for (const d of await fs.readdir(runsDir).catch(() => [])) {
-        if (d.includes('interrupted') && (await exists(path.join(runsDir, d, 'checkpoint', 'state.json')))) runDir = path.join(runsDir, d);
-      }
-    }
-    expect(runDir).not.toBe('');
+    const runDir = await firstCheckpoint('interrupted', 250);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(130);
@@ -156,6 +136,18 @@ train:
     expect(await exists(path.join(runDir, 'checkpoint', 'model', 'model.json'))).toBe(true);
   });
 });
+
+/** Resolves with the run folder whose name contains `name` once its first checkpoint exists. */
+async function firstCheckpoint(name: string, pollMs: number): Promise<string> {
+  const runsDir = path.join(tmpDir(), 'runs');
+  for (let waited = 0; waited < 300_000; waited += pollMs) {
+    for (const d of await fs.readdir(runsDir).catch(() => [] as string[])) {
+      if (d.includes(name) && (await exists(path.join(runsDir, d, 'checkpoint', 'state.json')))) return path.join(runsDir, d);
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  throw new Error(`no checkpoint of a "${name}" run appeared in ${runsDir}`);
+}
 
 async function exists(p: string): Promise<boolean> {
   return fs.access(p).then(
