@@ -9,7 +9,9 @@ import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
 import { ImagePipeline, decodeImage } from '../src/core/pipeline/index.js';
 
-const SAMPLE_DIR = '/work/shared/galaxy-zoo/sample';
+// shared/ sits beside the checkout; GZX_SAMPLE_DIR overrides.
+const SAMPLE_DIR =
+  process.env.GZX_SAMPLE_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared', 'galaxy-zoo', 'sample');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUILTIN = pathToFileURL(path.join(ROOT, 'dist/plugins/index.js')).href;
 /** The sample set is repeated so one timed pass has enough images to smooth out scheduling noise. */

@@ -15,7 +15,8 @@ import { rotateAugment, rotateImage } from '../src/plugins/augment/rotate.js';
 import { zoomAugment, zoomImage } from '../src/plugins/augment/zoom.js';
 import { lightingAugment, adjustLighting } from '../src/plugins/augment/lighting.js';
 
-const SAMPLE = '/work/shared/galaxy-zoo/sample/101654.jpg';
+import { SAMPLE_DIR } from './helpers/samples.js';
+const SAMPLE = `${SAMPLE_DIR}/101654.jpg`;
 let galaxy: RawImage; // 64×64 RGB
 let odd: RawImage; // 63×63 RGB
 

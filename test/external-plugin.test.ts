@@ -13,7 +13,8 @@ import type { Augmentation, RawImage, Schedule } from '../src/core/contracts.js'
 import type { PluginContext } from '../src/core/plugin.js';
 
 const FIXTURES = path.resolve(__dirname, 'fixtures/config');
-const SAMPLE = '/work/shared/galaxy-zoo/sample/101654.jpg';
+import { SAMPLE_DIR } from './helpers/samples.js';
+const SAMPLE = `${SAMPLE_DIR}/101654.jpg`;
 
 async function galaxy(size: number): Promise<RawImage> {
   const { data, info } = await sharp(SAMPLE).resize(size, size).removeAlpha().raw().toBuffer({ resolveWithObject: true });

@@ -11,7 +11,7 @@ import type { PluginRef } from '../src/core/experiment.js';
 import { ImagePipeline, compiledModuleFor, decodeImage, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
 import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/core/pipeline/decode.js';
 
-const SAMPLE_DIR = '/work/shared/galaxy-zoo/sample';
+import { SAMPLE_DIR } from './helpers/samples.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BUILTIN = pathToFileURL(path.join(ROOT, 'dist/plugins/index.js')).href;
 const ALL_AUGMENTS: PluginRef[] = [

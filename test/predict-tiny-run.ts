@@ -6,7 +6,9 @@ import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { saveModel } from '../src/core/model-io.js';
 import { SeededRng } from '../src/core/random.js';
 
-export const SAMPLE_DIR = '/work/shared/galaxy-zoo/sample';
+import { SAMPLE_DIR } from './helpers/samples.js';
+
+export { SAMPLE_DIR };
 
 export function tinyModel(normalise = true): tf.LayersModel {
   const input = tf.input({ shape: [null, null, 3] });
