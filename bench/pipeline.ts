@@ -27,6 +27,11 @@ const AUGMENT: PluginRef[] = [
   { use: 'zoom', with: {} },
   { use: 'lighting', with: {} },
 ];
+/** The same transforms with flip, rotation and zoom composed into one resampling (`affine`). */
+const AUGMENT_FUSED: PluginRef[] = [
+  { use: 'affine', with: { flip_horizontal: 0.5, flip_vertical: 0.5 } },
+  { use: 'lighting', with: {} },
+];
 /** Simulated training time per image on the main thread for the busy-consumer measurement. */
 const BUSY_MS = 3;
 /** In-flight plain decodes: libuv's default pool has 4 threads, so 4 keeps both cores busy. */
@@ -151,8 +156,11 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
       out[`pipeline.w${workers}_startup_ms`] = Math.round(performance.now() - start);
       for (const size of SIZES) {
         put(`w${workers}_s${size}_aug`, await pipelineRate(p, samples, size, AUGMENT));
-        out[`pipeline.w${workers}_s${size}_aug_vs_plain_resize`] =
-          Math.round((out[`pipeline.w${workers}_s${size}_aug_ips`] / out[`pipeline.plain_resize${size}_ips`]) * 100) / 100;
+        put(`w${workers}_s${size}_affine`, await pipelineRate(p, samples, size, AUGMENT_FUSED));
+        for (const kind of ['aug', 'affine']) {
+          out[`pipeline.w${workers}_s${size}_${kind}_vs_plain_resize`] =
+            Math.round((out[`pipeline.w${workers}_s${size}_${kind}_ips`] / out[`pipeline.plain_resize${size}_ips`]) * 100) / 100;
+        }
       }
       // With a consumer that keeps the main thread busy (as training does), only work done off the
       // main thread overlaps with it: this is where workers pay off.
@@ -185,13 +193,16 @@ export function formatPipelineTable(r: Record<string, number>): string {
     ]),
     ...SIZES.map((s) => row(`pipeline, 0 workers, no augmentation, ${s} px`, `w0_s${s}_noaug`)),
     ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, flip+rotate+zoom+lighting, ${s} px`, `w${w}_s${s}_aug`))),
+    ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, affine (flip·rotate·zoom in one pass)+lighting, ${s} px`, `w${w}_s${s}_affine`))),
     ...WORKER_COUNTS.map((w) => row(`pipeline, ${w} workers, aug, 64 px, consumer busy ${BUSY_MS} ms/img (CPU incl. the busy time)`, `w${w}_s64_aug_busy${BUSY_MS}`)),
     `(a consumer busy ${BUSY_MS} ms/img alone caps at ${Math.round(1000 / BUSY_MS)} img/s)`,
     '',
-    '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize |',
-    '|---|---|---|---|',
+    '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize | affine 64 px ×plain | affine 112 px ×plain |',
+    '|---|---|---|---|---|---|',
     ...WORKER_COUNTS.map(
-      (w) => `| ${w} | ${r[`pipeline.w${w}_startup_ms`]} | ${r[`pipeline.w${w}_s64_aug_vs_plain_resize`]} | ${r[`pipeline.w${w}_s112_aug_vs_plain_resize`]} |`,
+      (w) =>
+        `| ${w} | ${r[`pipeline.w${w}_startup_ms`]} | ${r[`pipeline.w${w}_s64_aug_vs_plain_resize`]} | ${r[`pipeline.w${w}_s112_aug_vs_plain_resize`]} | ` +
+        `${r[`pipeline.w${w}_s64_affine_vs_plain_resize`]} | ${r[`pipeline.w${w}_s112_affine_vs_plain_resize`]} |`,
     ),
   ];
   return lines.join('\n');

@@ -5,5 +5,6 @@ import { flipAugment } from './flip.js';
 import { rotateAugment } from './rotate.js';
 import { zoomAugment } from './zoom.js';
 import { lightingAugment } from './lighting.js';
+import { affineAugment } from './affine.js';
 
-export const plugins: PluginDefinition[] = [flipAugment, rotateAugment, zoomAugment, lightingAugment];
+export const plugins: PluginDefinition[] = [flipAugment, rotateAugment, zoomAugment, lightingAugment, affineAugment];

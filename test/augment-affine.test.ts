@@ -1,0 +1,40 @@
+// `affine` composes flip, rotation and zoom into one resampling; it must agree with the separate plugins.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Augmentation, RawImage, Rng } from '../src/core/contracts.js';
+import { decodeImage } from '../src/core/pipeline/decode.js';
+import { affineAugment } from '../src/plugins/augment/affine.js';
+import { mirror } from '../src/plugins/augment/flip.js';
+import { rotateImage } from '../src/plugins/augment/rotate.js';
+import { zoomImage } from '../src/plugins/augment/zoom.js';
+import { SAMPLE_DIR } from './helpers/samples.js';
+
+let galaxy: RawImage;
+beforeAll(async () => {
+  galaxy = await decodeImage(`${SAMPLE_DIR}/101654.jpg`, { crop: 256, size: 112 });
+});
+
+const defaults = { flip_horizontal: 0, flip_vertical: 0, min_degrees: 0, max_degrees: 0, max_zoom: 1, p_zoom: 0, padding: 'reflection' as const };
+const make = (o: Partial<typeof defaults>) => affineAugment.create({ ...defaults, ...o }, {} as never) as Augmentation;
+/** An rng returning fixed draws in order: flipH, flipV, angle, zoomed?, scale. */
+const draws = (...values: number[]): Rng => ({ next: () => values.shift() ?? 0 });
+const meanAbsDiff = (a: RawImage, b: RawImage) => a.data.reduce((s, v, i) => s + Math.abs(v - b.data[i]), 0) / a.data.length;
+
+describe('affine', () => {
+  it('a flip alone is the exact mirror; a 90° turn alone is the exact quarter turn; nothing drawn is the identity', async () => {
+    expect(await make({ flip_horizontal: 1 }).apply(galaxy, draws(0, 1, 0, 1, 0))).toEqual(mirror(galaxy, true, false));
+    const quarter = await make({ min_degrees: 90, max_degrees: 90 }).apply(galaxy, draws(1, 1, 0, 1, 0));
+    expect(quarter).toEqual(rotateImage(galaxy, 90, 'reflection'));
+    expect(await make({}).apply(galaxy, draws(1, 1, 0, 1, 0))).toBe(galaxy);
+  });
+
+  it('flip + rotate + zoom in one pass matches the three plugins in sequence (up to one interpolation)', async () => {
+    const out = (await make({ flip_horizontal: 1, min_degrees: 37, max_degrees: 37, max_zoom: 1.2, p_zoom: 1 }).apply(
+      galaxy,
+      draws(0, 1, 0, 0, 1),
+    )) as RawImage;
+    const sequential = zoomImage(rotateImage(mirror(galaxy, true, false), 37, 'reflection'), 1.2);
+    expect(out.width).toBe(galaxy.width);
+    expect(meanAbsDiff(out, sequential)).toBeLessThan(1.5);
+    expect(meanAbsDiff(out, galaxy)).toBeGreaterThan(3);
+  });
+});
