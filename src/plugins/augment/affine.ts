@@ -5,6 +5,7 @@ import type { Augmentation } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
 import { warpAffine, type Padding } from '../../core/pipeline/warp.js';
+import { ROTATION_OPTIONS } from './rotate.js';
 
 export interface AffineOptions {
   flip_horizontal: number;
@@ -33,16 +34,9 @@ export const affineAugment = definePlugin<AffineOptions, Augmentation>({
     properties: {
       flip_horizontal: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Probability of a left–right mirror.' },
       flip_vertical: { type: 'number', minimum: 0, maximum: 1, default: 0, description: 'Probability of a top–bottom mirror.' },
-      min_degrees: { type: 'number', default: 0, description: 'Smallest angle drawn (degrees).' },
-      max_degrees: { type: 'number', default: 360, description: 'Largest angle drawn (degrees).' },
+      ...ROTATION_OPTIONS,
       max_zoom: { type: 'number', minimum: 1, default: 1.05, description: 'Largest zoom factor.' },
       p_zoom: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'Probability of zooming an image.' },
-      padding: {
-        type: 'string',
-        enum: ['reflection', 'zeros'],
-        default: 'reflection',
-        description: 'reflection mirrors the image into the corners; zeros leaves them black.',
-      },
     },
   },
   create(o) {

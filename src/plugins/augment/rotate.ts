@@ -11,6 +11,18 @@ export interface RotateOptions {
   padding: Padding;
 }
 
+/** Rotation options, shared with the composed `affine` augmentation. */
+export const ROTATION_OPTIONS = {
+  min_degrees: { type: 'number', default: 0, description: 'Smallest angle drawn (degrees).' },
+  max_degrees: { type: 'number', default: 360, description: 'Largest angle drawn (degrees).' },
+  padding: {
+    type: 'string',
+    enum: ['reflection', 'zeros'],
+    default: 'reflection',
+    description: 'reflection mirrors the image into the corners; zeros leaves them black.',
+  },
+} as const;
+
 /** Rotates about the image centre; positive angles turn the picture clockwise on screen. */
 export function rotateImage(image: RawImage, degrees: number, padding: Padding): RawImage {
   const turn = ((degrees % 360) + 360) % 360;
@@ -29,14 +41,7 @@ export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      min_degrees: { type: 'number', default: 0, description: 'Smallest angle drawn (degrees).' },
-      max_degrees: { type: 'number', default: 360, description: 'Largest angle drawn (degrees).' },
-      padding: {
-        type: 'string',
-        enum: ['reflection', 'zeros'],
-        default: 'reflection',
-        description: 'reflection mirrors the image into the corners; zeros leaves them black.',
-      },
+      ...ROTATION_OPTIONS,
     },
   },
   create(options) {
