@@ -1,13 +1,10 @@
 // Conv2DBackpropFilter for the wasm backend, which has none (so tfjs cannot train a conv net on it).
 // Built from kernels wasm runs fast (XNNPACK conv2d and matMul) instead of a scalar loop.
 import * as tf from '@tensorflow/tfjs';
-import { opsKernel, convGeometry, padOrCrop4d, subsample } from './tensor-info.js';
+import { opsKernel, convGeometry, padOrCrop4d, subsample, type ConvAttrs } from './tensor-info.js';
 
-interface Attrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+interface Attrs extends ConvAttrs {
   dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
   filterShape: [number, number, number, number];
 }
 

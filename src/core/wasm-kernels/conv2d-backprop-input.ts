@@ -1,13 +1,10 @@
 // Faster Conv2DBackpropInput for wasm. The stock kernel is a scalar C++ loop, ~8x slower than the
 // forward conv (XNNPACK); this one is a forward conv of dy with the flipped, transposed filter.
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, opsKernel, padOrCrop4d, zeroInsert } from './tensor-info.js';
+import { convGeometry, opsKernel, padOrCrop4d, zeroInsert, type ConvAttrs } from './tensor-info.js';
 
-interface Attrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+interface Attrs extends ConvAttrs {
   dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
   inputShape: [number, number, number, number];
 }
 

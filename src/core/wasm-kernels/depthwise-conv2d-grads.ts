@@ -1,12 +1,9 @@
 // The two depthwise-conv gradient kernels wasm lacks (DepthwiseConv2dNativeBackpropInput/Filter), so
 // MobileNet/EfficientNet-style backbones from plugins can train on wasm. Built from ops wasm runs well.
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, opsKernel, padOrCrop4d, subsample, zeroInsert } from './tensor-info.js';
+import { convGeometry, opsKernel, padOrCrop4d, subsample, zeroInsert, type ConvAttrs } from './tensor-info.js';
 
-interface Attrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Attrs extends ConvAttrs {
   dilations?: number | [number, number];
 }
 

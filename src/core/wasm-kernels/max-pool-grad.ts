@@ -3,13 +3,10 @@
 // net with a max pool. Rebuilt from ops, routing each output's gradient to the first maximum of
 // its window in row-major order, as the cpu backend does.
 import * as tf from '@tensorflow/tfjs';
-import { opsKernel, padOrCrop4d, subsample, zeroInsert } from './tensor-info.js';
+import { opsKernel, padOrCrop4d, subsample, zeroInsert, type ConvAttrs } from './tensor-info.js';
 
-interface Attrs {
+interface Attrs extends ConvAttrs {
   filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
 export function maxPoolGradOps(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, attrs: Attrs): tf.Tensor4D {

@@ -6,6 +6,13 @@ import * as tf from '@tensorflow/tfjs';
  * A tracked Tensor view of a kernel input. makeTensorFromTensorInfo does not take a reference on
  * the data, so take one here: disposing the view then leaves the caller's tensor intact.
  */
+/** The attributes tfjs gives every convolution and pooling gradient kernel. */
+export interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
 export function asTensor<R extends tf.Rank = tf.Rank>(info: tf.TensorInfo, backend: tf.KernelBackend): tf.Tensor<R> {
   backend.incRef(info.dataId);
   return tf.engine().makeTensorFromTensorInfo(info, backend) as tf.Tensor<R>;
