@@ -220,18 +220,18 @@ export class Learner {
       s.lr = value.lr;
       s.momentum = value.momentum ?? this.optimizer.defaultMomentum;
       await this.emit('beforeBatch');
-      s.loss = this.guardMemory(phase.batch_size, phase.size, () => this.trainStep(batch, phase));
+      s.loss = this.guardMemory(phase.batch_size, phase.size, () => this.trainStep(batch));
       s.epochLossSum += s.loss * batch.n;
       s.epochSamples += batch.n;
       await this.emit('afterBatch');
       s.batchInEpoch += 1;
     }
-    this.flushGradients(phase);
+    this.flushGradients();
     s.batch = null;
   }
 
   /** Forward, backward and (every `accumulate` batches) an optimiser step. Returns the batch loss. */
-  private trainStep(batch: Batch, phase: Phase): number {
+  private trainStep(batch: Batch): number {
     const s = this.state;
     const noiseSeed = deriveSeed(this.seed, s.epoch, s.batchInEpoch);
     const loss = tf.tidy(() => {
@@ -248,7 +248,7 @@ export class Learner {
     });
     const lossValue = (loss.dataSync() as Float32Array)[0];
     loss.dispose();
-    if (this.pendingCount >= this.opts.accumulate) this.flushGradients(phase);
+    if (this.pendingCount >= this.opts.accumulate) this.flushGradients();
     return lossValue;
   }
 
@@ -267,7 +267,7 @@ export class Learner {
     this.pendingCount += 1;
   }
 
-  private flushGradients(_phase: Phase): void {
+  private flushGradients(): void {
     if (!this.pending) return;
     const grads = this.pending;
     const n = this.pendingCount;
