@@ -60,15 +60,23 @@ export async function writeCheckpoint(
   await fs.rm(old, { recursive: true, force: true });
 }
 
-export async function readCheckpointState(runDir: string): Promise<CheckpointState | null> {
+/** The folder holding the last complete checkpoint: `checkpoint/`, or `checkpoint.old/` if killed mid-swap. */
+async function completeCheckpointDir(runDir: string): Promise<string | null> {
   for (const dir of [CHECKPOINT_DIR, `${CHECKPOINT_DIR}.old`]) {
+    const full = path.join(runDir, dir);
     try {
-      return JSON.parse(await fs.readFile(path.join(runDir, dir, 'state.json'), 'utf8')) as CheckpointState;
+      await fs.access(path.join(full, 'state.json'));
+      return full;
     } catch {
       /* try the next */
     }
   }
   return null;
+}
+
+export async function readCheckpointState(runDir: string): Promise<CheckpointState | null> {
+  const dir = await completeCheckpointDir(runDir);
+  return dir ? (JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8')) as CheckpointState) : null;
 }
 
 /** Loads weights and optimiser state into a freshly built model; returns where to continue. */
@@ -78,14 +86,9 @@ export async function restoreCheckpoint(
   optimizer: Optimizer,
   variables: Map<string, tf.Variable>,
 ): Promise<CheckpointState | null> {
-  const state = await readCheckpointState(runDir);
-  if (!state) return null;
-  let dir = path.join(runDir, CHECKPOINT_DIR);
-  try {
-    await fs.access(path.join(dir, 'state.json'));
-  } catch {
-    dir = `${dir}.old`; // killed during the swap
-  }
+  const dir = await completeCheckpointDir(runDir);
+  if (!dir) return null;
+  const state = JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8')) as CheckpointState;
   await restoreWeights(model, path.join(dir, 'model'));
   const bin = await fs.readFile(path.join(dir, 'optimizer.bin'));
   const all = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
