@@ -1,11 +1,12 @@
 // Where a training step's CPU time goes, per wasm kernel (self time: nested kernels that gzx's
 // op-built kernels call are charged to themselves). Used to find the slow stock kernels.
-// Run: npx vite-node bench/kernel-profile.ts -- --model r50_64 [--stock]
+// Run: npx vite-node bench/kernel-profile.ts -- --model r50_64 [--stock] [--backend tensorflow]
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/core/backend.js';
 import { registerWasmKernels } from '../src/core/wasm-kernels/index.js';
-import { MODELS, buildModel } from './train.js';
+import { registerNativeKernels } from '../src/core/native-kernels/index.js';
+import { MODELS, buildModel, trainer } from './train.js';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -14,19 +15,25 @@ const arg = (name: string) => {
 const spec = MODELS.find((m) => m.id === (arg('--model') ?? 'r50_64'));
 if (!spec) throw new Error(`--model must be one of ${MODELS.map((m) => m.id).join(', ')}`);
 
-await selectBackend('wasm', () => {});
-registerWasmKernels({ speedups: !process.argv.includes('--stock') });
+const backend = arg('--backend') ?? 'wasm';
+await selectBackend(backend as 'wasm', () => {});
+if (backend === 'wasm') registerWasmKernels({ speedups: !process.argv.includes('--stock') });
+if (backend === 'tensorflow') registerNativeKernels({ speedups: !process.argv.includes('--stock') });
 
 const self = new Map<string, { ms: number; calls: number }>();
 const childTime: number[] = [];
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+// Native kernels run on TensorFlow's own thread pool, so wall time is what a step waits for.
+const cpuMs =
+  backend === 'wasm'
+    ? () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      }
+    : () => performance.now();
 // Wrap every wasm kernel with a CPU timer (after registration, so gzx's kernels are wrapped too).
-for (const kernel of tf.getKernelsForBackend('wasm')) {
+for (const kernel of tf.getKernelsForBackend(backend)) {
   const inner = kernel.kernelFunc;
-  tf.unregisterKernel(kernel.kernelName, 'wasm');
+  tf.unregisterKernel(kernel.kernelName, backend);
   tf.registerKernel({
     ...kernel,
     setupFunc: undefined, // already ran when the backend initialised
@@ -51,9 +58,9 @@ for (const kernel of tf.getKernelsForBackend('wasm')) {
 const model = await buildModel(spec);
 const x = tf.randomUniform([spec.batch, spec.size, spec.size, 3]);
 const y = tf.randomUniform([spec.batch, 37]);
-const optimizer = tf.train.adam(1e-3);
+const training = trainer(model, x, y);
 const step = () => {
-  const loss = optimizer.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+  const loss = training.step();
   loss.dataSync();
   loss.dispose();
 };
@@ -63,7 +70,8 @@ const start = cpuMs();
 step();
 const total = cpuMs() - start;
 const inKernels = [...self.values()].reduce((s, v) => s + v.ms, 0);
-console.log(`${spec.label}, ${process.argv.includes('--stock') ? 'stock wasm kernels' : 'gzx wasm kernels'}: one step ${total.toFixed(0)} CPU ms, ${inKernels.toFixed(0)} in kernels`);
+const kernels = `${process.argv.includes('--stock') ? 'stock' : 'gzx'} ${backend} kernels`;
+console.log(`${spec.label}, ${kernels}: one step ${total.toFixed(0)} ${backend === 'wasm' ? 'CPU' : 'wall'} ms, ${inKernels.toFixed(0)} in kernels`);
 console.log('  self ms  calls  kernel');
 for (const [name, v] of [...self.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
   console.log(`${v.ms.toFixed(0).padStart(9)} ${String(v.calls).padStart(6)}  ${name}`);

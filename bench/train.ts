@@ -13,6 +13,8 @@ import { registerWasmKernels } from '../src/core/wasm-kernels/index.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { resnetBackbone } from '../src/plugins/backbone/resnet.js';
 import { galaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
+import { registerNativeKernels } from '../src/core/native-kernels/index.js';
+import { Optimizer } from '../src/core/optimizers.js';
 
 export interface ModelSpec {
   id: string;
@@ -80,6 +82,23 @@ export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
   return tf.model({ inputs: built.inputs, outputs: head.build(tf, built.features) });
 }
 
+/**
+ * A training step as the Learner takes it: gradients of the MSE for every trainable weight, then
+ * gzx's Adam (fastai's defaults). Returns the loss (to be read and disposed) and a dispose for the
+ * optimiser state.
+ */
+export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
+  const optimizer = new Optimizer({ name: 'adam', wd: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
+  const variables = new Map(model.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
+  const step = (): tf.Scalar =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+      optimizer.apply(grads, variables, () => 1e-3);
+      return value;
+    });
+  return { step, dispose: () => optimizer.dispose() };
+}
+
 function randomBatch(spec: ModelSpec): { x: tf.Tensor4D; y: tf.Tensor2D } {
   return {
     x: tf.randomUniform([spec.batch, spec.size, spec.size, 3], 0, 1, 'float32', 1) as tf.Tensor4D,
@@ -128,13 +147,10 @@ export interface TrainRow {
 
 export async function benchModel(spec: ModelSpec, run: string, budgetMs: number, maxSteps: number): Promise<TrainRow> {
   const model = await buildModel(spec);
-  const optimizer = tf.train.adam(1e-3);
   const { x, y } = randomBatch(spec);
+  const training = trainer(model, x, y);
   const trainStep = async () => {
-    const loss = optimizer.minimize(
-      () => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-      true,
-    )!;
+    const loss = training.step();
     await loss.data();
     loss.dispose();
   };
@@ -150,7 +166,7 @@ export async function benchModel(spec: ModelSpec, run: string, budgetMs: number,
   await inferStep();
   const infer = await timeSteps(inferStep, budgetMs / 2, maxSteps);
   tf.dispose([x, y]);
-  optimizer.dispose();
+  training.dispose();
   model.dispose();
   return {
     run,
@@ -170,19 +186,19 @@ export async function benchModel(spec: ModelSpec, run: string, budgetMs: number,
 export async function leakCheck(epochs: number, stepsPerEpoch: number) {
   const spec = MODELS[0];
   const model = await buildModel(spec);
-  const optimizer = tf.train.adam(1e-3);
   const { x, y } = randomBatch(spec);
+  const training = trainer(model, x, y);
   const perEpoch: { tensors: number; rssMiB: number }[] = [];
   for (let e = 0; e < epochs; e++) {
     for (let s = 0; s < stepsPerEpoch; s++) {
-      const loss = optimizer.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+      const loss = training.step();
       await loss.data();
       loss.dispose();
     }
     perEpoch.push({ tensors: tf.memory().numTensors, rssMiB: rssMiB() });
   }
   tf.dispose([x, y]);
-  optimizer.dispose();
+  training.dispose();
   model.dispose();
   return { first: perEpoch[0], last: perEpoch[perEpoch.length - 1], epochs, stepsPerEpoch };
 }
@@ -209,6 +225,7 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
   const available = new Set((await describeBackends()).filter((b) => b.loads).map((b) => b.backend));
   const runs: BackendRun[] = [
     { id: 'tensorflow', backend: 'tensorflow', speedups: true, skip: [] },
+    { id: 'tensorflow-stock', backend: 'tensorflow', speedups: false, skip: ['cnn64', 'r18_64', 'r50_64'] },
     { id: 'wasm-stock', backend: 'wasm', speedups: false, skip: [] },
     { id: 'wasm', backend: 'wasm', speedups: true, skip: [] },
     { id: 'cpu', backend: 'cpu', speedups: true, skip: ['r18_64', 'r50_64', 'r50_112'], batch: 4 },
@@ -217,6 +234,7 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
   for (const run of runs) {
     await selectBackend(run.backend, () => {});
     if (run.backend === 'wasm') registerWasmKernels({ speedups: run.speedups });
+    if (run.backend === 'tensorflow') registerNativeKernels({ speedups: run.speedups });
     for (const spec of MODELS) {
       if (run.skip.includes(spec.id) || (o.models && !o.models.includes(spec.id))) continue;
       // cpu gets one step of a small batch: its conv gradients are ~150x slower than wasm's.
@@ -260,7 +278,7 @@ export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<s
 
 /** Markdown table: one row per model, one train/infer column pair per backend run. */
 export function formatTrainTable(metrics: Record<string, number>): string {
-  const runs = ['tensorflow', 'wasm-stock', 'wasm', 'cpu'].filter((r) => Object.keys(metrics).some((k) => k.startsWith(`train.${r}.`)));
+  const runs = ['tensorflow', 'tensorflow-stock', 'wasm-stock', 'wasm', 'cpu'].filter((r) => Object.keys(metrics).some((k) => k.startsWith(`train.${r}.`)));
   const lines = [
     `| model | ${runs.map((r) => `${r} train img/s | ${r} infer img/s`).join(' | ')} |`,
     `|---|${runs.map(() => '---|---|').join('')}`,
@@ -292,10 +310,10 @@ export function formatTrainTable(metrics: Record<string, number>): string {
 export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
   await selectBackend('wasm', () => {});
   const model = await buildModel(spec);
-  const optimizer = tf.train.adam(1e-3);
   const { x, y } = randomBatch(spec);
+  const training = trainer(model, x, y);
   const step = () => {
-    const loss = optimizer.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+    const loss = training.step();
     loss.dataSync();
     loss.dispose();
   };
@@ -311,7 +329,7 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
   }
   registerWasmKernels({ speedups: true });
   tf.dispose([x, y]);
-  optimizer.dispose();
+  training.dispose();
   model.dispose();
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const stock = median(cpuMs.stock);

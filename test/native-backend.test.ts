@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '../src/core/random.js';
 import { selectBackend } from '../src/core/backend.js';
+import { batchNormalization } from '../src/core/layers/batch-normalization.js';
+import { gzxNativeKernelNames, registerNativeKernels } from '../src/core/native-kernels/index.js';
 
 const required = process.env.GZX_REQUIRE_NATIVE === '1';
 const setupScript = fileURLToPath(new URL('../scripts/setup-native.mjs', import.meta.url));
@@ -31,11 +33,13 @@ function randomArray(rng: SeededRng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * scale);
 }
 
-/** A tiny conv net with the layer kinds our backbones use. */
+/** A tiny conv net with the layer kinds our backbones use (gzx's batch norm, relu as its own layer). */
 function tinyConvNet(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
-  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
+  // No bias before the batch norm: its gradient is zero up to rounding, which no tolerance compares.
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor;
+  x = batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
@@ -64,6 +68,8 @@ interface Outcome {
   predictions: Float32Array;
   gradients: Float32Array[];
   losses: number[];
+  /** Every weight after training, the batch norm's moving mean and variance included. */
+  trained: Float32Array[];
 }
 
 /** Forward pass, gradients of the MSE loss, then five SGD steps, all on the active backend. */
@@ -86,10 +92,11 @@ async function runOn(backend: string, fx: ReturnType<typeof fixture>): Promise<O
     losses.push(cost.dataSync()[0]);
     cost.dispose();
   }
+  const trained = model.weights.map((w) => w.read().dataSync() as Float32Array);
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
-  return { predictions, gradients, losses };
+  return { predictions, gradients, losses, trained };
 }
 
 function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -146,6 +153,35 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
       // Training actually learns, and takes the same path on both backends.
       expect(native.losses[4]).toBeLessThan(native.losses[0]);
       expect(maxRelativeError(native.losses, reference.losses)).toBeLessThan(1e-3);
+      native.trained.forEach((w, i) => {
+        expect(maxRelativeError(w, reference.trained[i]), `trained weight ${i}`).toBeLessThan(1e-3);
+      });
+    });
+
+    it("trains through TensorFlow's fused batch norm and ReluGrad, as the composed ops would", async () => {
+      const fx = fixture();
+      await selectBackend('tensorflow', () => {});
+      expect(gzxNativeKernelNames().sort()).toEqual(['GzxBatchNormTraining', 'GzxBatchNormTrainingGrad', 'GzxReluGrad']);
+      let fused!: Outcome;
+      const profile = await tf.profile(async () => {
+        fused = await runOn('tensorflow', fx);
+      });
+      const fusedKernels = new Set(profile.kernels.map((k) => k.name));
+      registerNativeKernels({ speedups: false });
+      try {
+        expect(gzxNativeKernelNames()).toEqual([]);
+        const composed = await runOn('tensorflow', fx);
+        expect(fusedKernels).toContain('GzxBatchNormTrainingGrad');
+        expect(fusedKernels).toContain('GzxReluGrad');
+        fused.gradients.forEach((g, i) => {
+          expect(maxRelativeError(g, composed.gradients[i]), `gradient ${i}`).toBeLessThan(1e-4);
+        });
+        fused.trained.forEach((w, i) => {
+          expect(maxRelativeError(w, composed.trained[i]), `trained weight ${i}`).toBeLessThan(1e-4);
+        });
+      } finally {
+        registerNativeKernels();
+      }
     });
   });
 });

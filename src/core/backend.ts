@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from './errors.js';
 import { registerWasmKernels } from './wasm-kernels/index.js';
+import { registerNativeKernels } from './native-kernels/index.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
@@ -163,6 +164,7 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
       }
       const set = await setBackendCapturingWarnings('tensorflow');
       if (!set.ok) return { ok: false, why: `${pkg} installed but its backend did not initialise: ${set.warning || 'unknown error'}` };
+      registerNativeKernels();
       return {
         ok: true,
         why: gpu ? 'native libtensorflow (CUDA build)' : 'native libtensorflow',

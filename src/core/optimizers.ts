@@ -56,12 +56,14 @@ export class Optimizer {
           const v = this.slot(name, 'v', p);
           m.assign(m.mul(momentum).add(g.mul(1 - momentum)));
           v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
-          // fastai debiases with the current momentum, which a schedule may change.
+          // fastai debiases with the current momentum, which a schedule may change. The debiasing is
+          // folded into two scalars, lr·√d2/d1 and ε·√d2: each elementwise op is a full pass over
+          // every weight, and the optimiser step is a third of a ResNet50 step on native TensorFlow.
           const debias1 = 1 - Math.pow(momentum, this.step);
-          const debias2 = 1 - Math.pow(beta2, this.step);
-          let next = p.sub(m.div(debias1).div(v.div(debias2).sqrt().add(eps)).mul(lr));
-          if (this.cfg.name === 'adamw' && wd > 0) next = next.sub(p.mul(lr * wd)); // decoupled decay
-          p.assign(next);
+          const sqrtDebias2 = Math.sqrt(1 - Math.pow(beta2, this.step));
+          const update = m.div(v.sqrt().add(eps * sqrtDebias2)).mul((lr * sqrtDebias2) / debias1);
+          const decayed = this.cfg.name === 'adamw' && wd > 0 ? p.mul(1 - lr * wd) : p; // decoupled decay
+          p.assign(decayed.sub(update));
         }
       }
     });

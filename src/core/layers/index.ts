@@ -3,3 +3,4 @@
 export { ConcatPool } from './concat-pool.js';
 export { GalaxyNormalisation, galaxyNormalise } from './galaxy-normalisation.js';
 export { InputNormalizationLayer } from './input-normalization.js';
+export { BatchNormalization, batchNormalization } from './batch-normalization.js';

@@ -10,6 +10,7 @@ import { UserError } from '../../core/errors.js';
 import { deriveSeed } from '../../core/random.js';
 import { applyWeightFile, formatLoadReport, readWeightFile, type WeightFile } from '../../core/weights/index.js';
 import { InputNormalizationLayer, type InputNormalization } from '../../core/layers/input-normalization.js';
+import { batchNormalization } from '../../core/layers/batch-normalization.js';
 
 export { InputNormalizationLayer, type InputNormalization };
 
@@ -108,7 +109,7 @@ class ResnetBuilder {
 
   private bn(x: tf.SymbolicTensor, name: string) {
     return this.apply(
-      tf.layers.batchNormalization({ axis: 3, epsilon: this.bnEpsilon, momentum: this.bnMomentum, name }),
+      batchNormalization({ axis: 3, epsilon: this.bnEpsilon, momentum: this.bnMomentum, name }),
       x,
     );
   }

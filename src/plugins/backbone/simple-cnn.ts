@@ -1,5 +1,6 @@
 import { definePlugin } from '../../core/plugin.js';
 import type { Backbone } from '../../core/contracts.js';
+import { batchNormalization } from '../../core/layers/batch-normalization.js';
 
 interface SimpleCnnOptions {
   channels: number[];
@@ -43,7 +44,7 @@ export const simpleCnnBackbone = definePlugin<SimpleCnnOptions, Backbone>({
             name: `${prefix}_conv`,
           });
           // momentum 0.9 = PyTorch's 0.1: running statistics settle within a short run.
-          const bn = tf.layers.batchNormalization({ name: `${prefix}_bn`, momentum: 0.9, epsilon: 1e-5 });
+          const bn = batchNormalization({ name: `${prefix}_bn`, momentum: 0.9, epsilon: 1e-5 });
           const relu = tf.layers.reLU({ name: `${prefix}_relu` });
           x = relu.apply(bn.apply(conv.apply(x))) as typeof x;
           // Two layer groups (early, late) for discriminative rates.

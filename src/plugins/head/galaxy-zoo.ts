@@ -2,7 +2,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import { definePlugin } from '../../core/plugin.js';
 import type { Head } from '../../core/contracts.js';
-import { ConcatPool, GalaxyNormalisation } from '../../core/layers/index.js';
+import { ConcatPool, GalaxyNormalisation, batchNormalization } from '../../core/layers/index.js';
 import { NUM_COLUMNS } from '../../galaxy/tree.js';
 
 export interface GalaxyZooHeadOptions {
@@ -67,7 +67,7 @@ export function createGalaxyZooHead(options: GalaxyZooHeadOptions): Head {
         throw new Error(`galaxy-zoo head expects a 4-D feature map, got shape [${features.shape.join(', ')}]`);
       }
       // PyTorch's BatchNorm1d defaults (momentum 0.1 = Keras 0.9, eps 1e-5), as fastai uses them.
-      const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9, epsilon: 1e-5 });
+      const bn = (name: string) => batchNormalization({ name, momentum: 0.9, epsilon: 1e-5 });
       let x =
         options.pool === 'concat'
           ? (new ConcatPool({ name: HEAD_LAYER.pool }).apply(features) as tfType.SymbolicTensor)

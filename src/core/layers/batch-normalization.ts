@@ -1,0 +1,46 @@
+// tfjs-layers' BatchNormalization whose training step goes through one fused kernel where the
+// backend has one (src/core/ops/batch-norm-training.ts); everything else is the stock layer's.
+// It keeps the stock class name, weights and config, so saved models and Keras weight files see an
+// ordinary BatchNormalization and load into the stock layer.
+import * as tf from '@tensorflow/tfjs';
+import type { BatchNormalization as StockBatchNormalization, BatchNormalizationLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types.js';
+import { batchNormTraining, hasBatchNormTraining } from '../ops/batch-norm-training.js';
+
+// tfjs does not export its layer classes, only factories; the class is the factory's product's.
+const Stock = tf.layers.batchNormalization({}).constructor as new (args?: BatchNormalizationLayerArgs) => StockBatchNormalization;
+
+// The stock layer's fields, private in its typings.
+interface StockInternals {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+export class BatchNormalization extends Stock {
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const own = this as unknown as StockInternals;
+    const axis = own.axis < 0 ? own.axis + x.rank : own.axis;
+    const fused = kwargs['training'] === true && x.rank === 4 && axis === 3 && own.gamma && own.beta && hasBatchNormTraining();
+    if (!fused) return super.call(inputs, kwargs);
+    return tf.tidy(() => {
+      const { y, mean, variance } = batchNormTraining(x as tf.Tensor4D, own.gamma!.read() as tf.Tensor1D, own.beta!.read() as tf.Tensor1D, own.epsilon);
+      // The moving averages exactly as the stock layer updates them.
+      for (const [moving, batch] of [[own.movingMean, mean], [own.movingVariance, variance]] as const) {
+        const current = moving.read();
+        moving.write(tf.sub(current, tf.mul(tf.sub(current, batch), 1 - own.momentum)));
+      }
+      return y;
+    });
+  }
+}
+
+/** Drop-in for tf.layers.batchNormalization. */
+export function batchNormalization(args: BatchNormalizationLayerArgs = {}): BatchNormalization {
+  return new BatchNormalization(args);
+}

@@ -1,0 +1,25 @@
+// Kernels gzx adds to the tensorflow backend (tfjs-node, tfjs-node-gpu): TensorFlow ops that do in
+// one call what tfjs composes from many. All speed, no correctness: without them the backend
+// trains the same model, slower (bench/train.ts measures both).
+import * as tf from '@tensorflow/tfjs';
+import { batchNormTrainingConfig, batchNormTrainingGradConfig } from './batch-norm.js';
+import { reluGradConfig } from './relu-grad.js';
+import { installReluGradient } from '../ops/relu-grad.js';
+
+const KERNELS: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, reluGradConfig];
+
+/** Registers (speedups on, the default) or removes gzx's tensorflow kernels; idempotent. */
+export function registerNativeKernels(options: { speedups?: boolean } = {}): void {
+  const speedups = options.speedups ?? true;
+  for (const config of KERNELS) {
+    const registered = tf.getKernel(config.kernelName, 'tensorflow') !== undefined;
+    if (speedups && !registered) tf.registerKernel(config);
+    if (!speedups && registered) tf.unregisterKernel(config.kernelName, 'tensorflow');
+  }
+  if (speedups) installReluGradient();
+}
+
+/** Names of the kernels gzx currently provides for tensorflow. */
+export function gzxNativeKernelNames(): string[] {
+  return KERNELS.filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined).map((c) => c.kernelName);
+}

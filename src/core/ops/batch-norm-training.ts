@@ -1,0 +1,58 @@
+// Training-mode batch normalisation as one kernel with one gradient kernel, for backends that have
+// a fused implementation (tensorflow: FusedBatchNorm / FusedBatchNormGrad). The composed path
+// tfjs-layers takes (moments → batchNorm, each differentiated op by op) costs ~20 full passes over
+// the activation in the backward step; the fused pair costs about three.
+import * as tf from '@tensorflow/tfjs';
+
+export const BATCH_NORM_TRAINING = 'GzxBatchNormTraining';
+export const BATCH_NORM_TRAINING_GRAD = 'GzxBatchNormTrainingGrad';
+
+export interface BatchNormTrainingAttrs {
+  epsilon: number;
+}
+
+export interface BatchNormTrainingResult {
+  /** Normalised, scaled and shifted input. */
+  y: tf.Tensor4D;
+  /** Batch mean and biased batch variance per channel (what tfjs-layers feeds its moving averages). */
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
+
+/** Whether the current backend has the fused kernel; layers fall back to the composed path if not. */
+export function hasBatchNormTraining(): boolean {
+  return tf.getKernel(BATCH_NORM_TRAINING, tf.getBackend()) !== undefined;
+}
+
+/**
+ * Normalises an NHWC batch over N, H and W. Kernel outputs: y, mean, variance, and two backend
+ * defined "reserve" tensors the gradient kernel needs (cuDNN, for one, keeps an inverse std there).
+ */
+export function batchNormTraining(x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
+  const attrs: BatchNormTrainingAttrs = { epsilon };
+  const [y, mean, variance] = tf.engine().runKernel(
+    BATCH_NORM_TRAINING,
+    { x, scale, offset },
+    attrs as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor[];
+  return { y: y as tf.Tensor4D, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+}
+
+tf.registerGradient({
+  kernelName: BATCH_NORM_TRAINING,
+  inputsToSave: ['x', 'scale'],
+  outputsToSave: [false, false, false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    // Only y feeds the loss; mean and variance go to the moving averages, outside the gradient.
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    const [x, scale, reserve1, reserve2] = saved;
+    // One kernel gives all three gradients. It runs here, not inside the per-input thunks: the engine
+    // wraps each thunk in tidy(), which would dispose the two gradients a thunk does not return.
+    const [dx, dscale, doffset] = tf.engine().runKernel(
+      BATCH_NORM_TRAINING_GRAD,
+      { dy, x, scale, reserve1, reserve2 },
+      attrs,
+    ) as tf.Tensor[];
+    return { x: () => dx, scale: () => dscale, offset: () => doffset };
+  },
+});
