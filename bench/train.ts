@@ -84,11 +84,11 @@ export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
 
 /**
  * A training step as the Learner takes it: gradients of the MSE for every trainable weight, then
- * gzx's Adam (fastai's defaults). Returns the loss (to be read and disposed) and a dispose for the
+ * gzx's AdamW (as configs/resnet50-progressive.yaml). Returns the loss (to be read and disposed) and a dispose for the
  * optimiser state.
  */
 export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
-  const optimizer = new Optimizer({ name: 'adam', wd: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
+  const optimizer = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
   const variables = new Map(model.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
   const step = (): tf.Scalar =>
     tf.tidy(() => {
@@ -220,7 +220,7 @@ export interface TrainBenchOptions {
 
 export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
   const budgetMs = o.budgetMs ?? Number(process.env.GZX_BENCH_TRAIN_BUDGET_MS ?? 4000);
-  const maxSteps = o.maxSteps ?? 5;
+  const maxSteps = o.maxSteps ?? 40;
   const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
   const available = new Set((await describeBackends()).filter((b) => b.loads).map((b) => b.backend));
   const runs: BackendRun[] = [

@@ -38,12 +38,14 @@ export class Optimizer {
   ): void {
     this.step += 1;
     const { wd, beta2, eps, nesterov } = this.cfg;
-    tf.tidy(() => {
-      for (const [name, grad] of Object.entries(grads)) {
-        const p = variables.get(name);
-        if (!p) continue;
-        const lr = rateOf(name);
-        if (lr === 0) continue;
+    for (const [name, grad] of Object.entries(grads)) {
+      const p = variables.get(name);
+      if (!p) continue;
+      const lr = rateOf(name);
+      if (lr === 0) continue;
+      // One tidy per variable: its temporaries are freed before the next variable's are made, so the
+      // step needs memory for one weight's temporaries, not all of them (which matters in wasm's heap).
+      tf.tidy(() => {
         let g = grad;
         if (this.cfg.name !== 'adamw' && wd > 0) g = g.add(p.mul(wd)); // L2 penalty
         if (this.cfg.name === 'sgd') {
@@ -65,8 +67,8 @@ export class Optimizer {
           const decayed = this.cfg.name === 'adamw' && wd > 0 ? p.mul(1 - lr * wd) : p; // decoupled decay
           p.assign(decayed.sub(update));
         }
-      }
-    });
+      });
+    }
   }
 
   private slot(name: string, slot: string, like: tf.Variable): tf.Variable {
