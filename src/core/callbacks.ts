@@ -1,8 +1,10 @@
 // The behaviours that hook into the Learner's events: dropout per phase, logging and progress,
-// checkpoints, the NaN guard and Ctrl-C.
+// checkpoints, the NaN guard, Ctrl-C and fitting batches into the wasm heap.
+import * as tf from '@tensorflow/tfjs';
 import type { Head, MetricPoint, RunLogger } from './contracts.js';
 import { StopTraining, type Callback, type Learner } from './learner.js';
 import { writeCheckpoint } from './checkpoint.js';
+import { HEAP_HEADROOM, WASM_HEAP_BYTES, describePlan, imageTooLargeError, planMicroBatch } from './memory-plan.js';
 
 /** fastai's "dropout changes in place": a phase's `dropout` is applied to the head when it starts. */
 export function dropoutCallback(head: Head): Callback {
@@ -10,6 +12,40 @@ export function dropoutCallback(head: Head): Callback {
     name: 'dropout',
     beforePhase: (l) => {
       if (l.state.phase.dropout !== undefined) head.setDropout(l.model, l.state.phase.dropout);
+    },
+  };
+}
+
+/**
+ * On the wasm backend, measures at the start of each phase what a training and a validation batch
+ * need, and splits batches that would not fit the 4 GB heap into passes (gradients accumulated).
+ * Other backends have no such hard limit and train whole batches.
+ */
+export function memoryPlanCallback(log: (message: string) => void, heapBytes = WASM_HEAP_BYTES): Callback {
+  return {
+    name: 'memory-plan',
+    order: -5,
+    beforePhase: async (l) => {
+      l.microBatch = null;
+      l.validMicroBatch = null;
+      if (tf.getBackend() !== 'wasm') return;
+      const { phase, phaseIndex } = l.state;
+      const budget = heapBytes * HEAP_HEADROOM;
+      // Not seen by a probe: the optimiser's two slots per weight (made at the first step) and the
+      // running sum of gradients over passes.
+      const reserve = 3 * l.trainableBytes();
+      const train = await planMicroBatch(phase.batch_size, (n) => l.measureTrainingBytes(n, phase.size), budget, reserve);
+      if (!train) {
+        throw imageTooLargeError(`train.phases.${phaseIndex}`, phase.size, (await l.measureTrainingBytes(1, phase.size)) + reserve);
+      }
+      const validBatch = l.validBatchSize;
+      const valid = await planMicroBatch(validBatch, (n) => l.measureInferenceBytes(n, phase.size), budget, reserve);
+      if (train.passes > 1) l.microBatch = train.micro;
+      if (valid && valid.passes > 1) l.validMicroBatch = valid.micro;
+      if (train.passes > 1 || (valid && valid.passes > 1)) {
+        log(describePlan(train, phase.batch_size, phase.size, 'training'));
+        if (valid && valid.passes > 1) log(describePlan(valid, validBatch, phase.size, 'validation'));
+      }
     },
   };
 }

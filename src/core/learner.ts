@@ -110,6 +110,14 @@ export class Learner {
   private groupRates: number[] = [];
   private pending: Record<string, tf.Tensor> | null = null;
   private pendingCount = 0;
+  /**
+   * Images per forward/backward pass (null: the whole batch). Set by a callback (memoryPlanCallback)
+   * when a batch does not fit the backend's memory: the batch then runs as several passes whose
+   * gradients add up to the whole batch's.
+   */
+  microBatch: number | null = null;
+  /** Images per prediction pass in validation (null: the whole validation batch). */
+  validMicroBatch: number | null = null;
 
   constructor(private readonly opts: LearnerOptions) {
     this.model = opts.model;
@@ -133,6 +141,11 @@ export class Learner {
         if (isBn) this.bnVariables.add(key);
       });
     });
+  }
+
+  /** Images per validation batch, as configured. */
+  get validBatchSize(): number {
+    return this.opts.validBatchSize;
   }
 
   /** Variable keys per group, for tests and reports. */
@@ -234,22 +247,35 @@ export class Learner {
   private trainStep(batch: Batch): number {
     const s = this.state;
     const noiseSeed = deriveSeed(this.seed, s.epoch, s.batchInEpoch);
-    const loss = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3]);
-      const y = tf.tensor2d(batch.y!, [batch.n, batch.y!.length / batch.n]);
-      const { value, grads } = withSeededRandom(noiseSeed, () =>
-        tf.variableGrads(() => {
-          const pred = this.model.apply(x, { training: true }) as tf.Tensor;
-          return tf.losses.meanSquaredError(y, pred) as tf.Scalar;
-        }, this.trainable),
-      );
-      this.addGradients(grads);
-      return value;
+    const width = batch.y!.length / batch.n;
+    let lossSum = 0;
+    withSeededRandom(noiseSeed, () => {
+      for (const [start, n] of passes(batch.n, this.microBatch)) {
+        const loss = tf.tidy(() => {
+          const x = tf.tensor4d(this.slice(batch.x, batch, start, n), [n, batch.size, batch.size, 3]);
+          const y = tf.tensor2d(batch.y!.subarray(start * width, (start + n) * width), [n, width]);
+          const { value, grads } = tf.variableGrads(() => {
+            const pred = this.model.apply(x, { training: true }) as tf.Tensor;
+            // Each pass's mean loss weighted by its share of the batch: the passes' gradients add
+            // up to the gradient of the whole batch's mean loss.
+            const loss = tf.losses.meanSquaredError(y, pred) as tf.Scalar;
+            return n === batch.n ? loss : loss.mul(n / batch.n);
+          }, this.trainable);
+          this.addGradients(grads);
+          return value;
+        });
+        lossSum += (loss.dataSync() as Float32Array)[0];
+        loss.dispose();
+      }
     });
-    const lossValue = (loss.dataSync() as Float32Array)[0];
-    loss.dispose();
+    this.pendingCount += 1;
     if (this.pendingCount >= this.opts.accumulate) this.flushGradients();
-    return lossValue;
+    return lossSum;
+  }
+
+  private slice(x: Float32Array, batch: Batch, start: number, n: number): Float32Array {
+    const per = batch.size * batch.size * 3;
+    return n === batch.n ? x : x.subarray(start * per, (start + n) * per);
   }
 
   private addGradients(byTfName: tf.NamedTensorMap): void {
@@ -264,7 +290,6 @@ export class Learner {
         this.pending[k] = sum;
       }
     }
-    this.pendingCount += 1;
   }
 
   private flushGradients(): void {
@@ -289,9 +314,12 @@ export class Learner {
     const truth: Float32Array[] = [];
     const ids: string[] = [];
     for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
-      const out = this.guardMemory(batch.n, batch.size, () =>
-        tf.tidy(() => (this.model.predict(tf.tensor4d(batch.x, [batch.n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
-      ) as Float32Array;
+      const parts = passes(batch.n, this.validMicroBatch).map(([start, n]) =>
+        this.guardMemory(n, batch.size, () =>
+          tf.tidy(() => (this.model.predict(tf.tensor4d(this.slice(batch.x, batch, start, n), [n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
+        ) as Float32Array,
+      );
+      const out = parts.length === 1 ? parts[0] : concatFloat32(parts);
       const width = out.length / batch.n;
       for (let i = 0; i < batch.n; i++) {
         preds.push(out.slice(i * width, (i + 1) * width));
@@ -303,6 +331,48 @@ export class Learner {
     this.state.validTruth = truth;
     this.state.validIds = ids;
     await this.emit('afterValidate');
+  }
+
+  /**
+   * Peak tensor bytes of one training pass (forward and backward, no update) on `n` blank images at
+   * `size` px, for memory planning. Weights and batch-norm statistics are left as they were.
+   */
+  async measureTrainingBytes(n: number, size: number): Promise<number> {
+    const statistics = this.model.weights.filter((w) => !w.trainable).map((w) => [w, w.read().clone()] as const);
+    const outputs = this.model.outputs[0].shape[1] as number;
+    try {
+      const info = await tf.profile(() =>
+        tf.tidy(() => {
+          const x = tf.zeros([n, size, size, 3]);
+          const y = tf.zeros([n, outputs]);
+          const { value, grads } = tf.variableGrads(
+            () => tf.losses.meanSquaredError(y, this.model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+            this.trainable,
+          );
+          value.dataSync();
+          tf.dispose(grads);
+        }),
+      );
+      return info.peakBytes;
+    } finally {
+      for (const [w, saved] of statistics) {
+        w.write(saved);
+        saved.dispose();
+      }
+    }
+  }
+
+  /** Peak tensor bytes of predicting `n` blank images at `size` px. */
+  async measureInferenceBytes(n: number, size: number): Promise<number> {
+    const info = await tf.profile(() => {
+      tf.tidy(() => (this.model.predict(tf.zeros([n, size, size, 3])) as tf.Tensor).dataSync());
+    });
+    return info.peakBytes;
+  }
+
+  /** Bytes of the trainable weights in this phase (what gradients and optimiser slots scale with). */
+  trainableBytes(): number {
+    return this.trainable.reduce((sum, v) => sum + v.size * 4, 0);
   }
 
   /** A batch that overflows the wasm heap becomes a message with a batch size that fits. */
@@ -323,6 +393,24 @@ export class Learner {
   private async emit(event: LearnerEvent): Promise<void> {
     for (const cb of this.callbacks) await cb[event]?.(this);
   }
+}
+
+/** [start, count] of each pass over a batch of n in passes of at most `micro` (null: one pass). */
+function passes(n: number, micro: number | null): [number, number][] {
+  const size = micro && micro < n ? micro : n;
+  const out: [number, number][] = [];
+  for (let start = 0; start < n; start += size) out.push([start, Math.min(size, n - start)]);
+  return out;
+}
+
+function concatFloat32(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 /** fastai's slice(low, high): rates spread geometrically over the groups, the head gets `high`. */

@@ -15,7 +15,7 @@ import { selectBackend, type BackendReport } from './backend.js';
 import { Optimizer } from './optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from './learner.js';
 import { ImageDataModule } from './data-module.js';
-import { checkpointCallback, dropoutCallback, loggingCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
+import { checkpointCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from './checkpoint.js';
 import { saveModel } from './model-io.js';
 import { withSeededRandom } from './seeded-random.js';
@@ -156,6 +156,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         stopSignalCallback(abort.signal),
         nanGuardCallback(),
         dropoutCallback(head),
+        memoryPlanCallback(log),
         ...(opts.hooks?.callbacks?.(splits, loggers) ?? []),
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
