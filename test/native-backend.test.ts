@@ -11,6 +11,9 @@ import { SeededRng } from '../src/core/random.js';
 import { selectBackend } from '../src/core/backend.js';
 import { batchNormalization } from '../src/core/layers/batch-normalization.js';
 import { gzxNativeKernelNames, registerNativeKernels } from '../src/core/native-kernels/index.js';
+import { NativeUpdates } from '../src/core/native-kernels/optimizer-updates.js';
+import { Optimizer } from '../src/core/optimizers.js';
+import type { OptimizerConfig } from '../src/core/experiment.js';
 
 const required = process.env.GZX_REQUIRE_NATIVE === '1';
 const setupScript = fileURLToPath(new URL('../scripts/setup-native.mjs', import.meta.url));
@@ -156,6 +159,62 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
       native.trained.forEach((w, i) => {
         expect(maxRelativeError(w, reference.trained[i]), `trained weight ${i}`).toBeLessThan(1e-3);
       });
+    });
+
+    it("updates weights with TensorFlow's fused optimiser ops exactly as the tfjs-op rules do", async () => {
+      await selectBackend('tensorflow', () => {});
+      const base: OptimizerConfig = { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false };
+      const configs: OptimizerConfig[] = [
+        { ...base, wd: 0.01 },
+        { ...base, name: 'adamw', wd: 0.1 },
+        { ...base, name: 'sgd', wd: 0.01, nesterov: true },
+      ];
+      const train = async (cfg: OptimizerConfig, restartAfter = -1) => {
+        const rng = new SeededRng(99);
+        const variables = new Map([
+          ['conv', tf.variable(tf.tensor(randomArray(rng, 12), [3, 4]))],
+          ['bias', tf.variable(tf.tensor(randomArray(rng, 4), [4]))],
+        ]);
+        let optimizer = new Optimizer(cfg);
+        let engine: unknown = null;
+        for (let step = 0; step < 4; step++) {
+          if (step === restartAfter) {
+            // as a resumed run: the state goes through a checkpoint into a new optimiser
+            const state = await optimizer.getState();
+            optimizer.dispose();
+            optimizer = new Optimizer(cfg);
+            optimizer.setState(state, variables);
+          }
+          const grads = Object.fromEntries([...variables].map(([k, v]) => [k, tf.tensor(randomArray(rng, v.size), v.shape)]));
+          // discriminative rates and a scheduled momentum, as the Learner passes them
+          optimizer.apply(grads, variables, (name) => (name === 'conv' ? 0.01 : 0.003), 0.95 - 0.03 * step);
+          engine ??= (optimizer as unknown as { engine: unknown }).engine;
+          tf.dispose(Object.values(grads));
+          // A weight changed outside the optimiser (a checkpoint restored, weights loaded) is used as changed.
+          if (step === 1) variables.get('bias')!.assign(tf.mul(variables.get('bias')!, 0.5));
+        }
+        const { slots } = await optimizer.getState();
+        const weights = [...variables.values()].map((v) => v.dataSync() as Float32Array);
+        optimizer.dispose();
+        tf.dispose([...variables.values()]);
+        return { weights, slots, engine };
+      };
+      for (const cfg of configs) {
+        const fused = await train(cfg);
+        expect(fused.engine, cfg.name).toBeInstanceOf(NativeUpdates);
+        registerNativeKernels({ speedups: false });
+        const ops = await train(cfg).finally(() => registerNativeKernels());
+        expect(ops.engine, cfg.name).not.toBeInstanceOf(NativeUpdates);
+        const resumed = await train(cfg, 2);
+        resumed.weights.forEach((w, i) => expect(maxRelativeError(w, fused.weights[i]), `${cfg.name} resumed weight ${i}`).toBeLessThan(1e-6));
+        fused.weights.forEach((w, i) => expect(maxRelativeError(w, ops.weights[i]), `${cfg.name} weight ${i}`).toBeLessThan(1e-5));
+        expect(Object.keys(fused.slots).sort()).toEqual(Object.keys(ops.slots).sort());
+        for (const [name, perVar] of Object.entries(ops.slots)) {
+          for (const [slot, values] of Object.entries(perVar)) {
+            expect(maxRelativeError(fused.slots[name][slot], values), `${cfg.name} ${name}.${slot}`).toBeLessThan(1e-5);
+          }
+        }
+      }
     });
 
     it("trains through TensorFlow's fused batch norm and ReluGrad, as the composed ops would", async () => {

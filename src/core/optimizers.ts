@@ -1,7 +1,9 @@
 // Optimisers with per-variable learning rates and a scheduled momentum.
 // tf.train's optimisers fix beta1/momentum at construction and have one rate for all variables,
 // but one-cycle moves the momentum every step and discriminative rates need one rate per layer group;
-// so the update rules (as fastai writes them) are implemented here on tf ops.
+// so the update rules (as fastai writes them) are implemented here. Where the arithmetic runs is an
+// UpdateEngine: tfjs ops on any backend, or one fused TensorFlow op per weight on the tensorflow
+// backend (src/core/native-kernels/optimizer-updates.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from './experiment.js';
 
@@ -11,9 +13,53 @@ export interface OptimizerState {
   slots: Record<string, Record<string, Float32Array>>;
 }
 
+/** One Adam update of one weight, every scalar already worked out for this step. */
+export interface AdamUpdate {
+  lr: number;
+  /** beta1 (the scheduled momentum) and its power for debiasing; beta2 and its power. */
+  beta1: number;
+  beta1Power: number;
+  beta2: number;
+  beta2Power: number;
+  /** Added to √v̂ (fastai's ε, in the units of √v̂). */
+  eps: number;
+  /** Decoupled weight decay this step (lr·wd for AdamW), 0 for none. */
+  decay: number;
+  /** L2 penalty factor (wd for Adam), 0 for none. */
+  l2: number;
+}
+
+export interface SgdUpdate {
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  l2: number;
+}
+
+/** Applies updates to weights and keeps the per-weight slots (m, v or buf). */
+export interface UpdateEngine {
+  adam(name: string, p: tf.Variable, g: tf.Tensor, u: AdamUpdate): void;
+  sgd(name: string, p: tf.Variable, g: tf.Tensor, u: SgdUpdate): void;
+  /** Called once after a step's updates (engines may batch work or free per-step scalars). */
+  endStep(): void;
+  readSlots(): Promise<OptimizerState['slots']>;
+  loadSlots(slots: OptimizerState['slots'], variables: Map<string, tf.Variable>): void;
+  dispose(): void;
+}
+
+/** Makes the engine for the current backend; replaced by registerNativeKernels on tensorflow. */
+type EngineFactory = () => UpdateEngine | null;
+const engineFactories = new Map<string, EngineFactory>();
+
+/** Lets a backend provide faster updates (null from the factory: use tfjs ops). */
+export function registerUpdateEngine(backend: string, factory: EngineFactory | null): void {
+  if (factory) engineFactories.set(backend, factory);
+  else engineFactories.delete(backend);
+}
+
 export class Optimizer {
   private step = 0;
-  private readonly slots = new Map<string, Map<string, tf.Variable>>();
+  private engine: UpdateEngine | null = null;
 
   constructor(private readonly cfg: OptimizerConfig) {}
 
@@ -24,6 +70,11 @@ export class Optimizer {
   /** Default momentum (beta1 for Adam) when no schedule sets one. */
   get defaultMomentum(): number {
     return this.cfg.name === 'sgd' ? this.cfg.momentum : this.cfg.beta1;
+  }
+
+  private updates(): UpdateEngine {
+    this.engine ??= engineFactories.get(tf.getBackend())?.() ?? new TfjsUpdates();
+    return this.engine;
   }
 
   /**
@@ -38,37 +89,90 @@ export class Optimizer {
   ): void {
     this.step += 1;
     const { wd, beta2, eps, nesterov } = this.cfg;
-    for (const [name, grad] of Object.entries(grads)) {
-      const p = variables.get(name);
-      if (!p) continue;
-      const lr = rateOf(name);
-      if (lr === 0) continue;
-      // One tidy per variable: its temporaries are freed before the next variable's are made, so the
-      // step needs memory for one weight's temporaries, not all of them (which matters in wasm's heap).
-      tf.tidy(() => {
-        let g = grad;
-        if (this.cfg.name !== 'adamw' && wd > 0) g = g.add(p.mul(wd)); // L2 penalty
+    const engine = this.updates();
+    // fastai debiases with the current momentum, which a schedule may change.
+    const beta1Power = Math.pow(momentum, this.step);
+    const beta2Power = Math.pow(beta2, this.step);
+    try {
+      for (const [name, grad] of Object.entries(grads)) {
+        const p = variables.get(name);
+        if (!p) continue;
+        const lr = rateOf(name);
+        if (lr === 0) continue;
         if (this.cfg.name === 'sgd') {
-          const buf = this.slot(name, 'buf', p);
-          buf.assign(buf.mul(momentum).add(g));
-          const update = nesterov ? g.add(buf.mul(momentum)) : buf;
-          p.assign(p.sub(update.mul(lr)));
+          engine.sgd(name, p, grad, { lr, momentum, nesterov, l2: wd });
         } else {
-          const m = this.slot(name, 'm', p);
-          const v = this.slot(name, 'v', p);
-          m.assign(m.mul(momentum).add(g.mul(1 - momentum)));
-          v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
-          // fastai debiases with the current momentum, which a schedule may change. The debiasing is
-          // folded into two scalars, lr·√d2/d1 and ε·√d2: each elementwise op is a full pass over
-          // every weight, and the optimiser step is a third of a ResNet50 step on native TensorFlow.
-          const debias1 = 1 - Math.pow(momentum, this.step);
-          const sqrtDebias2 = Math.sqrt(1 - Math.pow(beta2, this.step));
-          const update = m.div(v.sqrt().add(eps * sqrtDebias2)).mul((lr * sqrtDebias2) / debias1);
-          const decayed = this.cfg.name === 'adamw' && wd > 0 ? p.mul(1 - lr * wd) : p; // decoupled decay
-          p.assign(decayed.sub(update));
+          const adamw = this.cfg.name === 'adamw';
+          // ε is added to √v̂ = √v / √(1 − β2^t); engines add it to √v, so it is scaled by that root.
+          const update = { lr, beta1: momentum, beta1Power, beta2, beta2Power, eps: eps * Math.sqrt(1 - beta2Power) };
+          engine.adam(name, p, grad, { ...update, decay: adamw ? lr * wd : 0, l2: adamw ? 0 : wd });
         }
-      });
+      }
+    } finally {
+      engine.endStep();
     }
+  }
+
+  async getState(): Promise<OptimizerState> {
+    return { step: this.step, slots: this.engine ? await this.engine.readSlots() : {} };
+  }
+
+  setState(state: OptimizerState, variables: Map<string, tf.Variable>): void {
+    this.dispose();
+    this.step = state.step;
+    this.updates().loadSlots(state.slots, variables);
+  }
+
+  dispose(): void {
+    this.engine?.dispose();
+    this.engine = null;
+  }
+}
+
+/** The update rules on tfjs ops: any backend. */
+export class TfjsUpdates implements UpdateEngine {
+  private readonly slots = new Map<string, Map<string, tf.Variable>>();
+  // A JS number in an op becomes a new scalar tensor each time; one per distinct value per step
+  // instead of several per weight (a ResNet50 has ~220 weights, most of them tiny).
+  private readonly scalars = new Map<number, tf.Scalar>();
+
+  private k(value: number): tf.Scalar {
+    let t = this.scalars.get(value);
+    if (!t) this.scalars.set(value, (t = tf.keep(tf.scalar(value))));
+    return t;
+  }
+
+  adam(name: string, p: tf.Variable, grad: tf.Tensor, u: AdamUpdate): void {
+    // One tidy per variable: its temporaries are freed before the next variable's are made, so the
+    // step needs memory for one weight's temporaries, not all of them (which matters in wasm's heap).
+    tf.tidy(() => {
+      const g = u.l2 > 0 ? grad.add(p.mul(this.k(u.l2))) : grad;
+      const m = this.slot(name, 'm', p);
+      const v = this.slot(name, 'v', p);
+      m.assign(m.mul(this.k(u.beta1)).add(g.mul(this.k(1 - u.beta1))));
+      v.assign(v.mul(this.k(u.beta2)).add(g.square().mul(this.k(1 - u.beta2))));
+      // p − lr·m̂/(√v̂ + ε) with the debiasing folded into one scalar: each elementwise op is a full
+      // pass over every weight.
+      const stepSize = (u.lr * Math.sqrt(1 - u.beta2Power)) / (1 - u.beta1Power);
+      const update = m.div(v.sqrt().add(this.k(u.eps))).mul(this.k(stepSize));
+      const decayed = u.decay > 0 ? p.mul(this.k(1 - u.decay)) : p;
+      p.assign(decayed.sub(update));
+    });
+  }
+
+  sgd(name: string, p: tf.Variable, grad: tf.Tensor, u: SgdUpdate): void {
+    tf.tidy(() => {
+      const g = u.l2 > 0 ? grad.add(p.mul(this.k(u.l2))) : grad;
+      const buf = this.slot(name, 'buf', p);
+      buf.assign(buf.mul(this.k(u.momentum)).add(g));
+      const update = u.nesterov ? g.add(buf.mul(this.k(u.momentum))) : buf;
+      p.assign(p.sub(update.mul(this.k(u.lr))));
+    });
+  }
+
+  endStep(): void {
+    for (const t of this.scalars.values()) t.dispose();
+    this.scalars.clear();
   }
 
   private slot(name: string, slot: string, like: tf.Variable): tf.Variable {
@@ -82,19 +186,17 @@ export class Optimizer {
     return v;
   }
 
-  async getState(): Promise<OptimizerState> {
+  async readSlots(): Promise<OptimizerState['slots']> {
     const slots: OptimizerState['slots'] = {};
     for (const [name, perVar] of this.slots) {
       slots[name] = {};
       for (const [slot, v] of perVar) slots[name][slot] = (await v.data()) as Float32Array;
     }
-    return { step: this.step, slots };
+    return slots;
   }
 
-  setState(state: OptimizerState, variables: Map<string, tf.Variable>): void {
-    this.dispose();
-    this.step = state.step;
-    for (const [name, perVar] of Object.entries(state.slots)) {
+  loadSlots(slots: OptimizerState['slots'], variables: Map<string, tf.Variable>): void {
+    for (const [name, perVar] of Object.entries(slots)) {
       const like = variables.get(name);
       if (!like) continue;
       const map = new Map<string, tf.Variable>();
@@ -106,6 +208,7 @@ export class Optimizer {
   }
 
   dispose(): void {
+    this.endStep();
     for (const perVar of this.slots.values()) for (const v of perVar.values()) v.dispose();
     this.slots.clear();
   }

@@ -1,10 +1,14 @@
 // Kernels gzx adds to the tensorflow backend (tfjs-node, tfjs-node-gpu): TensorFlow ops that do in
-// one call what tfjs composes from many. All speed, no correctness: without them the backend
-// trains the same model, slower (bench/train.ts measures both).
+// one call what tfjs composes from many (batch norm, ReLU's gradient, the optimiser updates). All
+// speed, no correctness: without them the backend trains the same model, slower (bench/train.ts
+// measures both).
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTrainingConfig, batchNormTrainingGradConfig } from './batch-norm.js';
 import { reluGradConfig } from './relu-grad.js';
 import { installReluGradient } from '../ops/relu-grad.js';
+import { registerUpdateEngine } from '../optimizers.js';
+import { NativeUpdates } from './optimizer-updates.js';
+import type { NativeBackend } from './native-backend.js';
 
 const KERNELS: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, reluGradConfig];
 
@@ -17,6 +21,7 @@ export function registerNativeKernels(options: { speedups?: boolean } = {}): voi
     if (!speedups && registered) tf.unregisterKernel(config.kernelName, 'tensorflow');
   }
   if (speedups) installReluGradient();
+  registerUpdateEngine('tensorflow', speedups ? () => new NativeUpdates(tf.backend() as unknown as NativeBackend) : null);
 }
 
 /** Names of the kernels gzx currently provides for tensorflow. */

@@ -14,6 +14,7 @@ export interface NativeBackend {
     TF_ATTR_FLOAT: number;
     TF_ATTR_STRING: number;
     TF_ATTR_BOOL: number;
+    TF_ATTR_SHAPE: number;
     TF_FLOAT: number;
   };
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
