@@ -219,7 +219,7 @@ export interface TrainBenchOptions {
 }
 
 export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
-  const budgetMs = o.budgetMs ?? Number(process.env.GZX_BENCH_TRAIN_BUDGET_MS ?? 4000);
+  const budgetMs = o.budgetMs ?? Number(process.env.GZX_BENCH_TRAIN_BUDGET_MS ?? 10000);
   const maxSteps = o.maxSteps ?? 40;
   const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
   const available = new Set((await describeBackends()).filter((b) => b.loads).map((b) => b.backend));
