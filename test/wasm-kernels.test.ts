@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/core/backend.js';
 import { gzxWasmKernelNames, registerWasmKernels } from '../src/core/wasm-kernels/index.js';
+import { batchNormalization } from '../src/core/layers/batch-normalization.js';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -198,6 +199,51 @@ describe('wasm depthwise conv gradients (missing in stock wasm) match the cpu ba
   }
 });
 
+describe('batch norm in training: the fused wasm kernel matches the composed path on cpu', () => {
+  it('output, gradients for input, scale and offset, and the moving statistics', async () => {
+    const shape: [number, number, number, number] = [3, 5, 4, 6];
+    const run = () => {
+      const layer = batchNormalization({ momentum: 0.8, epsilon: 1e-3 });
+      layer.build(shape);
+      layer.setWeights([
+        tf.tensor1d(seeded(6, 31).map((v) => 1 + v / 2)),
+        tf.tensor1d(seeded(6, 32)),
+        tf.zeros([6]),
+        tf.ones([6]),
+      ]);
+      return tf.tidy(() => {
+        // a non-zero mean per channel, so centring matters
+        const x = tf.add(tf.tensor4d(seeded(size(shape), 33), shape), tf.tensor1d([0.5, -1, 2, 0, 3, -0.25]));
+        const r = tf.tensor4d(seeded(size(shape), 34), shape);
+        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, [gamma, beta]);
+        const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, r)))(x);
+        return {
+          loss: value.dataSync()[0],
+          dgamma: grads[gamma.name].dataSync().slice(),
+          dbeta: grads[beta.name].dataSync().slice(),
+          dx: dx.dataSync().slice(),
+          moving: layer.getWeights().slice(2).map((w) => w.dataSync().slice()),
+          y: (layer.apply(x, { training: true }) as tf.Tensor).dataSync().slice(),
+        };
+      });
+    };
+    const cpu = await on('cpu', run);
+    let kernels: string[] = [];
+    const wasm = await on('wasm', async () => {
+      let out!: ReturnType<typeof run>;
+      kernels = (await tf.profile(() => void (out = run()))).kernels.map((k) => k.name);
+      return out;
+    });
+    expect(kernels).toContain('GzxBatchNormTraining');
+    expect(kernels).toContain('GzxBatchNormTrainingGrad');
+    expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-3);
+    for (const key of ['y', 'dx', 'dgamma', 'dbeta'] as const) expect(maxAbsDiff(wasm[key], cpu[key]), key).toBeLessThan(1e-3);
+    // three training-mode calls updated the moving mean and variance identically
+    wasm.moving.forEach((m, i) => expect(maxAbsDiff(m, cpu.moving[i]), `moving ${i}`).toBeLessThan(1e-4));
+  });
+});
+
 describe('switching the speed kernels off and on (bench before/after)', () => {
   it('keeps the correctness kernels, restores the stock kernels, and gives the same gradients', async () => {
     const run = () => convGrads([2, 9, 9, 3], [3, 3, 3, 5], 2, 'same');
@@ -213,6 +259,6 @@ describe('switching the speed kernels off and on (bench before/after)', () => {
     } finally {
       registerWasmKernels({ speedups: true });
     }
-    expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul']));
+    expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining']));
   });
 });

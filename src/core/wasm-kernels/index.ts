@@ -11,6 +11,7 @@ import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './d
 import { conv2dBackpropInputSpeedKernel } from './conv2d-backprop-input.js';
 import { tileSpeedKernel } from './tile.js';
 import { batchMatMulSpeedKernel } from './batch-mat-mul.js';
+import { batchNormTrainingConfig, batchNormTrainingGradConfig } from './batch-norm-training.js';
 
 const CORRECTNESS: tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -25,6 +26,9 @@ const SPEED: { kernelName: string; make: (stock: tf.KernelConfig) => tf.KernelCo
   { kernelName: tf.Tile, make: tileSpeedKernel },
   { kernelName: tf.BatchMatMul, make: batchMatMulSpeedKernel },
 ];
+
+/** Speed kernels with no stock counterpart: gzx's own ops, which layers use when registered. */
+const ADDED: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig];
 
 const stockKernels = new Map<string, tf.KernelConfig | undefined>();
 let correctnessRegistered = false;
@@ -52,6 +56,7 @@ export function registerWasmKernels(options: { speedups?: boolean } = {}): void 
   }
   if (speedups && !speedRegistered) {
     for (const { kernelName, make } of SPEED) replace(make(stock(kernelName)));
+    for (const config of ADDED) tf.registerKernel(config);
     speedRegistered = true;
   } else if (!speedups && speedRegistered) {
     restoreStockSpeedKernels();
@@ -65,10 +70,14 @@ function restoreStockSpeedKernels(): void {
     const original = stockKernels.get(name);
     if (original) tf.registerKernel(original);
   }
+  for (const config of ADDED) tf.unregisterKernel(config.kernelName, 'wasm');
   speedRegistered = false;
 }
 
 /** Names of the kernels gzx currently provides for wasm. */
 export function gzxWasmKernelNames(): string[] {
-  return [...CORRECTNESS.map((c) => c.kernelName), ...(speedRegistered ? SPEED.map((m) => m.kernelName) : [])];
+  return [
+    ...CORRECTNESS.map((c) => c.kernelName),
+    ...(speedRegistered ? [...SPEED.map((m) => m.kernelName), ...ADDED.map((c) => c.kernelName)] : []),
+  ];
 }
