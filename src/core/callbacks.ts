@@ -181,5 +181,6 @@ function remainingImages(l: Learner): number {
 export function formatMetric(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4);
+  // Rates and counts (images/s) to one decimal; losses and RMSEs, below 10, to four.
+  return Math.abs(v) >= 10 ? v.toFixed(1) : Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4);
 }
