@@ -167,7 +167,7 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
       registerNativeKernels();
       return {
         ok: true,
-        why: gpu ? 'native libtensorflow (CUDA build)' : 'native libtensorflow',
+        why: `native libtensorflow${gpu ? ' (CUDA build)' : ''}, with gzx's fused batch norm, ReluGrad and optimiser updates`,
         loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: os.availableParallelism(), gpu },
       };
     },
@@ -203,7 +203,7 @@ async function loadWasm(): Promise<Attempt> {
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   return {
     ok: true,
-    why: `WebAssembly${simd ? ' with SIMD' : ''} (XNNPACK), gradient kernels added by gzx`,
+    why: `WebAssembly${simd ? ' with SIMD' : ''} (XNNPACK), with gzx's gradient kernels and fused batch norm`,
     loaded: { name: 'wasm', package: TF_WASM, version: packageVersion(TF_WASM) ?? '?', threads: wasmModule.getThreadsCount(), gpu: false },
   };
 }
