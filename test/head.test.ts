@@ -182,6 +182,24 @@ describe('GalaxyNormalisation layer', () => {
     out.forEach((v, i) => expect(Math.abs(v - REAL_LIKE_LABEL[i]), COLUMNS[i]).toBeLessThan(1e-5));
   });
 
+  it("has the gradient of normaliseAnswers (central differences in double precision)", () => {
+    const rows = randomRows(3, 17, 0.2, 2); // away from the clip at 0, where the derivative jumps
+    const weights = randomRows(3, 18, -1, 1);
+    const loss = (r: number[][]) => normaliseAnswers(r).reduce((s, row, i) => s + row.reduce((t, v, j) => t + v * weights[i][j], 0), 0);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(galaxyNormalise(x as tf.Tensor2D), tf.tensor2d(weights))))(tf.tensor2d(rows)).arraySync() as number[][];
+    const h = 1e-6;
+    for (let i = 0; i < rows.length; i++) {
+      for (let j = 0; j < NUM_COLUMNS; j++) {
+        const up = rows.map((r) => [...r]);
+        const down = rows.map((r) => [...r]);
+        up[i][j] += h;
+        down[i][j] -= h;
+        const numeric = (loss(up) - loss(down)) / (2 * h);
+        expect(Math.abs(g[i][j] - numeric), `row ${i} ${COLUMNS[j]}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   it('has finite, non-zero gradients, also where a whole question is clipped to zero', () => {
     const rows = [...randomRows(8, 5), HAND_INPUT];
     const target = tf.tensor2d(normaliseAnswers(randomRows(rows.length, 9, 0, 1)));
