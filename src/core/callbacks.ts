@@ -34,10 +34,11 @@ export function memoryPlanCallback(log: (message: string) => void, heapBytes = W
       // Not seen by a probe: the optimiser's two slots per weight (made at the first step) and the
       // running sum of gradients over passes.
       const reserve = 3 * l.trainableBytes();
-      const train = await planMicroBatch(phase.batch_size, (n) => l.measureTrainingBytes(n, phase.size), budget, reserve);
-      if (!train) {
-        throw imageTooLargeError(`train.phases.${phaseIndex}`, phase.size, (await l.measureTrainingBytes(1, phase.size)) + reserve);
-      }
+      // Each measurement once: the error below reuses the plan's one-image figure.
+      const measured = new Map<number, Promise<number>>();
+      const probe = (n: number) => measured.get(n) ?? measured.set(n, l.measureTrainingBytes(n, phase.size)).get(n)!;
+      const train = await planMicroBatch(phase.batch_size, probe, budget, reserve);
+      if (!train) throw imageTooLargeError(`train.phases.${phaseIndex}`, phase.size, (await probe(1)) + reserve);
       const validBatch = l.validBatchSize;
       const valid = await planMicroBatch(validBatch, (n) => l.measureInferenceBytes(n, phase.size), budget, reserve);
       if (train.passes > 1) l.microBatch = train.micro;

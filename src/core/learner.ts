@@ -252,7 +252,7 @@ export class Learner {
     withSeededRandom(noiseSeed, () => {
       for (const [start, n] of passes(batch.n, this.microBatch)) {
         const loss = tf.tidy(() => {
-          const x = tf.tensor4d(this.slice(batch.x, batch, start, n), [n, batch.size, batch.size, 3]);
+          const x = tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3]);
           const y = tf.tensor2d(batch.y!.subarray(start * width, (start + n) * width), [n, width]);
           const { value, grads } = tf.variableGrads(() => {
             const pred = this.model.apply(x, { training: true }) as tf.Tensor;
@@ -273,9 +273,10 @@ export class Learner {
     return lossSum;
   }
 
-  private slice(x: Float32Array, batch: Batch, start: number, n: number): Float32Array {
+  /** Pixels of images start … start+n−1 of a batch (a view, no copy). */
+  private images(batch: Batch, start: number, n: number): Float32Array {
     const per = batch.size * batch.size * 3;
-    return n === batch.n ? x : x.subarray(start * per, (start + n) * per);
+    return n === batch.n ? batch.x : batch.x.subarray(start * per, (start + n) * per);
   }
 
   private addGradients(byTfName: tf.NamedTensorMap): void {
@@ -316,7 +317,7 @@ export class Learner {
     for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
       const parts = passes(batch.n, this.validMicroBatch).map(([start, n]) =>
         this.guardMemory(n, batch.size, () =>
-          tf.tidy(() => (this.model.predict(tf.tensor4d(this.slice(batch.x, batch, start, n), [n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
+          tf.tidy(() => (this.model.predict(tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
         ) as Float32Array,
       );
       const out = parts.length === 1 ? parts[0] : concatFloat32(parts);

@@ -1,8 +1,8 @@
 // Fitting batches into the wasm backend's heap. wasm memory is one linear heap of at most 4 GB that
 // cannot recover once an allocation fails, so the batch that fits has to be known before training,
 // not found by failing. A training step's memory is close to linear in the batch: fixed (weights,
-// gradients) plus per image (the activations kept for the backward pass; ~1 GB per 224-px image for
-// ResNet50). Two measured steps, on one and two blank images, give both terms.
+// gradients) plus per image (the activations kept for the backward pass; ~0.56 GB per 224-px image
+// for ResNet50). Two measured steps, on one and two blank images, give both terms.
 import { UserError } from './errors.js';
 
 /** The wasm heap's hard limit (tfjs-backend-wasm is built with a 4 GB - 64 KB maximum). */
