@@ -25,23 +25,28 @@ export interface AdamUpdate {
   eps: number;
   /** Decoupled weight decay this step (lr·wd for AdamW), 0 for none. */
   decay: number;
-  /** L2 penalty factor (wd for Adam), 0 for none. */
-  l2: number;
 }
 
 export interface SgdUpdate {
   lr: number;
   momentum: number;
   nesterov: boolean;
-  l2: number;
 }
 
-/** Applies updates to weights and keeps the per-weight slots (m, v or buf). */
+/**
+ * The step's scalars as tensors. A JS number in an op becomes a new scalar tensor each time; this
+ * makes one per distinct value per step instead of several per weight (a ResNet50 has ~220 weights,
+ * most of them tiny). Valid until the step ends.
+ */
+export type Scalars = (value: number) => tf.Scalar;
+
+/**
+ * Applies updates to weights and keeps the per-weight slots (m, v or buf). Each call runs inside a
+ * tidy of its own; `g` already includes any L2 penalty.
+ */
 export interface UpdateEngine {
-  adam(name: string, p: tf.Variable, g: tf.Tensor, u: AdamUpdate): void;
-  sgd(name: string, p: tf.Variable, g: tf.Tensor, u: SgdUpdate): void;
-  /** Called once after a step's updates (engines may batch work or free per-step scalars). */
-  endStep(): void;
+  adam(name: string, p: tf.Variable, g: tf.Tensor, u: AdamUpdate, k: Scalars): void;
+  sgd(name: string, p: tf.Variable, g: tf.Tensor, u: SgdUpdate, k: Scalars): void;
   readSlots(): Promise<OptimizerState['slots']>;
   loadSlots(slots: OptimizerState['slots'], variables: Map<string, tf.Variable>): void;
   dispose(): void;
@@ -93,23 +98,35 @@ export class Optimizer {
     // fastai debiases with the current momentum, which a schedule may change.
     const beta1Power = Math.pow(momentum, this.step);
     const beta2Power = Math.pow(beta2, this.step);
+    const adamw = this.cfg.name === 'adamw';
+    const l2 = adamw ? 0 : wd;
+    const scalars = new Map<number, tf.Scalar>();
+    const k: Scalars = (value) => {
+      let t = scalars.get(value);
+      if (!t) scalars.set(value, (t = tf.keep(tf.scalar(value))));
+      return t;
+    };
     try {
       for (const [name, grad] of Object.entries(grads)) {
         const p = variables.get(name);
         if (!p) continue;
         const lr = rateOf(name);
         if (lr === 0) continue;
-        if (this.cfg.name === 'sgd') {
-          engine.sgd(name, p, grad, { lr, momentum, nesterov, l2: wd });
-        } else {
-          const adamw = this.cfg.name === 'adamw';
-          // ε is added to √v̂ = √v / √(1 − β2^t); engines add it to √v, so it is scaled by that root.
-          const update = { lr, beta1: momentum, beta1Power, beta2, beta2Power, eps: eps * Math.sqrt(1 - beta2Power) };
-          engine.adam(name, p, grad, { ...update, decay: adamw ? lr * wd : 0, l2: adamw ? 0 : wd });
-        }
+        // One tidy per weight: its temporaries are freed before the next weight's are made, so the
+        // step needs memory for one weight's temporaries, not all of them (which matters in wasm's heap).
+        tf.tidy(() => {
+          const g = l2 > 0 ? grad.add(p.mul(k(l2))) : grad;
+          if (this.cfg.name === 'sgd') {
+            engine.sgd(name, p, g, { lr, momentum, nesterov }, k);
+          } else {
+            // ε is added to √v̂ = √v / √(1 − β2^t); engines add it to √v, so it is scaled by that root.
+            const eps2 = eps * Math.sqrt(1 - beta2Power);
+            engine.adam(name, p, g, { lr, beta1: momentum, beta1Power, beta2, beta2Power, eps: eps2, decay: adamw ? lr * wd : 0 }, k);
+          }
+        });
       }
     } finally {
-      engine.endStep();
+      for (const t of scalars.values()) t.dispose();
     }
   }
 
@@ -132,47 +149,25 @@ export class Optimizer {
 /** The update rules on tfjs ops: any backend. */
 export class TfjsUpdates implements UpdateEngine {
   private readonly slots = new Map<string, Map<string, tf.Variable>>();
-  // A JS number in an op becomes a new scalar tensor each time; one per distinct value per step
-  // instead of several per weight (a ResNet50 has ~220 weights, most of them tiny).
-  private readonly scalars = new Map<number, tf.Scalar>();
 
-  private k(value: number): tf.Scalar {
-    let t = this.scalars.get(value);
-    if (!t) this.scalars.set(value, (t = tf.keep(tf.scalar(value))));
-    return t;
+  adam(name: string, p: tf.Variable, g: tf.Tensor, u: AdamUpdate, k: Scalars): void {
+    const m = this.slot(name, 'm', p);
+    const v = this.slot(name, 'v', p);
+    m.assign(m.mul(k(u.beta1)).add(g.mul(k(1 - u.beta1))));
+    v.assign(v.mul(k(u.beta2)).add(g.square().mul(k(1 - u.beta2))));
+    // p − lr·m̂/(√v̂ + ε) with the debiasing folded into one scalar: each elementwise op is a full
+    // pass over every weight.
+    const stepSize = (u.lr * Math.sqrt(1 - u.beta2Power)) / (1 - u.beta1Power);
+    const update = m.div(v.sqrt().add(k(u.eps))).mul(k(stepSize));
+    const decayed = u.decay > 0 ? p.mul(k(1 - u.decay)) : p;
+    p.assign(decayed.sub(update));
   }
 
-  adam(name: string, p: tf.Variable, grad: tf.Tensor, u: AdamUpdate): void {
-    // One tidy per variable: its temporaries are freed before the next variable's are made, so the
-    // step needs memory for one weight's temporaries, not all of them (which matters in wasm's heap).
-    tf.tidy(() => {
-      const g = u.l2 > 0 ? grad.add(p.mul(this.k(u.l2))) : grad;
-      const m = this.slot(name, 'm', p);
-      const v = this.slot(name, 'v', p);
-      m.assign(m.mul(this.k(u.beta1)).add(g.mul(this.k(1 - u.beta1))));
-      v.assign(v.mul(this.k(u.beta2)).add(g.square().mul(this.k(1 - u.beta2))));
-      // p − lr·m̂/(√v̂ + ε) with the debiasing folded into one scalar: each elementwise op is a full
-      // pass over every weight.
-      const stepSize = (u.lr * Math.sqrt(1 - u.beta2Power)) / (1 - u.beta1Power);
-      const update = m.div(v.sqrt().add(this.k(u.eps))).mul(this.k(stepSize));
-      const decayed = u.decay > 0 ? p.mul(this.k(1 - u.decay)) : p;
-      p.assign(decayed.sub(update));
-    });
-  }
-
-  sgd(name: string, p: tf.Variable, grad: tf.Tensor, u: SgdUpdate): void {
-    tf.tidy(() => {
-      const g = u.l2 > 0 ? grad.add(p.mul(this.k(u.l2))) : grad;
-      const buf = this.slot(name, 'buf', p);
-      buf.assign(buf.mul(this.k(u.momentum)).add(g));
-      const update = u.nesterov ? g.add(buf.mul(this.k(u.momentum))) : buf;
-      p.assign(p.sub(update.mul(this.k(u.lr))));
-    });
-  }
-
-  endStep(): void {
-    for (const t of this.scalars.values()) t.dispose();
-    this.scalars.clear();
+  sgd(name: string, p: tf.Variable, g: tf.Tensor, u: SgdUpdate, k: Scalars): void {
+    const buf = this.slot(name, 'buf', p);
+    buf.assign(buf.mul(k(u.momentum)).add(g));
+    const update = u.nesterov ? g.add(buf.mul(k(u.momentum))) : buf;
+    p.assign(p.sub(update.mul(k(u.lr))));
   }
 
   private slot(name: string, slot: string, like: tf.Variable): tf.Variable {
@@ -208,7 +203,6 @@ export class TfjsUpdates implements UpdateEngine {
   }
 
   dispose(): void {
-    this.endStep();
     for (const perVar of this.slots.values()) for (const v of perVar.values()) v.dispose();
     this.slots.clear();
   }

@@ -3,7 +3,7 @@
 // normaliseAnswers() cannot drift apart.
 import * as tf from '@tensorflow/tfjs';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology.js';
-import { NORMALISE_EPSILON, NUM_COLUMNS, QUESTIONS } from '../../galaxy/tree.js';
+import { COLUMN_QUESTION, NORMALISE_EPSILON, NUM_COLUMNS, QUESTIONS } from '../../galaxy/tree.js';
 
 /**
  * The tree as matrices, so the layer is a few matrix products instead of slices and sums per
@@ -20,7 +20,7 @@ const TREE = (() => {
   const root = new Float32Array(NUM_COLUMNS);
   const depthOf: number[] = [];
   for (const [qi, q] of QUESTIONS.entries()) {
-    depthOf[qi] = q.parent === null ? 0 : depthOf[QUESTIONS.findIndex((p) => q.parent! >= p.start && q.parent! < p.start + p.answers.length)] + 1;
+    depthOf[qi] = q.parent === null ? 0 : depthOf[COLUMN_QUESTION[q.parent]] + 1;
     for (let i = q.start; i < q.start + q.answers.length; i++) {
       for (let j = q.start; j < q.start + q.answers.length; j++) sameQuestion[i * NUM_COLUMNS + j] = 1;
       if (q.parent === null) root[i] = 1;

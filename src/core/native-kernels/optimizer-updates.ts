@@ -5,7 +5,7 @@
 // the tfjs variable takes the new value, and a tfjs variable changed elsewhere (a checkpoint
 // restored, weights loaded) is copied back in before its next update.
 import * as tf from '@tensorflow/tfjs';
-import type { AdamUpdate, OptimizerState, SgdUpdate, UpdateEngine } from '../optimizers.js';
+import type { AdamUpdate, OptimizerState, Scalars, SgdUpdate, UpdateEngine } from '../optimizers.js';
 import { type NativeBackend, type OpAttr, floatAttrs } from './native-backend.js';
 
 interface NativeWeight {
@@ -20,7 +20,6 @@ let handles = 0;
 
 export class NativeUpdates implements UpdateEngine {
   private readonly weights = new Map<string, NativeWeight>();
-  private readonly scalars = new Map<number, tf.Scalar>();
 
   constructor(private readonly backend: NativeBackend) {}
 
@@ -29,12 +28,6 @@ export class NativeUpdates implements UpdateEngine {
     if (type === 'dtype') return { name, type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
     const kind = { bool: b.TF_ATTR_BOOL, string: b.TF_ATTR_STRING, shape: b.TF_ATTR_SHAPE }[type];
     return { name, type: kind, value };
-  }
-
-  private k(value: number): tf.Scalar {
-    let t = this.scalars.get(value);
-    if (!t) this.scalars.set(value, (t = tf.keep(tf.scalar(value))));
-    return t;
   }
 
   private newResource(shape: number[], initial: tf.Tensor): tf.Tensor {
@@ -93,39 +86,28 @@ export class NativeUpdates implements UpdateEngine {
     this.backend.executeMultipleOutputs(op, [...floatAttrs(this.backend), ...attrs], inputs, 0);
   }
 
-  adam(name: string, p: tf.Variable, grad: tf.Tensor, u: AdamUpdate): void {
+  adam(name: string, p: tf.Variable, g: tf.Tensor, u: AdamUpdate, k: Scalars): void {
     const w = this.weight(name, p, ['m', 'v']);
-    tf.tidy(() => {
-      const g = u.l2 > 0 ? grad.add(p.mul(this.k(u.l2))) : grad;
-      const locking = this.attr('use_locking', 'bool', false);
-      // Decoupled decay first (var −= lr·wd·p, p being var's value now), then Adam on the gradient.
-      if (u.decay > 0) this.run('ResourceApplyGradientDescent', [locking], [w.variable, this.k(u.decay), p]);
-      const { lr, beta1, beta1Power, beta2, beta2Power, eps } = u;
-      this.run(
-        'ResourceApplyAdam',
-        [locking, this.attr('use_nesterov', 'bool', false)],
-        [w.variable, w.slots.get('m')!, w.slots.get('v')!, this.k(beta1Power), this.k(beta2Power), this.k(lr), this.k(beta1), this.k(beta2), this.k(eps), g],
-      );
-    });
+    const locking = this.attr('use_locking', 'bool', false);
+    // Decoupled decay first (var −= lr·wd·p, p being var's value now), then Adam on the gradient.
+    if (u.decay > 0) this.run('ResourceApplyGradientDescent', [locking], [w.variable, k(u.decay), p]);
+    const { lr, beta1, beta1Power, beta2, beta2Power, eps } = u;
+    this.run(
+      'ResourceApplyAdam',
+      [locking, this.attr('use_nesterov', 'bool', false)],
+      [w.variable, w.slots.get('m')!, w.slots.get('v')!, k(beta1Power), k(beta2Power), k(lr), k(beta1), k(beta2), k(eps), g],
+    );
     this.publish(w, p);
   }
 
-  sgd(name: string, p: tf.Variable, grad: tf.Tensor, u: SgdUpdate): void {
+  sgd(name: string, p: tf.Variable, g: tf.Tensor, u: SgdUpdate, k: Scalars): void {
     const w = this.weight(name, p, ['buf']);
-    tf.tidy(() => {
-      const g = u.l2 > 0 ? grad.add(p.mul(this.k(u.l2))) : grad;
-      this.run(
-        'ResourceApplyMomentum',
-        [this.attr('use_locking', 'bool', false), this.attr('use_nesterov', 'bool', u.nesterov)],
-        [w.variable, w.slots.get('buf')!, this.k(u.lr), g, this.k(u.momentum)],
-      );
-    });
+    this.run(
+      'ResourceApplyMomentum',
+      [this.attr('use_locking', 'bool', false), this.attr('use_nesterov', 'bool', u.nesterov)],
+      [w.variable, w.slots.get('buf')!, k(u.lr), g, k(u.momentum)],
+    );
     this.publish(w, p);
-  }
-
-  endStep(): void {
-    for (const t of this.scalars.values()) t.dispose();
-    this.scalars.clear();
   }
 
   async readSlots(): Promise<OptimizerState['slots']> {
@@ -157,7 +139,6 @@ export class NativeUpdates implements UpdateEngine {
   }
 
   dispose(): void {
-    this.endStep();
     const destroy = (handle: tf.Tensor) => {
       this.backend.executeMultipleOutputs('DestroyResourceOp', [this.attr('ignore_lookup_error', 'bool', true)], [handle], 0);
       handle.dispose();

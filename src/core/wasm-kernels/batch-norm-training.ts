@@ -5,43 +5,26 @@
 // a ResNet50 step needs of the 4 GB heap.
 import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from '../ops/batch-norm-training.js';
-import { asTensor } from './tensor-info.js';
+import { opsKernel } from './tensor-info.js';
 
 const AXES = [0, 1, 2];
 
-function tensors(inputs: tf.NamedTensorInfoMap, backend: tf.KernelBackend): Record<string, tf.Tensor> {
-  return Object.fromEntries(Object.entries(inputs).map(([name, info]) => [name, asTensor(info!, backend)]));
-}
+export const batchNormTrainingConfig = opsKernel<BatchNormTrainingAttrs>(BATCH_NORM_TRAINING, ({ x, scale, offset }, { epsilon }) => {
+  const mean = tf.mean(x, AXES);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), AXES);
+  const invStd = tf.rsqrt(tf.add(variance, epsilon));
+  const y = tf.add(tf.mul(centered, tf.mul(invStd, scale)), offset);
+  // reserve1, reserve2: what the gradient needs besides x (a copy of the mean, 1/σ).
+  return [y, mean, variance, tf.clone(mean), invStd];
+});
 
-export const batchNormTrainingConfig: tf.KernelConfig = {
-  kernelName: BATCH_NORM_TRAINING,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend, attrs }) =>
-    tf.tidy(() => {
-      const { x, scale, offset } = tensors(inputs, backend as tf.KernelBackend);
-      const { epsilon } = attrs as unknown as BatchNormTrainingAttrs;
-      const mean = tf.mean(x, AXES);
-      const centered = tf.sub(x, mean);
-      const variance = tf.mean(tf.square(centered), AXES);
-      const invStd = tf.rsqrt(tf.add(variance, epsilon));
-      const y = tf.add(tf.mul(centered, tf.mul(invStd, scale)), offset);
-      // reserve1, reserve2: what the gradient needs besides x (a copy of the mean, 1/σ).
-      return [y, mean, variance, tf.clone(mean), invStd];
-    }) as unknown as tf.TensorInfo[],
-};
-
-export const batchNormTrainingGradConfig: tf.KernelConfig = {
-  kernelName: BATCH_NORM_TRAINING_GRAD,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend }) =>
-    tf.tidy(() => {
-      const { dy, x, scale, reserve1: mean, reserve2: invStd } = tensors(inputs, backend as tf.KernelBackend);
-      const n = x.size / x.shape[x.rank - 1]!;
-      const xHat = tf.mul(tf.sub(x, mean), invStd);
-      const dOffset = tf.sum(dy, AXES);
-      const dScale = tf.sum(tf.mul(dy, xHat), AXES);
-      // dx = scale/σ · (dy − mean(dy) − x̂ · mean(dy·x̂))
-      const dx = tf.mul(tf.sub(tf.sub(dy, tf.div(dOffset, n)), tf.mul(xHat, tf.div(dScale, n))), tf.mul(scale, invStd));
-      return [dx, dScale, dOffset];
-    }) as unknown as tf.TensorInfo[],
-};
+export const batchNormTrainingGradConfig = opsKernel(BATCH_NORM_TRAINING_GRAD, ({ dy, x, scale, reserve1: mean, reserve2: invStd }) => {
+  const n = x.size / x.shape[x.rank - 1]!;
+  const xHat = tf.mul(tf.sub(x, mean), invStd);
+  const dOffset = tf.sum(dy, AXES);
+  const dScale = tf.sum(tf.mul(dy, xHat), AXES);
+  // dx = scale/σ · (dy − mean(dy) − x̂ · mean(dy·x̂))
+  const dx = tf.mul(tf.sub(tf.sub(dy, tf.div(dOffset, n)), tf.mul(xHat, tf.div(dScale, n))), tf.mul(scale, invStd));
+  return [dx, dScale, dOffset];
+});

@@ -20,11 +20,11 @@ export function asTensor<R extends tf.Rank = tf.Rank>(info: tf.TensorInfo, backe
 
 /**
  * A wasm kernel written with tfjs ops. Inputs arrive as tracked Tensors; every intermediate is
- * freed by tidy(); the engine accepts the returned Tensor as the kernel output as is.
+ * freed by tidy(); the engine accepts the returned Tensor (or Tensors) as the kernel output as is.
  */
 export function opsKernel<Attrs>(
   kernelName: string,
-  body: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor,
+  body: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor | tf.Tensor[],
 ): tf.KernelConfig {
   return {
     kernelName,
