@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Learner, StopTraining, spreadRates, type Callback, type Phase } from '../src/core/learner.js';
 import { Optimizer } from '../src/core/optimizers.js';
 import { withSeededRandom } from '../src/core/seeded-random.js';
-import { dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
+import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { oneCycleSchedule } from '../src/plugins/schedule/one-cycle.js';
@@ -14,6 +14,21 @@ import { cosineSchedule } from '../src/plugins/schedule/cosine.js';
 import type { Schedule } from '../src/core/contracts.js';
 import type { OptimizerConfig } from '../src/core/experiment.js';
 import { MemoryData } from './helpers/memory-data.js';
+import type { Batch } from '../src/core/data-module.js';
+
+/** Training batches that arrive `delayMs` late each, as from a pipeline slower than the model. */
+class SlowData extends MemoryData {
+  constructor(private readonly delayMs: number) {
+    super(16, 24);
+  }
+
+  override async *trainBatches(req: { size: number; batchSize: number; epoch: number }): AsyncIterable<Batch> {
+    for await (const batch of super.trainBatches(req)) {
+      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      yield batch;
+    }
+  }
+}
 
 const ctx = {} as never;
 const adam: OptimizerConfig = { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true };
@@ -225,5 +240,41 @@ describe('learner', () => {
     });
     await learner.fit();
     expect(steps).toEqual([0, 0, 0, 1, 1, 1, 1, 2]);
+  });
+
+  it('measures how long training waited for images and says what helps when the pipeline holds it back', async () => {
+    const fit = async (data: MemoryData, epochs: number) => {
+      const { model, layerGroups } = buildModel();
+      const said: string[] = [];
+      const waits: number[] = [];
+      const learner = new Learner({
+        model,
+        data,
+        optimizer: new Optimizer(adam),
+        phases: [phase({ epochs })],
+        layerGroups,
+        accumulate: 1,
+        validBatchSize: 16,
+        seed: 1,
+        callbacks: [
+          dataWaitCallback((m) => said.push(m), { workers: 1, cache_images: false }, 2),
+          { name: 'wait', afterEpoch: (l) => void waits.push(l.state.metrics.data_wait_pct) },
+        ],
+      });
+      await learner.fit();
+      return { said, waits };
+    };
+    // A batch every 400 ms against a step of a few ms: training mostly waits.
+    const slow = await fit(new SlowData(400), 2);
+    expect(slow.waits.every((w) => w > 60 && w <= 100)).toBe(true);
+    // Said once per phase, naming the keys that help.
+    expect(slow.said).toHaveLength(1);
+    expect(slow.said[0]).toMatch(/image pipeline held training back: \d+% of phase 1 epoch 1's training time/);
+    expect(slow.said[0]).toMatch(/train\.cache_images=true/);
+    expect(slow.said[0]).toMatch(/train\.workers=2/);
+    // Batches ready at once: no wait worth a word.
+    const fast = await fit(new MemoryData(16, 24), 1);
+    expect(fast.waits[0]).toBeLessThan(DATA_WAIT_HINT_PCT);
+    expect(fast.said).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 // The behaviours that hook into the Learner's events: dropout per phase, logging and progress,
-// checkpoints, the NaN guard, Ctrl-C and fitting batches into the wasm heap.
+// checkpoints, the NaN guard, Ctrl-C, fitting batches into the wasm heap and data-wait hints.
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { Head, MetricPoint, RunLogger } from './contracts.js';
 import { StopTraining, type Callback, type Learner } from './learner.js';
@@ -47,6 +48,41 @@ export function memoryPlanCallback(log: (message: string) => void, heapBytes = W
         log(describePlan(train, phase.batch_size, phase.size, 'training'));
         if (valid && valid.passes > 1) log(describePlan(valid, validBatch, phase.size, 'validation'));
       }
+    },
+  };
+}
+
+/** Share of an epoch's training time spent waiting for images above which the run says so. */
+export const DATA_WAIT_HINT_PCT = 30;
+
+/**
+ * After an epoch in which training waited for the image pipeline a large share of the time, says
+ * so once per phase with the settings that help (Lightning warns likewise about slow loaders).
+ */
+export function dataWaitCallback(
+  log: (message: string) => void,
+  train: { workers: number; cache_images: boolean },
+  cores = os.availableParallelism(),
+): Callback {
+  let saidInPhase = -1;
+  return {
+    name: 'data-wait',
+    order: 11, // after the epoch's line from the logging callback
+    afterEpoch: (l) => {
+      const s = l.state;
+      const pct = s.metrics.data_wait_pct;
+      if (!(pct >= DATA_WAIT_HINT_PCT) || saidInPhase === s.phaseIndex) return;
+      saidInPhase = s.phaseIndex;
+      const fixes: string[] = [];
+      if (!train.cache_images) fixes.push('train.cache_images=true decodes each JPEG once and later epochs read the decoded images');
+      else if (s.epochInPhase === 0 && s.phaseIndex === 0) fixes.push('later epochs read decoded images from the cache (train.cache_images), so they wait less');
+      if (train.workers < cores) fixes.push(`train.workers=${cores} decodes on every core (now ${train.workers})`);
+      log(
+        `the image pipeline held training back: ${pct.toFixed(0)}% of phase ${s.phaseIndex + 1} epoch ${s.epochInPhase + 1}'s training time ` +
+          `was spent waiting for the next batch (${train.workers} decoding worker${train.workers === 1 ? '' : 's'}` +
+          `${train.cache_images ? ', cache on' : ''})` +
+          (fixes.length ? `; ${fixes.join('; ')}` : '; the model trains faster than this machine can prepare images'),
+      );
     },
   };
 }

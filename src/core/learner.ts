@@ -67,6 +67,9 @@ export interface LearnerState {
   epochLossSum: number;
   epochSamples: number;
   epochStart: number;
+  /** This epoch's training so far: wall ms, and of that the ms spent waiting for the next batch. */
+  epochTrainMs: number;
+  epochDataWaitMs: number;
   /** Per-epoch values callbacks add (valid_rmse…); logged after the epoch. */
   metrics: Record<string, number>;
   validPredictions: Float32Array[];
@@ -180,6 +183,8 @@ export class Learner {
       epochLossSum: 0,
       epochSamples: 0,
       epochStart: 0,
+      epochTrainMs: 0,
+      epochDataWaitMs: 0,
       metrics: {},
       validPredictions: [],
       validTruth: [],
@@ -221,11 +226,16 @@ export class Learner {
     Object.assign(s, { batchInEpoch: 0, epochLossSum: 0, epochSamples: 0, epochStart: Date.now(), metrics: {} });
     await this.emit('beforeEpoch');
     const totalBatches = phase.epochs * s.batchesPerEpoch;
+    // Time blocked on the pipeline (decoding, augmenting): the share a faster model cannot win back.
+    const trainStart = performance.now();
+    let waitFrom = trainStart;
+    s.epochDataWaitMs = 0;
     for await (const batch of this.data.trainBatches({
       size: phase.size,
       batchSize: phase.batch_size,
       epoch: s.epoch,
     })) {
+      s.epochDataWaitMs += performance.now() - waitFrom;
       s.batch = batch;
       s.pct = (s.epochInPhase * s.batchesPerEpoch + s.batchInEpoch) / totalBatches;
       const peak = Math.max(...this.groupRates);
@@ -238,9 +248,12 @@ export class Learner {
       s.epochSamples += batch.n;
       await this.emit('afterBatch');
       s.batchInEpoch += 1;
+      waitFrom = performance.now();
     }
     this.flushGradients();
     s.batch = null;
+    s.epochTrainMs = performance.now() - trainStart;
+    if (s.epochTrainMs > 0) s.metrics.data_wait_pct = (100 * s.epochDataWaitMs) / s.epochTrainMs;
   }
 
   /** Forward, backward and (every `accumulate` batches) an optimiser step. Returns the batch loss. */

@@ -15,7 +15,7 @@ import { selectBackend, type BackendReport } from './backend.js';
 import { Optimizer } from './optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from './learner.js';
 import { ImageDataModule } from './data-module.js';
-import { checkpointCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
+import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from './checkpoint.js';
 import { saveModel } from './model-io.js';
 import { withSeededRandom } from './seeded-random.js';
@@ -157,6 +157,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         nanGuardCallback(),
         dropoutCallback(head),
         memoryPlanCallback(log),
+        dataWaitCallback(log, config.train),
         ...(opts.hooks?.callbacks?.(splits, loggers) ?? []),
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
