@@ -66,7 +66,6 @@ export interface LearnerState {
   batch: Batch | null;
   epochLossSum: number;
   epochSamples: number;
-  epochStart: number;
   /** This epoch's training so far: wall ms, and of that the ms spent waiting for the next batch. */
   epochTrainMs: number;
   epochDataWaitMs: number;
@@ -182,7 +181,6 @@ export class Learner {
       batch: null,
       epochLossSum: 0,
       epochSamples: 0,
-      epochStart: 0,
       epochTrainMs: 0,
       epochDataWaitMs: 0,
       metrics: {},
@@ -223,7 +221,7 @@ export class Learner {
   private async trainEpoch(phase: Phase): Promise<void> {
     const s = this.state;
     s.batchesPerEpoch = this.data.trainBatchesPerEpoch(phase.batch_size);
-    Object.assign(s, { batchInEpoch: 0, epochLossSum: 0, epochSamples: 0, epochStart: Date.now(), metrics: {} });
+    Object.assign(s, { batchInEpoch: 0, epochLossSum: 0, epochSamples: 0, metrics: {} });
     await this.emit('beforeEpoch');
     const totalBatches = phase.epochs * s.batchesPerEpoch;
     // Time blocked on the pipeline (decoding, augmenting): the share a faster model cannot win back.
