@@ -359,6 +359,40 @@ describe('ImagePipeline', () => {
     expectSameBatches(first, second);
   });
 
+  it('with a disk folder, a later run reads the decoded images instead of decoding; a changed file is decoded again', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'disk-cache-'));
+    const cacheDir = path.join(dir, 'cache');
+    const files = jpegs.slice(0, 6).map((f) => {
+      const copy = path.join(dir, path.basename(f));
+      fs.copyFileSync(f, copy);
+      return copy;
+    });
+    const req = request({ samples: samplesOf(files), batchSize: 4 });
+    const firstRun = pipeline({ workers: 2, cacheImages: true, cacheDir, badImagePolicy: 'fail' });
+    const decoded = await collect(firstRun.epoch({ ...req, epoch: 0 }));
+    await firstRun.close();
+    expect(fs.readdirSync(cacheDir).some((f) => f.endsWith('.json'))).toBe(true);
+
+    // Same bytes count and modification time, other content: only a cache read can give the old pixels.
+    const garbage = Buffer.alloc(fs.statSync(files[0]).size, 7);
+    const { atime, mtime } = fs.statSync(files[0]);
+    fs.writeFileSync(files[0], garbage);
+    fs.utimesSync(files[0], atime, mtime);
+    const laterRun = pipeline({ workers: 1, cacheImages: true, cacheDir, badImagePolicy: 'fail' });
+    expectSameBatches(decoded, await collect(laterRun.epoch({ ...req, epoch: 0 })));
+    await laterRun.close();
+
+    // A newer modification time: the cached pixels no longer stand for the file, which is decoded (and fails).
+    fs.utimesSync(files[0], atime, new Date(mtime.getTime() + 5000));
+    const afterEdit = pipeline({ workers: 0, cacheImages: true, cacheDir, badImagePolicy: 'fail' });
+    await expect(collect(afterEdit.epoch({ ...req, epoch: 0 }))).rejects.toThrow(/Cannot read image/);
+    // Another size is another cache: nothing is read from the 48-px one.
+    const otherSize = pipeline({ workers: 0, cacheImages: true, cacheDir, badImagePolicy: 'skip' });
+    const at32 = await collect(otherSize.epoch({ ...req, size: 32, epoch: 0 }));
+    expect(at32.flatMap((b) => b.ids)).not.toContain(path.basename(files[0], '.jpg'));
+    expect(at32.reduce((n, b) => n + b.n, 0)).toBe(5);
+  });
+
   it('workers load dist/ when given the src/ plugin index (as under vitest)', async () => {
     const srcIndex = path.join(ROOT, 'src/plugins/index.ts');
     expect(compiledModuleFor(srcIndex)).toBe(path.join(ROOT, 'dist/plugins/index.js'));

@@ -61,7 +61,7 @@ export const DATA_WAIT_HINT_PCT = 20;
  */
 export function dataWaitCallback(
   log: (message: string) => void,
-  train: { workers: number; cache_images: boolean },
+  train: { workers: number; cache_images: boolean | 'disk' },
   cores = os.availableParallelism(),
 ): Callback {
   let saidInPhase = -1;
@@ -74,13 +74,19 @@ export function dataWaitCallback(
       if (!(pct >= DATA_WAIT_HINT_PCT) || saidInPhase === s.phaseIndex) return;
       saidInPhase = s.phaseIndex;
       const fixes: string[] = [];
-      if (!train.cache_images) fixes.push('train.cache_images=true decodes each JPEG once and later epochs read the decoded images');
-      else if (s.epochInPhase === 0 && s.phaseIndex === 0) fixes.push('later epochs read decoded images from the cache (train.cache_images), so they wait less');
+      const firstEpoch = s.epochInPhase === 0;
+      if (train.cache_images === false) {
+        fixes.push('train.cache_images=true decodes each JPEG once per run (later epochs read decoded images); =disk also keeps them for later runs');
+      } else if (firstEpoch && train.cache_images === true) {
+        fixes.push('later epochs read the decoded images from the cache; train.cache_images=disk keeps them for later runs too');
+      } else if (firstEpoch) {
+        fixes.push('later epochs, and later runs at this size, read the decoded images from the disk cache');
+      }
       if (train.workers < cores) fixes.push(`train.workers=${cores} decodes on every core (now ${train.workers})`);
       log(
         `the image pipeline held training back: ${pct.toFixed(0)}% of phase ${s.phaseIndex + 1} epoch ${s.epochInPhase + 1}'s training time ` +
           `was spent waiting for the next batch (${train.workers} decoding worker${train.workers === 1 ? '' : 's'}` +
-          `${train.cache_images ? ', cache on' : ''})` +
+          `${train.cache_images === false ? '' : `, cache ${train.cache_images === 'disk' ? 'on disk' : 'on'}`})` +
           (fixes.length ? `; ${fixes.join('; ')}` : '; the model trains faster than this machine can prepare images'),
       );
     },

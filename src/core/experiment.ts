@@ -45,8 +45,10 @@ export interface TrainConfig {
   phases: PhaseConfig[];
   /** Image decoding worker threads (0 = in the main thread). */
   workers: number;
-  /** Keep decoded, resized images in memory across epochs. */
-  cache_images: boolean;
+  /** Keep decoded, resized images in memory across epochs; 'disk': also for later runs. */
+  cache_images: boolean | 'disk';
+  /** Folder of the disk cache (relative to the config); null = defaultCacheDir(). */
+  cache_dir: string | null;
   /** Stop an epoch after this many steps (quick experiments); 0 = no limit. */
   max_steps_per_epoch: number;
 }

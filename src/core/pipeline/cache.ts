@@ -1,6 +1,11 @@
 // Decoded (pre-augmentation) images kept across epochs, keyed by (path, crop, size).
 // Pixels live in SharedArrayBuffer slabs shared with every worker, so N workers hold one copy, not N,
-// and an image decoded by one worker is a cache hit for all others.
+// and an image decoded by one worker is a cache hit for all others. With a disk folder the cache
+// also outlives the run: a later run with the same crop and size decodes nothing already decoded.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import nodePath from 'node:path';
 
 const EMPTY = 0;
 const FILLED = 1;
@@ -42,6 +47,12 @@ export class CacheView {
     return { slab, i: slot % SLAB_CAPACITY, state: new Int32Array(slab.state) };
   }
 
+  /** EMPTY, FILLED or BAD. */
+  state(at: CacheSlot): number {
+    const { i, state } = this.locate(at);
+    return Atomics.load(state, i);
+  }
+
   /** A copy of the cached pixels, 'bad' for a known unreadable file, or null when not cached yet. */
   get(at: CacheSlot): Uint8Array | 'bad' | null {
     const { slab, i, state } = this.locate(at);
@@ -64,34 +75,59 @@ export class CacheView {
   }
 }
 
-/** Main-thread side: assigns slots to paths and allocates slabs as the cache grows. */
+/** Bumped whenever decoding, cropping or resizing changes what a cached image holds. */
+const DISK_FORMAT = 1;
+
+/** The default folder of `train.cache_images: disk`: $GZX_CACHE_DIR, else the XDG cache folder. */
+export function defaultCacheDir(): string {
+  if (process.env.GZX_CACHE_DIR) return process.env.GZX_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache');
+  return nodePath.join(base, 'gzx', 'images');
+}
+
+/** One image folder at one (crop, size): the unit saved to and loaded from disk. */
+interface DiskGroup {
+  key: string;
+  size: number;
+  imageDir: string;
+  /** Absolute paths of the group's images, in slot order. */
+  paths: string[];
+  /** Decoded or known-bad images when last loaded or saved: more means there is news to save. */
+  settled: number;
+}
+
+interface DiskIndex {
+  format: number;
+  key: string;
+  imageDir: string;
+  imageBytes: number;
+  bin: string;
+  /** [file name, bytes, whole mtime ms, FILLED | BAD]; FILLED images follow each other in `bin`. */
+  entries: [string, number, number, number][];
+}
+
+/** Main-thread side: assigns slots to paths, allocates slabs as the cache grows, saves and loads. */
 export class ImageCache {
   readonly view = new CacheView();
   private readonly slots = new Map<string, Map<string, number>>();
+  private readonly groups = new Map<string, DiskGroup>();
+  private unshared: CacheSlab[] = [];
 
-  /** The slot for a path, and a slab to share with workers when this call allocated one. */
-  slotFor(path: string, crop: number | null, size: number): { at: CacheSlot; newSlab: CacheSlab | null } {
+  /** `diskDir`: folder where decoded images are kept between runs; null = this process only. */
+  constructor(private readonly diskDir: string | null = null) {}
+
+  /** The slot for a path (loading its folder's saved images first, when kept on disk). */
+  slotFor(path: string, crop: number | null, size: number): CacheSlot {
     const key = cacheKey(crop, size);
-    let table = this.slots.get(key);
-    if (!table) this.slots.set(key, (table = new Map()));
-    const known = table.get(path);
-    if (known !== undefined) return { at: { key, slot: known }, newSlab: null };
-    const slot = table.size;
-    table.set(path, slot);
-    let newSlab: CacheSlab | null = null;
-    if (slot % SLAB_CAPACITY === 0) {
-      const imageBytes = size * size * 3;
-      // Zero-filled pages are only backed by memory once written, so a part-used slab costs little.
-      newSlab = {
-        key,
-        index: slot / SLAB_CAPACITY,
-        imageBytes,
-        pixels: new SharedArrayBuffer(imageBytes * SLAB_CAPACITY),
-        state: new SharedArrayBuffer(4 * SLAB_CAPACITY),
-      };
-      this.view.addSlab(newSlab);
-    }
-    return { at: { key, slot }, newSlab };
+    if (this.diskDir) this.group(key, nodePath.dirname(path), size);
+    return { key, slot: this.assign(key, path, size) };
+  }
+
+  /** Slabs allocated since the last call: to be shared with every worker before they are used. */
+  takeNewSlabs(): CacheSlab[] {
+    const slabs = this.unshared;
+    this.unshared = [];
+    return slabs;
   }
 
   /** Number of images with an assigned slot (decoded or pending). */
@@ -99,6 +135,133 @@ export class ImageCache {
     let n = 0;
     for (const t of this.slots.values()) n += t.size;
     return n;
+  }
+
+  /**
+   * Writes every folder with newly decoded images to the disk folder (no-op without one). Written
+   * to new files and then renamed, so an interrupted save leaves the previous cache intact.
+   */
+  save(): number {
+    if (!this.diskDir) return 0;
+    let written = 0;
+    for (const g of this.groups.values()) {
+      const done = g.paths.filter((p) => this.stateOf(g.key, p) !== EMPTY);
+      if (done.length <= g.settled) continue;
+      fs.mkdirSync(this.diskDir, { recursive: true });
+      const base = groupFile(this.diskDir, g.key, g.imageDir);
+      const bin = `${nodePath.basename(base)}.${crypto.randomBytes(4).toString('hex')}.bin`;
+      const entries: DiskIndex['entries'] = [];
+      const fd = fs.openSync(nodePath.join(this.diskDir, bin), 'w');
+      try {
+        for (const p of done) {
+          let stat: fs.Stats;
+          try {
+            stat = fs.statSync(p);
+          } catch {
+            continue; // gone since it was decoded: nothing to check a later run against
+          }
+          const pixels = this.view.get({ key: g.key, slot: this.slots.get(g.key)!.get(p)! });
+          if (pixels !== 'bad' && pixels) fs.writeSync(fd, pixels);
+          entries.push([nodePath.basename(p), stat.size, Math.floor(stat.mtimeMs), pixels === 'bad' ? BAD : FILLED]);
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      const index: DiskIndex = { format: DISK_FORMAT, key: g.key, imageDir: g.imageDir, imageBytes: g.size * g.size * 3, bin, entries };
+      const previous = readIndex(`${base}.json`);
+      fs.writeFileSync(`${base}.json.tmp`, JSON.stringify(index));
+      fs.renameSync(`${base}.json.tmp`, `${base}.json`);
+      if (previous && previous.bin !== bin) fs.rmSync(nodePath.join(this.diskDir, previous.bin), { force: true });
+      g.settled = done.length;
+      written += entries.length;
+    }
+    return written;
+  }
+
+  private assign(key: string, path: string, size: number): number {
+    let table = this.slots.get(key);
+    if (!table) this.slots.set(key, (table = new Map()));
+    const known = table.get(path);
+    if (known !== undefined) return known;
+    const slot = table.size;
+    table.set(path, slot);
+    this.groups.get(`${key}|${nodePath.dirname(path)}`)?.paths.push(path);
+    if (slot % SLAB_CAPACITY === 0) {
+      const imageBytes = size * size * 3;
+      // Zero-filled pages are only backed by memory once written, so a part-used slab costs little.
+      const slab: CacheSlab = {
+        key,
+        index: slot / SLAB_CAPACITY,
+        imageBytes,
+        pixels: new SharedArrayBuffer(imageBytes * SLAB_CAPACITY),
+        state: new SharedArrayBuffer(4 * SLAB_CAPACITY),
+      };
+      this.view.addSlab(slab);
+      this.unshared.push(slab);
+    }
+    return slot;
+  }
+
+  private stateOf(key: string, path: string): number {
+    return this.view.state({ key, slot: this.slots.get(key)!.get(path)! });
+  }
+
+  /** The folder's group, loading what an earlier run saved for it (images unchanged since). */
+  private group(key: string, imageDir: string, size: number): void {
+    const id = `${key}|${imageDir}`;
+    if (this.groups.has(id)) return;
+    const g: DiskGroup = { key, size, imageDir, paths: [], settled: 0 };
+    this.groups.set(id, g);
+    const index = readIndex(`${groupFile(this.diskDir!, key, imageDir)}.json`);
+    if (!index || index.format !== DISK_FORMAT || index.key !== key || index.imageDir !== imageDir) return;
+    const imageBytes = size * size * 3;
+    if (index.imageBytes !== imageBytes) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(nodePath.join(this.diskDir!, index.bin), 'r');
+    } catch {
+      return; // the pixels went missing: decode again
+    }
+    try {
+      const pixels = new Uint8Array(imageBytes);
+      let offset = 0;
+      for (const [name, bytes, mtimeMs, state] of index.entries) {
+        const path = nodePath.join(imageDir, name);
+        const here = state === FILLED ? offset : -1;
+        if (state === FILLED) offset += imageBytes;
+        let stat: fs.Stats;
+        try {
+          stat = fs.statSync(path);
+        } catch {
+          continue;
+        }
+        // A file changed since it was cached is decoded again.
+        if (stat.size !== bytes || Math.floor(stat.mtimeMs) !== mtimeMs) continue;
+        const at = { key, slot: this.assign(key, path, size) };
+        if (state === BAD) {
+          this.view.markBad(at);
+        } else {
+          if (fs.readSync(fd, pixels, 0, imageBytes, here) !== imageBytes) break; // truncated file
+          this.view.put(at, pixels);
+        }
+        g.settled += 1;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+function groupFile(dir: string, key: string, imageDir: string): string {
+  const hash = crypto.createHash('sha1').update(`${DISK_FORMAT}\0${key}\0${imageDir}`).digest('hex').slice(0, 16);
+  return nodePath.join(dir, `${key.replace(/[^a-z0-9]+/gi, '-')}-${hash}`);
+}
+
+function readIndex(file: string): DiskIndex | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as DiskIndex;
+  } catch {
+    return null; // none yet, or unreadable: start afresh
   }
 }
 

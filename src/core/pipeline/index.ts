@@ -23,6 +23,8 @@ export interface PipelineOptions {
   workers: number;
   /** Keep decoded+resized (pre-augmentation) images in memory across epochs. */
   cacheImages: boolean;
+  /** With cacheImages: also keep them in this folder for later runs (loaded when they start). */
+  cacheDir?: string | null;
   /** Module specifiers/URLs exporting `plugins` (the built-in index included); workers load them to build augmentations. */
   pluginModules: string[];
   configDir: string;
@@ -124,7 +126,7 @@ export class ImagePipeline {
     }
     this.log = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
     this.runDir = opts.runDir ?? os.tmpdir();
-    this.cache = opts.cacheImages ? new ImageCache() : null;
+    this.cache = opts.cacheImages ? new ImageCache(opts.cacheDir ?? null) : null;
     this.registry = loadAugmentRegistry(opts.pluginModules, opts.configDir);
     this.registry.catch(() => {}); // surfaced by the first epoch()
     if (opts.workers > 0) {
@@ -209,14 +211,10 @@ export class ImagePipeline {
       const newSlabs: CacheSlab[] = [];
       const items: BatchItem[] = order.slice(b * req.batchSize, (b + 1) * req.batchSize).map((sampleIndex) => {
         const path = req.samples[sampleIndex].imagePath;
-        let cache = null;
-        if (this.cache) {
-          const slot = this.cache.slotFor(path, req.crop, req.size);
-          if (slot.newSlab) newSlabs.push(slot.newSlab);
-          cache = slot.at;
-        }
+        const cache = this.cache?.slotFor(path, req.crop, req.size) ?? null;
         return { sampleIndex, path, cache };
       });
+      if (this.cache) newSlabs.push(...this.cache.takeNewSlabs());
       const job = { batchIndex: b, items, crop: req.crop, size: req.size, augment, seed: req.seed, epoch: req.epoch };
       return [job, newSlabs];
     };
@@ -253,6 +251,16 @@ export class ImagePipeline {
       }
     } finally {
       pending.clear(); // abandoned jobs finish in the background; their results are dropped
+      this.saveCache();
+    }
+  }
+
+  /** Keeps newly decoded images on disk (train.cache_images: disk); a failure costs only speed. */
+  private saveCache(): void {
+    try {
+      this.cache?.save();
+    } catch (e) {
+      this.log(`image cache: could not save decoded images to ${this.opts.cacheDir} (${(e as Error).message}); later runs will decode them again`);
     }
   }
 
@@ -277,6 +285,7 @@ export class ImagePipeline {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.saveCache();
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }
