@@ -2,7 +2,7 @@
 // with the image pipeline feeding the model, and the share of each epoch's training time spent
 // waiting for images (`data_wait_pct`, measured by the Learner). Says whether the pipeline is the
 // bottleneck of training, per model, backend, worker count and cache setting.
-// The sample's 65 real 424-px JPEGs are repeated to 650 training images (labels from the synthetic
+// The sample's 65 real 424-px JPEGs are repeated to 1625 images (1462 for training) (labels from the synthetic
 // generator: throughput does not depend on them). Epoch 1 decodes; epoch 2 reads the cache if on.
 // Run: npm run bench (all benches), or `npm run build && npx vite-node bench/end-to-end.ts --e2e-table`.
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { writeSolutionsCsv } from '../src/galaxy/csv.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLE_DIR =
   process.env.GZX_SAMPLE_DIR ?? path.resolve(ROOT, '..', 'shared', 'galaxy-zoo', 'sample');
-const REPEATS = 10;
+const REPEATS = 25;
 
 interface Case {
   id: string;

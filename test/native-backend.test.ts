@@ -36,7 +36,7 @@ function randomArray(rng: SeededRng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * scale);
 }
 
-/** A tiny conv net with the layer kinds our backbones use (gzx's batch norm, relu as its own layer). */
+/** A tiny conv net with the layer kinds our backbones and head use (gzx's batch norm, relu as its own layer). */
 function tinyConvNet(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
   // No bias before the batch norm: its gradient is zero up to rounding, which no tolerance compares.
@@ -46,6 +46,7 @@ function tinyConvNet(): tf.LayersModel {
   x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  x = batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor; // on features [N, C], as the head's
   const output = tf.layers.dense({ units: 37, activation: 'sigmoid' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output });
 }

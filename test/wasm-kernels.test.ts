@@ -200,8 +200,10 @@ describe('wasm depthwise conv gradients (missing in stock wasm) match the cpu ba
 });
 
 describe('batch norm in training: the fused wasm kernel matches the composed path on cpu', () => {
-  it('output, gradients for input, scale and offset, and the moving statistics', async () => {
-    const shape: [number, number, number, number] = [3, 5, 4, 6];
+  it.each([
+    ['images [N, H, W, C]', [3, 5, 4, 6]],
+    ['features [N, C] (the head)', [7, 6]],
+  ])('%s: output, gradients for input, scale and offset, and the moving statistics', async (_, shape) => {
     const run = () => {
       const layer = batchNormalization({ momentum: 0.8, epsilon: 1e-3 });
       layer.build(shape);
@@ -213,8 +215,8 @@ describe('batch norm in training: the fused wasm kernel matches the composed pat
       ]);
       return tf.tidy(() => {
         // a non-zero mean per channel, so centring matters
-        const x = tf.add(tf.tensor4d(seeded(size(shape), 33), shape), tf.tensor1d([0.5, -1, 2, 0, 3, -0.25]));
-        const r = tf.tensor4d(seeded(size(shape), 34), shape);
+        const x = tf.add(tf.tensor(seeded(size(shape), 33), shape), tf.tensor1d([0.5, -1, 2, 0, 3, -0.25]));
+        const r = tf.tensor(seeded(size(shape), 34), shape);
         const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, [gamma, beta]);
         const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, r)))(x);

@@ -26,10 +26,15 @@ export class BatchNormalization extends Stock {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const own = this as unknown as StockInternals;
     const axis = own.axis < 0 ? own.axis + x.rank : own.axis;
-    const fused = kwargs['training'] === true && x.rank === 4 && axis === 3 && own.gamma && own.beta && hasBatchNormTraining();
+    // Features [N, C] (the head's) run as an image [1, 1, N, C]: the same statistics over N.
+    const features = x.rank === 2 && axis === 1;
+    const fused = kwargs['training'] === true && ((x.rank === 4 && axis === 3) || features) && own.gamma && own.beta && hasBatchNormTraining();
     if (!fused) return super.call(inputs, kwargs);
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x as tf.Tensor4D, own.gamma!.read() as tf.Tensor1D, own.beta!.read() as tf.Tensor1D, own.epsilon);
+      const image = (features ? tf.reshape(x, [1, 1, ...(x.shape as [number, number])]) : x) as tf.Tensor4D;
+      const fusedOut = batchNormTraining(image, own.gamma!.read() as tf.Tensor1D, own.beta!.read() as tf.Tensor1D, own.epsilon);
+      const { mean, variance } = fusedOut;
+      const y = features ? tf.reshape(fusedOut.y, x.shape) : fusedOut.y;
       // The moving averages exactly as the stock layer updates them.
       for (const [moving, batch] of [[own.movingMean, mean], [own.movingVariance, variance]] as const) {
         const current = moving.read();
