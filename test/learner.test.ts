@@ -16,15 +16,18 @@ import type { OptimizerConfig } from '../src/core/experiment.js';
 import { MemoryData } from './helpers/memory-data.js';
 import type { Batch } from '../src/core/data-module.js';
 
-/** Training batches that arrive `delayMs` late each, as from a pipeline slower than the model. */
+/** Training batches that arrive `delayMs` late each (in every epoch, or the first only), as from a pipeline slower than the model. */
 class SlowData extends MemoryData {
-  constructor(private readonly delayMs: number) {
+  constructor(
+    private readonly delayMs: number,
+    private readonly firstEpochOnly = false,
+  ) {
     super(16, 24);
   }
 
   override async *trainBatches(req: { size: number; batchSize: number; epoch: number }): AsyncIterable<Batch> {
     for await (const batch of super.trainBatches(req)) {
-      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      if (req.epoch === 0 || !this.firstEpochOnly) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       yield batch;
     }
   }
@@ -243,7 +246,7 @@ describe('learner', () => {
   });
 
   it('measures how long training waited for images and says what helps when the pipeline holds it back', async () => {
-    const fit = async (data: MemoryData, epochs: number) => {
+    const fit = async (data: MemoryData, epochs: number, cache_images: boolean | 'disk' = false) => {
       const { model, layerGroups } = buildModel();
       const said: string[] = [];
       const waits: number[] = [];
@@ -257,7 +260,7 @@ describe('learner', () => {
         validBatchSize: 16,
         seed: 1,
         callbacks: [
-          dataWaitCallback((m) => said.push(m), { workers: 1, cache_images: false }, 2),
+          dataWaitCallback((m) => said.push(m), { workers: 1, cache_images }, 2),
           { name: 'wait', afterEpoch: (l) => void waits.push(l.state.metrics.data_wait_pct) },
         ],
       });
@@ -276,5 +279,11 @@ describe('learner', () => {
     const fast = await fit(new MemoryData(16, 24), 1);
     expect(fast.waits[0]).toBeLessThan(DATA_WAIT_HINT_PCT);
     expect(fast.said).toEqual([]);
+    // In-memory cache: a decoding first epoch much slower than the cached second points to the disk cache.
+    const cached = await fit(new SlowData(400, true), 2, true);
+    expect(cached.said[0]).toMatch(/later epochs read the decoded images from the cache/);
+    expect(cached.said[1]).toMatch(/epoch 2 of phase 1 read its images from the cache and trained at \d+ img\/s, against \d+ img\/s while decoding/);
+    expect(cached.said[1]).toMatch(/train\.cache_images=disk/);
+    expect(cached.said).toHaveLength(2);
   });
 });

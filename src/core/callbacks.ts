@@ -55,9 +55,14 @@ export function memoryPlanCallback(log: (message: string) => void, heapBytes = W
 /** Share of an epoch's training time spent waiting for images above which the run says so. */
 export const DATA_WAIT_HINT_PCT = 20;
 
+/** A cached epoch this much faster than the decoding one it follows is worth a word about `disk`. */
+export const CACHE_SPEEDUP_HINT = 1.5;
+
 /**
  * After an epoch in which training waited for the image pipeline a large share of the time, says
  * so once per phase with the settings that help (Lightning warns likewise about slow loaders).
+ * Where decoding and training share few cores, decoding also slows the steps without any wait; an
+ * in-memory cached epoch much faster than the decoding one shows that, and the run says so once.
  */
 export function dataWaitCallback(
   log: (message: string) => void,
@@ -65,11 +70,24 @@ export function dataWaitCallback(
   cores = os.availableParallelism(),
 ): Callback {
   let saidInPhase = -1;
+  let decodingIps = 0;
+  let saidCacheSpeedup = false;
   return {
     name: 'data-wait',
     order: 11, // after the epoch's line from the logging callback
     afterEpoch: (l) => {
       const s = l.state;
+      const ips = s.epochSamples / Math.max(s.epochTrainMs / 1000, 1e-9);
+      if (train.cache_images === true && !saidCacheSpeedup) {
+        if (s.epochInPhase === 0) decodingIps = ips;
+        else if (s.epochInPhase === 1 && ips >= CACHE_SPEEDUP_HINT * decodingIps) {
+          saidCacheSpeedup = true;
+          log(
+            `epoch ${s.epochInPhase + 1} of phase ${s.phaseIndex + 1} read its images from the cache and trained at ${ips.toFixed(0)} img/s, ` +
+              `against ${decodingIps.toFixed(0)} img/s while decoding JPEGs; train.cache_images=disk keeps the decoded images for later runs, which then start at that speed`,
+          );
+        }
+      }
       const pct = s.metrics.data_wait_pct;
       if (!(pct >= DATA_WAIT_HINT_PCT) || saidInPhase === s.phaseIndex) return;
       saidInPhase = s.phaseIndex;

@@ -102,7 +102,7 @@ interface DiskIndex {
   imageDir: string;
   imageBytes: number;
   bin: string;
-  /** [file name, bytes, whole mtime ms, FILLED | BAD]; FILLED images follow each other in `bin`. */
+  /** [file name, bytes, mtime ms, FILLED | BAD]; FILLED images follow each other in `bin`. */
   entries: [string, number, number, number][];
 }
 
@@ -162,7 +162,7 @@ export class ImageCache {
           }
           const pixels = this.view.get({ key: g.key, slot: this.slots.get(g.key)!.get(p)! });
           if (pixels !== 'bad' && pixels) fs.writeSync(fd, pixels);
-          entries.push([nodePath.basename(p), stat.size, Math.floor(stat.mtimeMs), pixels === 'bad' ? BAD : FILLED]);
+          entries.push([nodePath.basename(p), stat.size, stat.mtimeMs, pixels === 'bad' ? BAD : FILLED]);
         }
       } finally {
         fs.closeSync(fd);
@@ -235,8 +235,9 @@ export class ImageCache {
         } catch {
           continue;
         }
-        // A file changed since it was cached is decoded again.
-        if (stat.size !== bytes || Math.floor(stat.mtimeMs) !== mtimeMs) continue;
+        // A file changed since it was cached is decoded again (mtime to the millisecond: copies and
+        // backups often keep no finer).
+        if (stat.size !== bytes || Math.abs(stat.mtimeMs - mtimeMs) >= 1) continue;
         const at = { key, slot: this.assign(key, path, size) };
         if (state === BAD) {
           this.view.markBad(at);
