@@ -32,15 +32,16 @@ export class BatchNormalization extends Stock {
     if (!fused) return super.call(inputs, kwargs);
     return tf.tidy(() => {
       const image = (features ? tf.reshape(x, [1, 1, ...(x.shape as [number, number])]) : x) as tf.Tensor4D;
-      const fusedOut = batchNormTraining(image, own.gamma!.read() as tf.Tensor1D, own.beta!.read() as tf.Tensor1D, own.epsilon);
-      const { mean, variance } = fusedOut;
-      const y = features ? tf.reshape(fusedOut.y, x.shape) : fusedOut.y;
-      // The moving averages exactly as the stock layer updates them.
-      for (const [moving, batch] of [[own.movingMean, mean], [own.movingVariance, variance]] as const) {
-        const current = moving.read();
-        moving.write(tf.sub(current, tf.mul(tf.sub(current, batch), 1 - own.momentum)));
-      }
-      return y;
+      const out = batchNormTraining(
+        image,
+        own.gamma!.read() as tf.Tensor1D,
+        own.beta!.read() as tf.Tensor1D,
+        { mean: own.movingMean.read() as tf.Tensor1D, variance: own.movingVariance.read() as tf.Tensor1D },
+        { epsilon: own.epsilon, momentum: own.momentum },
+      );
+      own.movingMean.write(out.movingMean);
+      own.movingVariance.write(out.movingVariance);
+      return features ? tf.reshape(out.y, x.shape) : out.y;
     });
   }
 }

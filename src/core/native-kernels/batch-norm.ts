@@ -19,8 +19,8 @@ export const batchNormTrainingConfig: tf.KernelConfig = {
   backendName: 'tensorflow',
   kernelFunc: ({ inputs, backend, attrs }) => {
     const native = backend as unknown as NativeBackend;
-    const { x, scale, offset } = inputs as { x: tf.Tensor4D; scale: tf.Tensor1D; offset: tf.Tensor1D };
-    const { epsilon } = attrs as unknown as BatchNormTrainingAttrs;
+    const { x, scale, offset, movingMean, movingVariance } = inputs as Record<string, tf.TensorInfo>;
+    const { epsilon, momentum } = attrs as unknown as BatchNormTrainingAttrs;
     const empty = tf.tensor1d([]);
     const [y, mean, besselVariance, reserve1, reserve2] = native.executeMultipleOutputs(
       'FusedBatchNorm',
@@ -28,13 +28,25 @@ export const batchNormTrainingConfig: tf.KernelConfig = {
       [x, scale, offset, empty, empty],
       5,
     );
-    empty.dispose();
-    // TensorFlow returns the unbiased variance (for Keras' moving average); tfjs-layers averages the
-    // biased one, and every backend must train the same model.
+    // The moving averages as tfjs-layers takes them (old·m + batch·(1 − m)), by direct TensorFlow
+    // calls: tfjs ops here would each cost the engine's bookkeeping. TensorFlow's batch variance is
+    // the unbiased one (Keras averages that); tfjs-layers averages the biased one, and every backend
+    // must train the same model, hence the (n − 1)/n.
     const n = x.shape[0] * x.shape[1] * x.shape[2];
-    const variance = tf.mul(besselVariance, (n - 1) / n);
-    besselVariance.dispose();
-    return [y, mean, variance, reserve1, reserve2];
+    const keep = tf.scalar(momentum);
+    const take = tf.scalar(1 - momentum);
+    const takeBiased = tf.scalar(((1 - momentum) * (n - 1)) / n);
+    const mix = (old: tf.TensorInfo, batch: tf.TensorInfo, weight: tf.Tensor) => {
+      const a = native.executeSingleOutput('Mul', floatAttrs(native), [old, keep]);
+      const b = native.executeSingleOutput('Mul', floatAttrs(native), [batch, weight]);
+      const sum = native.executeSingleOutput('AddV2', floatAttrs(native), [a, b]);
+      tf.dispose([a, b]);
+      return sum;
+    };
+    const newMean = mix(movingMean, mean, take);
+    const newVariance = mix(movingVariance, besselVariance, takeBiased);
+    tf.dispose([empty, keep, take, takeBiased, mean, besselVariance]);
+    return [y, newMean, newVariance, reserve1, reserve2];
   },
 };
 

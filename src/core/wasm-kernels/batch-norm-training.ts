@@ -9,15 +9,20 @@ import { opsKernel } from './tensor-info.js';
 
 const AXES = [0, 1, 2];
 
-export const batchNormTrainingConfig = opsKernel<BatchNormTrainingAttrs>(BATCH_NORM_TRAINING, ({ x, scale, offset }, { epsilon }) => {
-  const mean = tf.mean(x, AXES);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), AXES);
-  const invStd = tf.rsqrt(tf.add(variance, epsilon));
-  const y = tf.add(tf.mul(centered, tf.mul(invStd, scale)), offset);
-  // reserve1, reserve2: what the gradient needs besides x (a copy of the mean, 1/σ).
-  return [y, mean, variance, tf.clone(mean), invStd];
-});
+export const batchNormTrainingConfig = opsKernel<BatchNormTrainingAttrs>(
+  BATCH_NORM_TRAINING,
+  ({ x, scale, offset, movingMean, movingVariance }, { epsilon, momentum }) => {
+    const mean = tf.mean(x, AXES);
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centered), AXES);
+    const invStd = tf.rsqrt(tf.add(variance, epsilon));
+    const y = tf.add(tf.mul(centered, tf.mul(invStd, scale)), offset);
+    // The moving averages as tfjs-layers takes them (biased variance).
+    const mix = (old: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(old, momentum), tf.mul(batch, 1 - momentum));
+    // reserve1, reserve2: what the gradient needs besides x (the mean, 1/σ).
+    return [y, mix(movingMean, mean), mix(movingVariance, variance), mean, invStd];
+  },
+);
 
 export const batchNormTrainingGradConfig = opsKernel(BATCH_NORM_TRAINING_GRAD, ({ dy, x, scale, reserve1: mean, reserve2: invStd }) => {
   const n = x.size / x.shape[x.rank - 1]!;
