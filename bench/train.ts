@@ -254,10 +254,66 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
   return { rows, leak };
 }
 
+/**
+ * Native ÷ wasm training speed of one model, measured in alternating turns of about `turnMs` each
+ * (at least one step) in one process: the machine's speed drifts by tens of percent over minutes
+ * here, and alternating makes the drift hit both backends alike. Returns img/s of each and the ratio.
+ */
+export async function nativeOverWasm(spec: ModelSpec, turns: number, turnMs: number) {
+  const sides = [];
+  for (const backend of ['tensorflow', 'wasm'] as const) {
+    await selectBackend(backend, () => {});
+    if (backend === 'wasm') registerWasmKernels({ speedups: true });
+    else registerNativeKernels({ speedups: true });
+    const model = await buildModel(spec);
+    const { x, y } = randomBatch(spec);
+    const training = trainer(model, x, y);
+    const step = () => {
+      const loss = training.step();
+      loss.dataSync();
+      loss.dispose();
+    };
+    step(); // warm-up
+    sides.push({ backend, model, x, y, training, step, ms: 0, images: 0 });
+  }
+  for (let t = 0; t < turns; t++) {
+    for (const side of sides) {
+      await tf.setBackend(side.backend);
+      const start = performance.now();
+      do {
+        side.step();
+        side.images += spec.batch;
+      } while (performance.now() - start < turnMs);
+      side.ms += performance.now() - start;
+    }
+  }
+  const ips = sides.map((side) => side.images / (side.ms / 1000));
+  for (const side of sides) {
+    await tf.setBackend(side.backend);
+    tf.dispose([side.x, side.y]);
+    side.training.dispose();
+    side.model.dispose();
+  }
+  return { nativeIps: round(ips[0]), wasmIps: round(ips[1]), ratio: round(ips[0] / ips[1]) };
+}
+
 /** Flat metrics for bench/results.json (same shape as bench/pipeline.ts). */
 export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<string, number>> {
   const { rows, leak } = await runTrainBenchRows(o);
   const out: Record<string, number> = {};
+  const available = new Set((await describeBackends()).filter((b) => b.loads).map((b) => b.backend));
+  if (available.has('tensorflow') && available.has('wasm') && (!o.runs || (o.runs.includes('tensorflow') && o.runs.includes('wasm')))) {
+    const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
+    const quick = (o.maxSteps ?? 40) < 5;
+    for (const spec of MODELS) {
+      if (o.models && !o.models.includes(spec.id)) continue;
+      const r = await nativeOverWasm(spec, quick ? 1 : 4, quick ? 0 : 1500);
+      log(`alternating turns, ${spec.label}: tensorflow ${r.nativeIps} img/s, wasm ${r.wasmIps} img/s, ratio ${r.ratio}×`);
+      out[`train.ratio.${spec.id}.native_ips`] = r.nativeIps;
+      out[`train.ratio.${spec.id}.wasm_ips`] = r.wasmIps;
+      out[`train.ratio.${spec.id}.native_over_wasm`] = r.ratio;
+    }
+  }
   for (const r of rows) {
     const k = `train.${r.run}.${r.model}`;
     out[`${k}.train_ips`] = r.trainIps;
@@ -297,6 +353,14 @@ export function formatTrainTable(metrics: Record<string, number>): string {
       `leak check: tensors ${metrics['train.leak.tensors_first_epoch']} → ${metrics['train.leak.tensors_last_epoch']}, ` +
         `RSS ${metrics['train.leak.rss_mib_first_epoch']} → ${metrics['train.leak.rss_mib_last_epoch']} MiB (after epoch 1 → after the last)`,
     );
+  }
+  const ratios = MODELS.filter((m) => `train.ratio.${m.id}.native_over_wasm` in metrics);
+  if (ratios.length) {
+    lines.push('', '| model (alternating turns) | tensorflow train img/s | wasm train img/s | tensorflow ÷ wasm |', '|---|---|---|---|');
+    for (const m of ratios) {
+      const k = `train.ratio.${m.id}`;
+      lines.push(`| ${m.label} | ${metrics[`${k}.native_ips`]} | ${metrics[`${k}.wasm_ips`]} | ${metrics[`${k}.native_over_wasm`]}× |`);
+    }
   }
   const peaks = Object.entries(metrics).filter(([k]) => k.endsWith('.peak_rss_mib'));
   if (peaks.length) lines.push(`peak RSS of the process: ${Math.max(...peaks.map(([, v]) => v))} MiB`);
