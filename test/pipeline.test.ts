@@ -393,6 +393,17 @@ describe('ImagePipeline', () => {
     expect(at32.reduce((n, b) => n + b.n, 0)).toBe(5);
   });
 
+  it('a disk cache folder that cannot be written costs only speed: the epochs run, one message says why and what to set', async () => {
+    const blocker = path.join(tmp, 'not-a-folder');
+    fs.writeFileSync(blocker, 'a file where the cache folder would go');
+    const said: string[] = [];
+    const p = pipeline({ cacheImages: true, cacheDir: path.join(blocker, 'cache'), log: (m) => said.push(m) });
+    const req = request({ samples: samplesOf(jpegs.slice(0, 4)), batchSize: 4 });
+    for (const epoch of [0, 1]) expect((await collect(p.epoch({ ...req, epoch }))).reduce((n, b) => n + b.n, 0)).toBe(4);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/image cache: could not save decoded images to .*not-a-folder.*train\.cache_dir/);
+  });
+
   it('workers load dist/ when given the src/ plugin index (as under vitest)', async () => {
     const srcIndex = path.join(ROOT, 'src/plugins/index.ts');
     expect(compiledModuleFor(srcIndex)).toBe(path.join(ROOT, 'dist/plugins/index.js'));

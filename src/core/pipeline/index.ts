@@ -117,6 +117,7 @@ export class ImagePipeline {
   private readonly runDir: string;
   private nextJobId = 0;
   private closed = false;
+  private cacheSaveFailed = false;
 
   constructor(private readonly opts: PipelineOptions) {
     checkInteger(opts.workers, 'workers', 0);
@@ -257,10 +258,15 @@ export class ImagePipeline {
 
   /** Keeps newly decoded images on disk (train.cache_images: disk); a failure costs only speed. */
   private saveCache(): void {
+    if (this.cacheSaveFailed) return;
     try {
       this.cache?.save();
     } catch (e) {
-      this.log(`image cache: could not save decoded images to ${this.opts.cacheDir} (${(e as Error).message}); later runs will decode them again`);
+      this.cacheSaveFailed = true; // said once, not after every epoch
+      this.log(
+        `image cache: could not save decoded images to ${this.opts.cacheDir} (${(e as Error).message}); ` +
+          `later runs will decode them again. Set train.cache_dir to a writable folder, or train.cache_images: true.`,
+      );
     }
   }
 
