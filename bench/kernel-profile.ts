@@ -59,11 +59,7 @@ const model = await buildModel(spec);
 const x = tf.randomUniform([spec.batch, spec.size, spec.size, 3]);
 const y = tf.randomUniform([spec.batch, 37]);
 const training = trainer(model, x, y);
-const step = () => {
-  const loss = training.step();
-  loss.dataSync();
-  loss.dispose();
-};
+const step = training.stepSync;
 step(); // warm-up
 self.clear();
 const start = cpuMs();

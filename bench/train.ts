@@ -84,8 +84,8 @@ export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
 
 /**
  * A training step as the Learner takes it: gradients of the MSE for every trainable weight, then
- * gzx's AdamW (as configs/resnet50-progressive.yaml). Returns the loss (to be read and disposed) and a dispose for the
- * optimiser state.
+ * gzx's AdamW (as configs/resnet50-progressive.yaml). `step` returns the loss (to be read and
+ * disposed), `stepSync` reads and disposes it; `dispose` frees the optimiser state.
  */
 export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
   const optimizer = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
@@ -96,7 +96,13 @@ export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
       optimizer.apply(grads, variables, () => 1e-3);
       return value;
     });
-  return { step, dispose: () => optimizer.dispose() };
+  /** One step, waiting for its loss (what a training loop does before the next batch). */
+  const stepSync = () => {
+    const loss = step();
+    loss.dataSync();
+    loss.dispose();
+  };
+  return { step, stepSync, dispose: () => optimizer.dispose() };
 }
 
 function randomBatch(spec: ModelSpec): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -268,13 +274,8 @@ export async function nativeOverWasm(spec: ModelSpec, turns: number, turnMs: num
     const model = await buildModel(spec);
     const { x, y } = randomBatch(spec);
     const training = trainer(model, x, y);
-    const step = () => {
-      const loss = training.step();
-      loss.dataSync();
-      loss.dispose();
-    };
-    step(); // warm-up
-    sides.push({ backend, model, x, y, training, step, ms: 0, images: 0 });
+    training.stepSync(); // warm-up
+    sides.push({ backend, model, x, y, training, step: training.stepSync, ms: 0, images: 0 });
   }
   for (let t = 0; t < turns; t++) {
     for (const side of sides) {
@@ -376,11 +377,7 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
   const model = await buildModel(spec);
   const { x, y } = randomBatch(spec);
   const training = trainer(model, x, y);
-  const step = () => {
-    const loss = training.step();
-    loss.dataSync();
-    loss.dispose();
-  };
+  const step = training.stepSync;
   const cpuMs: Record<'stock' | 'gzx', number[]> = { stock: [], gzx: [] };
   for (let r = -1; r < rounds; r++) {
     for (const mode of ['stock', 'gzx'] as const) {
