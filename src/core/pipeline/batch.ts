@@ -4,7 +4,7 @@ import type { Augmentation, RawImage } from '../contracts.js';
 import type { PluginRef } from '../experiment.js';
 import type { PluginRegistry } from '../registry.js';
 import { SeededRng, deriveSeed } from '../random.js';
-import { BadImageError, decodeImage } from './decode.js';
+import { BadImageError, decodeImage, toFloat } from './decode.js';
 import { applyAugmentations, createAugmentations, type AugmentEnv } from './augmentations.js';
 import type { CacheSlot, CacheView } from './cache.js';
 
@@ -96,14 +96,8 @@ export class BatchMaker {
     if (failure !== null) throw failure;
 
     const kept: number[] = [];
-    const per = job.size * job.size * 3;
     images.forEach((im, pos) => im && kept.push(pos));
-    const x = new Float32Array(kept.length * per);
-    kept.forEach((pos, k) => {
-      const src = images[pos]!.data;
-      const base = k * per;
-      for (let j = 0; j < per; j++) x[base + j] = src[j] / 255;
-    });
+    const x = toFloat(kept.map((pos) => images[pos]!));
     // Sorted by position: decode order depends on timing, the report should not.
     skipped.sort((a, b) => a.pos - b.pos);
     return { batchIndex: job.batchIndex, x, kept, skipped: skipped.map(({ path, reason }) => ({ path, reason })) };

@@ -25,8 +25,9 @@ export function adjustLighting(image: RawImage, change: number, scale: number): 
     const l = (logit(v / 255) + shift) * scale; // ±Infinity at 0 and 255 stays there
     table[v] = Math.round(255 / (1 + Math.exp(-l)));
   }
-  const out = new Uint8Array(image.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = table[image.data[i]];
+  const src = image.data;
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < out.length; i++) out[i] = table[src[i]];
   return { ...image, data: out };
 }
 
