@@ -10,6 +10,7 @@ import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
 import { ImagePipeline, compiledModuleFor, decodeImage, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
 import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/core/pipeline/decode.js';
+import { diskCacheDir } from '../src/core/pipeline/cache.js';
 
 import { SAMPLE_DIR } from './helpers/samples.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -391,6 +392,23 @@ describe('ImagePipeline', () => {
     const at32 = await collect(otherSize.epoch({ ...req, size: 32, epoch: 0 }));
     expect(at32.flatMap((b) => b.ids)).not.toContain(path.basename(files[0], '.jpg'));
     expect(at32.reduce((n, b) => n + b.n, 0)).toBe(5);
+  });
+
+  it('the disk cache folder: train.cache_dir relative to the config, else $GZX_CACHE_DIR, else ~/.cache/gzx/images', () => {
+    const saved = { dir: process.env.GZX_CACHE_DIR, xdg: process.env.XDG_CACHE_HOME };
+    try {
+      expect(diskCacheDir('cache', '/experiments')).toBe(path.join('/experiments', 'cache'));
+      process.env.GZX_CACHE_DIR = '/scratch/gzx';
+      expect(diskCacheDir(null, '/experiments')).toBe('/scratch/gzx');
+      delete process.env.GZX_CACHE_DIR;
+      delete process.env.XDG_CACHE_HOME;
+      expect(diskCacheDir(null, '/experiments')).toBe(path.join(os.homedir(), '.cache', 'gzx', 'images'));
+    } finally {
+      for (const [key, value] of [['GZX_CACHE_DIR', saved.dir], ['XDG_CACHE_HOME', saved.xdg]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 
   it('a disk cache folder that cannot be written costs only speed: the epochs run, one message says why and what to set', async () => {

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { Head, MetricPoint, RunLogger } from './contracts.js';
-import { StopTraining, type Callback, type Learner } from './learner.js';
+import { StopTraining, trainingImagesPerSec, type Callback, type Learner } from './learner.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { HEAP_HEADROOM, WASM_HEAP_BYTES, describePlan, imageTooLargeError, planMicroBatch } from './memory-plan.js';
 
@@ -77,7 +77,7 @@ export function dataWaitCallback(
     order: 11, // after the epoch's line from the logging callback
     afterEpoch: (l) => {
       const s = l.state;
-      const ips = s.epochSamples / Math.max(s.epochTrainMs / 1000, 1e-9);
+      const ips = trainingImagesPerSec(s);
       if (train.cache_images === true && !saidCacheSpeedup) {
         if (s.epochInPhase === 0) decodingIps = ips;
         else if (s.epochInPhase === 1 && ips >= CACHE_SPEEDUP_HINT * decodingIps) {
@@ -208,7 +208,7 @@ export function loggingCallback(loggers: RunLogger[]): Callback {
         ...s.metrics,
         train_loss_epoch: s.epochSamples ? s.epochLossSum / s.epochSamples : NaN,
         // Training throughput (validation excluded), comparable with `npm run bench`.
-        images_per_sec: s.epochSamples / Math.max(s.epochTrainMs / 1000, 1e-9),
+        images_per_sec: trainingImagesPerSec(s),
         epoch: s.epoch + 1,
         phase: s.phaseIndex + 1,
         size: s.phase.size,

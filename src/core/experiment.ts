@@ -47,7 +47,7 @@ export interface TrainConfig {
   workers: number;
   /** Keep decoded, resized images in memory across epochs; 'disk': also for later runs. */
   cache_images: boolean | 'disk';
-  /** Folder of the disk cache (relative to the config); null = defaultCacheDir(). */
+  /** Folder of the disk cache (relative to the config); null = $GZX_CACHE_DIR or ~/.cache/gzx/images (diskCacheDir). */
   cache_dir: string | null;
   /** Stop an epoch after this many steps (quick experiments); 0 = no limit. */
   max_steps_per_epoch: number;

@@ -47,6 +47,11 @@ export class StopTraining extends Error {
   }
 }
 
+/** An epoch's training images per second of training (validation excluded). */
+export function trainingImagesPerSec(s: Pick<LearnerState, 'epochSamples' | 'epochTrainMs'>): number {
+  return s.epochSamples / Math.max(s.epochTrainMs / 1000, 1e-9);
+}
+
 export interface LearnerState {
   phaseIndex: number;
   phase: Phase;

@@ -15,7 +15,7 @@ import { selectBackend, type BackendReport } from './backend.js';
 import { Optimizer } from './optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from './learner.js';
 import { ImageDataModule } from './data-module.js';
-import { defaultCacheDir } from './pipeline/cache.js';
+import { diskCacheDir } from './pipeline/cache.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from './checkpoint.js';
 import { saveModel } from './model-io.js';
@@ -289,12 +289,7 @@ export async function assembleSession(
   const dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
     workers: config.train.workers,
     cacheImages: config.train.cache_images !== false,
-    cacheDir:
-      config.train.cache_images === 'disk'
-        ? config.train.cache_dir
-          ? path.resolve(resolved.configDir, config.train.cache_dir)
-          : defaultCacheDir()
-        : null,
+    cacheDir: config.train.cache_images === 'disk' ? diskCacheDir(config.train.cache_dir, resolved.configDir) : null,
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
   });

@@ -78,8 +78,12 @@ export class CacheView {
 /** Bumped whenever decoding, cropping or resizing changes what a cached image holds. */
 const DISK_FORMAT = 1;
 
-/** The default folder of `train.cache_images: disk`: $GZX_CACHE_DIR, else the XDG cache folder. */
-export function defaultCacheDir(): string {
+/**
+ * The folder of `train.cache_images: disk`: `train.cache_dir` relative to the config's folder, else
+ * $GZX_CACHE_DIR, else the XDG cache folder.
+ */
+export function diskCacheDir(configured: string | null, configDir: string): string {
+  if (configured) return nodePath.resolve(configDir, configured);
   if (process.env.GZX_CACHE_DIR) return process.env.GZX_CACHE_DIR;
   const base = process.env.XDG_CACHE_HOME || nodePath.join(os.homedir(), '.cache');
   return nodePath.join(base, 'gzx', 'images');
