@@ -4,3 +4,4 @@ export { ConcatPool } from './concat-pool.js';
 export { GalaxyNormalisation, galaxyNormalise } from './galaxy-normalisation.js';
 export { InputNormalizationLayer } from './input-normalization.js';
 export { BatchNormalization, batchNormalization } from './batch-normalization.js';
+export { Conv2D, conv2d } from './conv2d.js';

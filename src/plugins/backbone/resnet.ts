@@ -11,6 +11,7 @@ import { deriveSeed } from '../../core/random.js';
 import { applyWeightFile, formatLoadReport, readWeightFile, type WeightFile } from '../../core/weights/index.js';
 import { InputNormalizationLayer, type InputNormalization } from '../../core/layers/input-normalization.js';
 import { batchNormalization } from '../../core/layers/batch-normalization.js';
+import { conv2d } from '../../core/layers/conv2d.js';
 
 export { InputNormalizationLayer, type InputNormalization };
 
@@ -93,7 +94,7 @@ class ResnetBuilder {
 
   private conv(x: tf.SymbolicTensor, filters: number, kernel: number, strides: number, padding: 'same' | 'valid', name: string) {
     return this.apply(
-      tf.layers.conv2d({
+      conv2d({
         filters,
         kernelSize: kernel,
         strides,

@@ -1,6 +1,7 @@
 import { definePlugin } from '../../core/plugin.js';
 import type { Backbone } from '../../core/contracts.js';
 import { batchNormalization } from '../../core/layers/batch-normalization.js';
+import { conv2d } from '../../core/layers/conv2d.js';
 
 interface SimpleCnnOptions {
   channels: number[];
@@ -35,7 +36,7 @@ export const simpleCnnBackbone = definePlugin<SimpleCnnOptions, Backbone>({
       o.channels.forEach((filters, b) => {
         for (let c = 0; c < o.convs_per_block; c++) {
           const prefix = `cnn_block${b + 1}_${c + 1}`;
-          const conv = tf.layers.conv2d({
+          const conv = conv2d({
             filters,
             kernelSize: 3,
             strides: c === 0 ? 2 : 1,
