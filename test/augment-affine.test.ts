@@ -1,11 +1,14 @@
-// `affine` composes flip, rotation and zoom into one resampling; it must agree with the separate plugins.
+// `affine` composes flip, rotation and zoom into one resampling; it must agree with the separate plugins,
+// which the pipeline composes the same way when they follow each other.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Augmentation, RawImage, Rng } from '../src/core/contracts.js';
 import { decodeImage } from '../src/core/pipeline/decode.js';
+import { applyAugmentations } from '../src/core/pipeline/augmentations.js';
 import { affineAugment } from '../src/plugins/augment/affine.js';
-import { mirror } from '../src/plugins/augment/flip.js';
-import { rotateImage } from '../src/plugins/augment/rotate.js';
-import { zoomImage } from '../src/plugins/augment/zoom.js';
+import { flipAugment, mirror } from '../src/plugins/augment/flip.js';
+import { lightingAugment } from '../src/plugins/augment/lighting.js';
+import { rotateAugment, rotateImage } from '../src/plugins/augment/rotate.js';
+import { zoomAugment, zoomImage } from '../src/plugins/augment/zoom.js';
 import { SAMPLE_DIR } from './helpers/samples.js';
 
 let galaxy: RawImage;
@@ -36,5 +39,35 @@ describe('affine', () => {
     expect(out.width).toBe(galaxy.width);
     expect(meanAbsDiff(out, sequential)).toBeLessThan(1.5);
     expect(meanAbsDiff(out, galaxy)).toBeGreaterThan(3);
+  });
+});
+
+describe('a chain of affine plugins', () => {
+  const flip = flipAugment.create({ horizontal: 1, vertical: 0 }, {} as never) as Augmentation;
+  const rotate = (padding: 'reflection' | 'zeros') =>
+    rotateAugment.create({ min_degrees: 37, max_degrees: 37, padding }, {} as never) as Augmentation;
+  const zoom = zoomAugment.create({ max: 1.2, p: 1 }, {} as never) as Augmentation;
+  const lighting = lightingAugment.create({ max_brightness: 0.4, max_contrast: 0.4, p: 1 }, {} as never) as Augmentation;
+  const run = (chain: Augmentation[], rng: Rng) => applyAugmentations(chain, chain.map(() => ({ use: 'test', with: {} })), galaxy, rng);
+
+  it('flip → rotate → zoom is resampled once, exactly as `affine` with the same draws, and draws as many numbers', async () => {
+    const rng = draws(0, 1, 0, 0, 1, 0.25);
+    const chained = await run([flip, rotate('reflection'), zoom], rng);
+    const composed = await make({ flip_horizontal: 1, min_degrees: 37, max_degrees: 37, max_zoom: 1.2, p_zoom: 1 }).apply(galaxy, draws(0, 1, 0, 0, 1));
+    expect(chained).toEqual(composed);
+    expect(rng.next()).toBe(0.25); // the five draws of flip, rotate and zoom, in order, and no more
+    // One interpolation instead of two: close to, but not the same as, the plugins applied one by one.
+    const oneByOne = zoomImage(rotateImage(mirror(galaxy, true, false), 37, 'reflection'), 1.2);
+    expect(meanAbsDiff(chained, oneByOne)).toBeGreaterThan(0);
+    expect(meanAbsDiff(chained, oneByOne)).toBeLessThan(1.5);
+  });
+
+  it('a plugin without a matrix in between, or a different padding, splits the composition', async () => {
+    const split = await run([flip, lighting, rotate('reflection')], draws(0, 1, 0, 0.9, 0, 0.5, 0));
+    const lit = (await lighting.apply(mirror(galaxy, true, false), draws(0, 0.9, 0, 0.5))) as RawImage;
+    expect(split).toEqual(rotateImage(lit, 37, 'reflection'));
+
+    const paddings = await run([rotate('reflection'), rotate('zeros')], draws(0, 0));
+    expect(paddings).toEqual(rotateImage(rotateImage(galaxy, 37, 'reflection'), 37, 'zeros'));
   });
 });

@@ -47,6 +47,14 @@ export interface Rng {
   next(): number;
 }
 
+/** One image's draw of a geometric augmentation that is an affine map about the image centre. */
+export interface AffineDraw {
+  /** [a, b, c, d] = [[a, b], [c, d]], mapping an output pixel's offset from the centre to its source offset. */
+  matrix: [number, number, number, number];
+  /** How the source extends past its edges; null when the map never samples outside (flips, zooming in). */
+  padding: 'reflection' | 'zeros' | null;
+}
+
 export interface Augmentation {
   /**
    * Transform one training image (already cropped and resized to the phase size).
@@ -54,6 +62,12 @@ export interface Augmentation {
    * so a sample's augmentation depends on (seed, epoch, index) and not on thread timing.
    */
   apply(image: RawImage, rng: Rng): RawImage | Promise<RawImage>;
+  /**
+   * Optional, for affine augmentations: this image's draw instead of the image, taking exactly the
+   * rng draws `apply` takes. The pipeline composes consecutive affine augmentations into one
+   * resampling (fastai's way): one pass and one interpolation for flip → rotate → zoom.
+   */
+  affine?(rng: Rng): AffineDraw;
 }
 
 // ---------- backbone ----------

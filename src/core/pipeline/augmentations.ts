@@ -3,7 +3,8 @@
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import ajvModule, { type ValidateFunction } from 'ajv/dist/2020.js';
-import type { Augmentation, RawImage, Rng } from '../contracts.js';
+import type { AffineDraw, Augmentation, RawImage, Rng } from '../contracts.js';
+import { applyAffineDraw, multiply } from './warp.js';
 import type { PluginRef } from '../experiment.js';
 import type { JsonSchema, PluginContext } from '../plugin.js';
 import { PluginRegistry } from '../registry.js';
@@ -77,6 +78,11 @@ export async function createAugmentations(
   return chain;
 }
 
+/**
+ * Runs the chain on one image. Consecutive affine augmentations (flip, rotate, zoom, affine, or any
+ * plugin with `affine`) are composed into one matrix and resampled once, as fastai does: one pass
+ * and one interpolation instead of one per plugin. Each still draws its own random numbers in order.
+ */
 export async function applyAugmentations(
   chain: Augmentation[],
   refs: PluginRef[],
@@ -84,7 +90,20 @@ export async function applyAugmentations(
   rng: Rng,
 ): Promise<RawImage> {
   let current = image;
+  let pending: AffineDraw | null = null;
+  const resample = () => {
+    if (pending) current = applyAffineDraw(current, pending);
+    pending = null;
+  };
   for (const [i, aug] of chain.entries()) {
+    if (aug.affine) {
+      const draw = aug.affine(rng);
+      // A draw without padding takes the other's; two different paddings cannot share one resampling.
+      if (pending && pending.padding && draw.padding && pending.padding !== draw.padding) resample();
+      pending = pending ? { matrix: multiply(pending.matrix, draw.matrix), padding: pending.padding ?? draw.padding } : draw;
+      continue;
+    }
+    resample();
     const next = await aug.apply(current, rng);
     if (
       next.width !== current.width ||
@@ -99,5 +118,6 @@ export async function applyAugmentations(
     }
     current = next;
   }
+  resample();
   return current;
 }

@@ -2,9 +2,48 @@
 // Written here rather than with sharp: sharp needs two pipelines per image for pad → rotate → crop
 // and lands the centre half a pixel off on odd canvases; this is one bilinear pass about the exact
 // image centre, exact at multiples of 90°, with reflection (symmetric) or zero padding.
-import type { RawImage } from '../contracts.js';
+import type { AffineDraw, RawImage } from '../contracts.js';
 
 export type Padding = 'reflection' | 'zeros';
+type Matrix = AffineDraw['matrix'];
+
+/** a·b for 2×2 matrices [a, b, c, d] = [[a, b], [c, d]]. */
+export function multiply([a, b, c, d]: Matrix, [e, f, g, h]: Matrix): Matrix {
+  return [a * e + b * g, a * f + b * h, c * e + d * g, c * f + d * h];
+}
+
+/** Mirrors an image exactly (a copy, no resampling). */
+export function mirror(image: RawImage, horizontal: boolean, vertical: boolean): RawImage {
+  const { width: w, height: h, channels: ch, data: src } = image;
+  const out = new Uint8Array(src.length);
+  const row = w * ch;
+  for (let y = 0; y < h; y++) {
+    const from = (vertical ? h - 1 - y : y) * row;
+    const to = y * row;
+    if (!horizontal) {
+      out.set(src.subarray(from, from + row), to);
+      continue;
+    }
+    for (let x = 0; x < w; x++) {
+      const s = from + (w - 1 - x) * ch;
+      const o = to + x * ch;
+      for (let q = 0; q < ch; q++) out[o + q] = src[s + q];
+    }
+  }
+  return { data: out, width: w, height: h, channels: ch };
+}
+
+/**
+ * Applies a draw: the image itself for the identity, a copy for flips, otherwise one bilinear
+ * resampling (reflection padding where the draw leaves it open).
+ */
+export function applyAffineDraw(image: RawImage, draw: AffineDraw): RawImage {
+  const [a, b, c, d] = draw.matrix.map(snap);
+  if (b === 0 && c === 0 && Math.abs(a) === 1 && Math.abs(d) === 1) {
+    return a === 1 && d === 1 ? image : mirror(image, a === -1, d === -1);
+  }
+  return warpAffine(image, [a, b, c, d], draw.padding ?? 'reflection');
+}
 
 /** Index into [0, n) mirrored about the edges (…2 1 0 | 0 1 2 … n-1 | n-1 n-2 …). */
 function reflectIndex(i: number, n: number): number {

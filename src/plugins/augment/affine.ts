@@ -1,10 +1,10 @@
 // fastai's way with flips, rotation and zoom: compose them into one affine matrix and resample
-// once. Cheaper than flip → rotate → zoom as separate plugins (one warp instead of two or three)
-// and sharper (one interpolation).
-import type { Augmentation } from '../../core/contracts.js';
+// once (one pass and one interpolation). flip → rotate → zoom in a row come to the same, since the
+// pipeline composes consecutive affine plugins; this is the recipe's one-plugin spelling.
+import type { AffineDraw, Augmentation, Rng } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
-import { warpAffine, type Padding } from '../../core/pipeline/warp.js';
+import { applyAffineDraw, multiply, type Padding } from '../../core/pipeline/warp.js';
 import { ROTATION_OPTIONS } from './rotate.js';
 
 export interface AffineOptions {
@@ -17,17 +17,12 @@ export interface AffineOptions {
   padding: Padding;
 }
 
-type Matrix = [number, number, number, number];
-
-/** a·b for 2×2 matrices [a, b, c, d] = [[a, b], [c, d]]. */
-function multiply([a, b, c, d]: Matrix, [e, f, g, h]: Matrix): Matrix {
-  return [a * e + b * g, a * f + b * h, c * e + d * g, c * f + d * h];
-}
+type Matrix = AffineDraw['matrix'];
 
 export const affineAugment = definePlugin<AffineOptions, Augmentation>({
   name: 'affine',
   kind: 'augment',
-  description: 'Flip, rotate and zoom composed into one resampling (fastai-style); cheaper than the three separately.',
+  description: 'Flip, rotate and zoom composed into one resampling (fastai-style), with fastai\'s option names.',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -45,21 +40,18 @@ export const affineAugment = definePlugin<AffineOptions, Augmentation>({
         `augment affine: min_degrees (${o.min_degrees}) is larger than max_degrees (${o.max_degrees}). Swap them.`,
       );
     }
-    return {
-      apply(image, rng) {
-        const flipH = rng.next() < o.flip_horizontal;
-        const flipV = rng.next() < o.flip_vertical;
-        const rad = ((o.min_degrees + (o.max_degrees - o.min_degrees) * rng.next()) * Math.PI) / 180;
-        const zoomed = rng.next() < o.p_zoom;
-        const scale = zoomed ? 1 + (o.max_zoom - 1) * rng.next() : 1;
-        // Output offset → source offset: flip ∘ rotate ∘ zoom, as the three plugins in that order.
-        const flip: Matrix = [flipH ? -1 : 1, 0, 0, flipV ? -1 : 1];
-        const rotate: Matrix = [Math.cos(rad), Math.sin(rad), -Math.sin(rad), Math.cos(rad)];
-        const zoom: Matrix = [1 / scale, 0, 0, 1 / scale];
-        const m = multiply(multiply(flip, rotate), zoom);
-        const identity = Math.abs(m[0] - 1) < 1e-12 && Math.abs(m[1]) < 1e-12 && Math.abs(m[2]) < 1e-12 && Math.abs(m[3] - 1) < 1e-12;
-        return identity ? image : warpAffine(image, m, o.padding);
-      },
+    const affine = (rng: Rng): AffineDraw => {
+      const flipH = rng.next() < o.flip_horizontal;
+      const flipV = rng.next() < o.flip_vertical;
+      const rad = ((o.min_degrees + (o.max_degrees - o.min_degrees) * rng.next()) * Math.PI) / 180;
+      const zoomed = rng.next() < o.p_zoom;
+      const scale = zoomed ? 1 + (o.max_zoom - 1) * rng.next() : 1;
+      // Output offset → source offset: flip ∘ rotate ∘ zoom, as the three plugins in that order.
+      const flip: Matrix = [flipH ? -1 : 1, 0, 0, flipV ? -1 : 1];
+      const rotate: Matrix = [Math.cos(rad), Math.sin(rad), -Math.sin(rad), Math.cos(rad)];
+      const zoom: Matrix = [1 / scale, 0, 0, 1 / scale];
+      return { matrix: multiply(multiply(flip, rotate), zoom), padding: o.padding };
     };
+    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
   },
 });

@@ -1,6 +1,7 @@
 // Random mirror images: a galaxy seen in a mirror is the same kind of galaxy.
-import type { Augmentation, RawImage } from '../../core/contracts.js';
+import type { AffineDraw, Augmentation, Rng } from '../../core/contracts.js';
 import { definePlugin } from '../../core/plugin.js';
+import { applyAffineDraw, mirror } from '../../core/pipeline/warp.js';
 
 export interface FlipOptions {
   /** Probability of a left–right mirror. */
@@ -9,26 +10,8 @@ export interface FlipOptions {
   vertical: number;
 }
 
-/** Mirrors an image exactly (no resampling). */
-export function mirror(image: RawImage, horizontal: boolean, vertical: boolean): RawImage {
-  const { width: w, height: h, channels: ch, data: src } = image;
-  const out = new Uint8Array(src.length);
-  const row = w * ch;
-  for (let y = 0; y < h; y++) {
-    const from = (vertical ? h - 1 - y : y) * row;
-    const to = y * row;
-    if (!horizontal) {
-      out.set(src.subarray(from, from + row), to);
-      continue;
-    }
-    for (let x = 0; x < w; x++) {
-      const s = from + (w - 1 - x) * ch;
-      const o = to + x * ch;
-      for (let q = 0; q < ch; q++) out[o + q] = src[s + q];
-    }
-  }
-  return { data: out, width: w, height: h, channels: ch };
-}
+// The mirror itself lives with the pipeline's resampling, which also uses it for composed flips.
+export { mirror };
 
 export const flipAugment = definePlugin<FlipOptions, Augmentation>({
   name: 'flip',
@@ -43,13 +26,12 @@ export const flipAugment = definePlugin<FlipOptions, Augmentation>({
     },
   },
   create(options) {
-    return {
-      apply(image, rng) {
-        // Always draw both numbers so later augmentations see the same stream whatever happens here.
-        const horizontal = rng.next() < options.horizontal;
-        const vertical = rng.next() < options.vertical;
-        return horizontal || vertical ? mirror(image, horizontal, vertical) : image;
-      },
+    const affine = (rng: Rng): AffineDraw => {
+      // Always draw both numbers so later augmentations see the same stream whatever happens here.
+      const horizontal = rng.next() < options.horizontal;
+      const vertical = rng.next() < options.vertical;
+      return { matrix: [horizontal ? -1 : 1, 0, 0, vertical ? -1 : 1], padding: null };
     };
+    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
   },
 });

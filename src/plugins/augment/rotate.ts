@@ -1,8 +1,8 @@
 // Random rotation by any angle: galaxies have no preferred orientation on the sky.
-import type { Augmentation, RawImage } from '../../core/contracts.js';
+import type { AffineDraw, Augmentation, RawImage, Rng } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
-import { warpAffine, type Padding } from '../../core/pipeline/warp.js';
+import { applyAffineDraw, type Padding } from '../../core/pipeline/warp.js';
 
 export interface RotateOptions {
   min_degrees: number;
@@ -23,14 +23,17 @@ export const ROTATION_OPTIONS = {
   },
 } as const;
 
-/** Rotates about the image centre; positive angles turn the picture clockwise on screen. */
-export function rotateImage(image: RawImage, degrees: number, padding: Padding): RawImage {
-  const turn = ((degrees % 360) + 360) % 360;
-  if (turn === 0) return image;
-  const rad = (turn * Math.PI) / 180;
+/** A turn about the image centre; positive angles turn the picture clockwise on screen. */
+export function rotation(degrees: number, padding: Padding): AffineDraw {
+  const rad = ((((degrees % 360) + 360) % 360) * Math.PI) / 180;
   const cos = Math.cos(rad);
   const sin = Math.sin(rad);
-  return warpAffine(image, [cos, sin, -sin, cos], padding);
+  return { matrix: [cos, sin, -sin, cos], padding };
+}
+
+/** Rotates about the image centre; positive angles turn the picture clockwise on screen. */
+export function rotateImage(image: RawImage, degrees: number, padding: Padding): RawImage {
+  return applyAffineDraw(image, rotation(degrees, padding));
 }
 
 export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
@@ -51,11 +54,8 @@ export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
           `Swap them so that min_degrees <= max_degrees.`,
       );
     }
-    return {
-      apply(image, rng) {
-        const degrees = options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next();
-        return rotateImage(image, degrees, options.padding);
-      },
-    };
+    const affine = (rng: Rng) =>
+      rotation(options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next(), options.padding);
+    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
   },
 });

@@ -1,7 +1,7 @@
 // Random zoom-in about the centre (fastai's zoom with max_zoom): scale up, crop back to size.
-import type { Augmentation, RawImage } from '../../core/contracts.js';
+import type { AffineDraw, Augmentation, RawImage, Rng } from '../../core/contracts.js';
 import { definePlugin } from '../../core/plugin.js';
-import { warpAffine } from '../../core/pipeline/warp.js';
+import { applyAffineDraw } from '../../core/pipeline/warp.js';
 
 export interface ZoomOptions {
   /** Largest scale factor (>= 1). */
@@ -12,9 +12,12 @@ export interface ZoomOptions {
 
 /** Enlarges by `scale` about the centre and keeps the central width × height. */
 export function zoomImage(image: RawImage, scale: number): RawImage {
-  if (scale === 1) return image;
-  // Zooming in only reads inside the source, so the padding mode never matters.
-  return warpAffine(image, [1 / scale, 0, 0, 1 / scale], 'reflection');
+  return applyAffineDraw(image, zoom(scale));
+}
+
+/** Zooming in (scale ≥ 1) only reads inside the source, so it needs no padding. */
+function zoom(scale: number): AffineDraw {
+  return { matrix: [1 / scale, 0, 0, 1 / scale], padding: null };
 }
 
 export const zoomAugment = definePlugin<ZoomOptions, Augmentation>({
@@ -30,12 +33,11 @@ export const zoomAugment = definePlugin<ZoomOptions, Augmentation>({
     },
   },
   create(options) {
-    return {
-      apply(image, rng) {
-        const zoomed = rng.next() < options.p;
-        const scale = 1 + (options.max - 1) * rng.next();
-        return zoomed ? zoomImage(image, scale) : image;
-      },
+    const affine = (rng: Rng) => {
+      const zoomed = rng.next() < options.p;
+      const scale = 1 + (options.max - 1) * rng.next();
+      return zoom(zoomed ? scale : 1);
     };
+    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
   },
 });
