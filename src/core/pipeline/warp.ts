@@ -2,7 +2,7 @@
 // Written here rather than with sharp: sharp needs two pipelines per image for pad → rotate → crop
 // and lands the centre half a pixel off on odd canvases; this is one bilinear pass about the exact
 // image centre, exact at multiples of 90°, with reflection (symmetric) or zero padding.
-import type { AffineDraw, RawImage } from '../contracts.js';
+import type { AffineDraw, Augmentation, RawImage, Rng } from '../contracts.js';
 
 export type Padding = 'reflection' | 'zeros';
 type Matrix = AffineDraw['matrix'];
@@ -43,6 +43,11 @@ export function applyAffineDraw(image: RawImage, draw: AffineDraw): RawImage {
     return a === 1 && d === 1 ? image : mirror(image, a === -1, d === -1);
   }
   return warpAffine(image, [a, b, c, d], draw.padding ?? 'reflection');
+}
+
+/** An augmentation defined by its per-image draw: the pipeline can compose it with its neighbours. */
+export function affineAugmentation(affine: (rng: Rng) => AffineDraw): Augmentation {
+  return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
 }
 
 /** Index into [0, n) mirrored about the edges (…2 1 0 | 0 1 2 … n-1 | n-1 n-2 …). */

@@ -4,7 +4,7 @@
 import type { AffineDraw, Augmentation, Rng } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
-import { applyAffineDraw, multiply, type Padding } from '../../core/pipeline/warp.js';
+import { affineAugmentation, multiply, type Padding } from '../../core/pipeline/warp.js';
 import { ROTATION_OPTIONS } from './rotate.js';
 
 export interface AffineOptions {
@@ -52,6 +52,6 @@ export const affineAugment = definePlugin<AffineOptions, Augmentation>({
       const zoom: Matrix = [1 / scale, 0, 0, 1 / scale];
       return { matrix: multiply(multiply(flip, rotate), zoom), padding: o.padding };
     };
-    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
+    return affineAugmentation(affine);
   },
 });

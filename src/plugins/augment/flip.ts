@@ -1,7 +1,7 @@
 // Random mirror images: a galaxy seen in a mirror is the same kind of galaxy.
 import type { AffineDraw, Augmentation, Rng } from '../../core/contracts.js';
 import { definePlugin } from '../../core/plugin.js';
-import { applyAffineDraw, mirror } from '../../core/pipeline/warp.js';
+import { affineAugmentation, mirror } from '../../core/pipeline/warp.js';
 
 export interface FlipOptions {
   /** Probability of a left–right mirror. */
@@ -32,6 +32,6 @@ export const flipAugment = definePlugin<FlipOptions, Augmentation>({
       const vertical = rng.next() < options.vertical;
       return { matrix: [horizontal ? -1 : 1, 0, 0, vertical ? -1 : 1], padding: null };
     };
-    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
+    return affineAugmentation(affine);
   },
 });

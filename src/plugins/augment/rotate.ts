@@ -2,7 +2,7 @@
 import type { AffineDraw, Augmentation, RawImage, Rng } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { definePlugin } from '../../core/plugin.js';
-import { applyAffineDraw, type Padding } from '../../core/pipeline/warp.js';
+import { affineAugmentation, applyAffineDraw, type Padding } from '../../core/pipeline/warp.js';
 
 export interface RotateOptions {
   min_degrees: number;
@@ -56,6 +56,6 @@ export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
     }
     const affine = (rng: Rng) =>
       rotation(options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next(), options.padding);
-    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
+    return affineAugmentation(affine);
   },
 });

@@ -1,7 +1,7 @@
 // Random zoom-in about the centre (fastai's zoom with max_zoom): scale up, crop back to size.
 import type { AffineDraw, Augmentation, RawImage, Rng } from '../../core/contracts.js';
 import { definePlugin } from '../../core/plugin.js';
-import { applyAffineDraw } from '../../core/pipeline/warp.js';
+import { affineAugmentation, applyAffineDraw } from '../../core/pipeline/warp.js';
 
 export interface ZoomOptions {
   /** Largest scale factor (>= 1). */
@@ -38,6 +38,6 @@ export const zoomAugment = definePlugin<ZoomOptions, Augmentation>({
       const scale = 1 + (options.max - 1) * rng.next();
       return zoom(zoomed ? scale : 1);
     };
-    return { affine, apply: (image, rng) => applyAffineDraw(image, affine(rng)) };
+    return affineAugmentation(affine);
   },
 });
