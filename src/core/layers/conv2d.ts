@@ -1,4 +1,4 @@
-// tfjs-layers' Conv2D whose convolution without activation runs as a plain tf.conv2d (+ bias).
+// tfjs-layers' Conv2D whose convolution without activation trains as a plain tf.conv2d (+ bias).
 // The stock layer always calls tf.fused.conv2d, whose gradient (one customGrad) computes the input
 // and the filter gradients together. The plain op's gradient has one closure per input, so the tape
 // skips what no trainable weight needs: the image's gradient at the first convolution, and the
@@ -26,7 +26,9 @@ interface StockInternals {
 export class Conv2D extends Stock {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const own = this as unknown as StockInternals;
+    // Outside training no gradient is taken, and the fused op adds the bias in the same pass.
     const plain =
+      kwargs['training'] === true &&
       own.activation.getClassName() === 'linear' &&
       own.dataFormat === 'channelsLast' &&
       own.padding !== 'causal' &&
