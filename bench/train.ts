@@ -15,6 +15,7 @@ import { resnetBackbone } from '../src/plugins/backbone/resnet.js';
 import { galaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { registerNativeKernels } from '../src/core/native-kernels/index.js';
 import { Optimizer } from '../src/core/optimizers.js';
+import { Conv2D } from '../src/core/layers/conv2d.js';
 
 export interface ModelSpec {
   id: string;
@@ -416,7 +417,57 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
   return { model: spec.id, stockCpuMs: Math.round(stock), gzxCpuMs: Math.round(gzx), speedup: round(stock / gzx), stockIps: round(spec.batch / (stock / 1000)), gzxIps: round(spec.batch / (gzx / 1000)) };
 }
 
+/**
+ * tfjs-layers' Conv2D vs gzx's on one model and backend, alternating steps in one process; median
+ * wall ms per training step of each. Swapping the layer method on the prototype is a measuring
+ * trick only: both halves then train the very same model and weights.
+ */
+export async function compareConvLayer(spec: ModelSpec, backend: 'tensorflow' | 'wasm', rounds: number) {
+  await selectBackend(backend, () => {});
+  if (backend === 'wasm') registerWasmKernels({ speedups: true });
+  else registerNativeKernels({ speedups: true });
+  const model = await buildModel(spec);
+  const { x, y } = randomBatch(spec);
+  const training = trainer(model, x, y);
+  const calls = { gzx: Conv2D.prototype.call, stock: Object.getPrototypeOf(Conv2D.prototype).call as typeof Conv2D.prototype.call };
+  const ms: Record<'stock' | 'gzx', number[]> = { stock: [], gzx: [] };
+  try {
+    for (let r = -1; r < rounds; r++) {
+      for (const mode of ['stock', 'gzx'] as const) {
+        Conv2D.prototype.call = calls[mode];
+        const start = performance.now();
+        training.stepSync();
+        if (r >= 0) ms[mode].push(performance.now() - start); // round -1 warms both up
+      }
+    }
+  } finally {
+    Conv2D.prototype.call = calls.gzx;
+    tf.dispose([x, y]);
+    training.dispose();
+    model.dispose();
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return { model: spec.id, backend, stockMs: round(median(ms.stock)), gzxMs: round(median(ms.gzx)), speedup: round(median(ms.stock) / median(ms.gzx)) };
+}
+
 // vite-node hides the script path from argv, so the table is asked for with a flag.
+if (process.argv.includes('--compare-conv')) {
+  const arg = (name: string, fallback: string[]) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1].split(',') : fallback;
+  };
+  (async () => {
+    for (const backend of arg('--runs', ['tensorflow', 'wasm']) as ('tensorflow' | 'wasm')[]) {
+      for (const spec of MODELS.filter((m) => arg('--models', ['cnn64', 'r50_112_frozen']).includes(m.id))) {
+        console.log(JSON.stringify(await compareConvLayer(spec, backend, Number(arg('--rounds', ['5'])[0]))));
+      }
+    }
+  })().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
+
 if (process.argv.includes('--compare-kernels')) {
   const ids = (() => {
     const i = process.argv.indexOf('--models');
