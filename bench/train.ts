@@ -279,6 +279,16 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
   return { rows, leak };
 }
 
+/** The model on a random batch, ready to train on `backend` with gzx's kernels. */
+async function trainerOn(backend: 'tensorflow' | 'wasm', spec: ModelSpec) {
+  await selectBackend(backend, () => {});
+  if (backend === 'wasm') registerWasmKernels({ speedups: true });
+  else registerNativeKernels({ speedups: true });
+  const model = await buildModel(spec);
+  const { x, y } = randomBatch(spec);
+  return { model, x, y, training: trainer(model, x, y) };
+}
+
 /**
  * Native ÷ wasm training speed of one model, measured in alternating turns of about `turnMs` each
  * (at least one step) in one process: the machine's speed drifts by tens of percent over minutes
@@ -287,12 +297,7 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
 export async function nativeOverWasm(spec: ModelSpec, turns: number, turnMs: number) {
   const sides = [];
   for (const backend of ['tensorflow', 'wasm'] as const) {
-    await selectBackend(backend, () => {});
-    if (backend === 'wasm') registerWasmKernels({ speedups: true });
-    else registerNativeKernels({ speedups: true });
-    const model = await buildModel(spec);
-    const { x, y } = randomBatch(spec);
-    const training = trainer(model, x, y);
+    const { model, x, y, training } = await trainerOn(backend, spec);
     training.stepSync(); // warm-up
     sides.push({ backend, model, x, y, training, step: training.stepSync, ms: 0, images: 0 });
   }
@@ -423,12 +428,7 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
  * trick only: both halves then train the very same model and weights.
  */
 export async function compareConvLayer(spec: ModelSpec, backend: 'tensorflow' | 'wasm', rounds: number) {
-  await selectBackend(backend, () => {});
-  if (backend === 'wasm') registerWasmKernels({ speedups: true });
-  else registerNativeKernels({ speedups: true });
-  const model = await buildModel(spec);
-  const { x, y } = randomBatch(spec);
-  const training = trainer(model, x, y);
+  const { model, x, y, training } = await trainerOn(backend, spec);
   const calls = { gzx: Conv2D.prototype.call, stock: Object.getPrototypeOf(Conv2D.prototype).call as typeof Conv2D.prototype.call };
   const ms: Record<'stock' | 'gzx', number[]> = { stock: [], gzx: [] };
   try {
