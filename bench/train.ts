@@ -232,6 +232,10 @@ function round(v: number): number {
   return Math.round(v * 100) / 100;
 }
 
+function median(v: number[]): number {
+  return [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+}
+
 export interface TrainBenchOptions {
   /** Time budget per measurement (ms). */
   budgetMs?: number;
@@ -276,7 +280,7 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
     leak = await leakCheck(6, 3);
     log(`leak check (wasm, simple-cnn, ${leak.epochs} epochs × ${leak.stepsPerEpoch} steps): tensors ${leak.first.tensors}→${leak.last.tensors}, RSS ${leak.first.rssMiB}→${leak.last.rssMiB} MiB`);
   }
-  return { rows, leak };
+  return { rows, leak, available };
 }
 
 /** The model on a random batch, ready to train on `backend` with gzx's kernels. */
@@ -324,9 +328,8 @@ export async function nativeOverWasm(spec: ModelSpec, turns: number, turnMs: num
 
 /** Flat metrics for bench/results.json (same shape as bench/pipeline.ts). */
 export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<string, number>> {
-  const { rows, leak } = await runTrainBenchRows(o);
+  const { rows, leak, available } = await runTrainBenchRows(o);
   const out: Record<string, number> = {};
-  const available = new Set((await describeBackends()).filter((b) => b.loads).map((b) => b.backend));
   if (available.has('tensorflow') && available.has('wasm') && (!o.runs || (o.runs.includes('tensorflow') && o.runs.includes('wasm')))) {
     const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
     const quick = (o.maxSteps ?? 40) < 5;
@@ -416,7 +419,6 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
   tf.dispose([x, y]);
   training.dispose();
   model.dispose();
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const stock = median(cpuMs.stock);
   const gzx = median(cpuMs.gzx);
   return { model: spec.id, stockCpuMs: Math.round(stock), gzxCpuMs: Math.round(gzx), speedup: round(stock / gzx), stockIps: round(spec.batch / (stock / 1000)), gzxIps: round(spec.batch / (gzx / 1000)) };
@@ -446,20 +448,23 @@ export async function compareConvLayer(spec: ModelSpec, backend: 'tensorflow' | 
     training.dispose();
     model.dispose();
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   return { model: spec.id, backend, stockMs: round(median(ms.stock)), gzxMs: round(median(ms.gzx)), speedup: round(median(ms.stock) / median(ms.gzx)) };
+}
+
+/** `--name a,b` on the command line as ['a', 'b'], or undefined. */
+function listArg(name: string): string[] | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1].split(',') : undefined;
 }
 
 // vite-node hides the script path from argv, so the table is asked for with a flag.
 if (process.argv.includes('--compare-conv')) {
-  const arg = (name: string, fallback: string[]) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1].split(',') : fallback;
-  };
   (async () => {
-    for (const backend of arg('--runs', ['tensorflow', 'wasm']) as ('tensorflow' | 'wasm')[]) {
-      for (const spec of MODELS.filter((m) => arg('--models', ['cnn64', 'r50_112_frozen']).includes(m.id))) {
-        console.log(JSON.stringify(await compareConvLayer(spec, backend, Number(arg('--rounds', ['5'])[0]))));
+    const models = listArg('--models') ?? ['cnn64', 'r50_112_frozen'];
+    const rounds = Number(listArg('--rounds')?.[0] ?? 5);
+    for (const backend of (listArg('--runs') ?? ['tensorflow', 'wasm']) as ('tensorflow' | 'wasm')[]) {
+      for (const spec of MODELS.filter((m) => models.includes(m.id))) {
+        console.log(JSON.stringify(await compareConvLayer(spec, backend, rounds)));
       }
     }
   })().catch((e) => {
@@ -469,10 +474,7 @@ if (process.argv.includes('--compare-conv')) {
 }
 
 if (process.argv.includes('--compare-kernels')) {
-  const ids = (() => {
-    const i = process.argv.indexOf('--models');
-    return i >= 0 ? process.argv[i + 1].split(',') : ['r18_64', 'r50_64'];
-  })();
+  const ids = listArg('--models') ?? ['r18_64', 'r50_64'];
   (async () => {
     for (const spec of MODELS.filter((m) => ids.includes(m.id))) console.log(JSON.stringify(await compareWasmKernels(spec, 3)));
   })().catch((e) => {
@@ -482,11 +484,7 @@ if (process.argv.includes('--compare-kernels')) {
 }
 
 if (process.argv.includes('--train-table')) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1].split(',') : undefined;
-  };
-  runTrainBench({ models: arg('--models'), runs: arg('--runs') }).then(
+  runTrainBench({ models: listArg('--models'), runs: listArg('--runs') }).then(
     (m) => console.log(formatTrainTable(m)),
     (e) => {
       console.error(e);
