@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '../src/core/random.js';
 import { selectBackend } from '../src/core/backend.js';
 import { batchNormalization } from '../src/core/layers/batch-normalization.js';
+import { batchNormTraining } from '../src/core/ops/batch-norm-training.js';
 import { gzxNativeKernelNames, registerNativeKernels } from '../src/core/native-kernels/index.js';
 import { NativeUpdates } from '../src/core/native-kernels/optimizer-updates.js';
 import { Optimizer } from '../src/core/optimizers.js';
@@ -214,6 +215,29 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
           for (const [slot, values] of Object.entries(perVar)) {
             expect(maxRelativeError(fused.slots[name][slot], values), `${cfg.name} ${name}.${slot}`).toBeLessThan(1e-5);
           }
+        }
+      }
+    });
+
+    it('moves the batch norm averages as tfjs-layers does (biased variance), a batch of one included', async () => {
+      await selectBackend('tensorflow', () => {});
+      const momentum = 0.9;
+      for (const shape of [[2, 3, 3, 4], [1, 1, 1, 4]] as [number, number, number, number][]) {
+        const rng = new SeededRng(shape[0]);
+        const x = tf.tensor4d(randomArray(rng, shape.reduce((a, b) => a * b, 1), 2), shape);
+        const oldMean = Float32Array.from([0.5, -1, 2, 0]);
+        const oldVariance = Float32Array.from([1, 2, 0.5, 3]);
+        const out = batchNormTraining(x, tf.ones([4]), tf.zeros([4]), { mean: tf.tensor1d(oldMean), variance: tf.tensor1d(oldVariance) }, { epsilon: 1e-3, momentum });
+        const values = x.dataSync();
+        const n = values.length / 4;
+        for (let c = 0; c < 4; c++) {
+          let sum = 0;
+          for (let i = c; i < values.length; i += 4) sum += values[i];
+          const mean = sum / n;
+          let squares = 0;
+          for (let i = c; i < values.length; i += 4) squares += (values[i] - mean) ** 2;
+          expect(out.movingMean.dataSync()[c]).toBeCloseTo(momentum * oldMean[c] + (1 - momentum) * mean, 5);
+          expect(out.movingVariance.dataSync()[c]).toBeCloseTo(momentum * oldVariance[c] + (1 - momentum) * (squares / n), 5);
         }
       }
     });

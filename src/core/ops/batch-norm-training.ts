@@ -1,5 +1,5 @@
 // Training-mode batch normalisation as one kernel with one gradient kernel, for backends that have
-// a fused implementation (tensorflow: FusedBatchNorm / FusedBatchNormGrad). The composed path
+// a fused implementation (tensorflow: FusedBatchNormV3 / FusedBatchNormGradV3). The composed path
 // tfjs-layers takes (moments → batchNorm, each differentiated op by op) costs ~20 full passes over
 // the activation in the backward step; the fused pair costs about three.
 import * as tf from '@tensorflow/tfjs';
@@ -28,8 +28,8 @@ export function hasBatchNormTraining(): boolean {
 
 /**
  * Normalises an NHWC batch over N, H and W and moves the moving statistics towards the batch's.
- * Kernel outputs: y, the new moving mean and variance, and two backend defined "reserve" tensors the
- * gradient kernel needs (cuDNN, for one, keeps an inverse std there). The moving averages are worked
+ * Kernel outputs: y, the new moving mean and variance, and three backend defined "reserve" tensors the
+ * gradient kernel needs (cuDNN, for one, keeps an inverse std and a workspace there). The moving averages are worked
  * out inside the kernel: as ops of the layer they were ~8 taped ops per layer, an eighth of a native
  * ResNet50 step.
  */
@@ -51,16 +51,16 @@ export function batchNormTraining(
 tf.registerGradient({
   kernelName: BATCH_NORM_TRAINING,
   inputsToSave: ['x', 'scale'],
-  outputsToSave: [false, false, false, true, true],
+  outputsToSave: [false, false, false, true, true, true],
   gradFunc: (dys, saved, attrs) => {
     // Only y feeds the loss; the moving statistics are outputs the loss never reads.
     const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
-    const [x, scale, reserve1, reserve2] = saved;
+    const [x, scale, reserve1, reserve2, reserve3] = saved;
     // One kernel gives all three gradients. It runs here, not inside the per-input thunks: the engine
     // wraps each thunk in tidy(), which would dispose the two gradients a thunk does not return.
     const [dx, dscale, doffset] = tf.engine().runKernel(
       BATCH_NORM_TRAINING_GRAD,
-      { dy, x, scale, reserve1, reserve2 },
+      { dy, x, scale, reserve1, reserve2, reserve3 },
       attrs,
     ) as tf.Tensor[];
     // The moving statistics are not trained: zero, should a caller ask for all inputs' gradients.

@@ -19,8 +19,8 @@ export const batchNormTrainingConfig = opsKernel<BatchNormTrainingAttrs>(
     const y = tf.add(tf.mul(centered, tf.mul(invStd, scale)), offset);
     // The moving averages as tfjs-layers takes them (biased variance).
     const mix = (old: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(old, momentum), tf.mul(batch, 1 - momentum));
-    // reserve1, reserve2: what the gradient needs besides x (the mean, 1/σ).
-    return [y, mix(movingMean, mean), mix(movingVariance, variance), mean, invStd];
+    // reserve1, reserve2: what the gradient needs besides x (the mean, 1/σ); reserve3 is unused here.
+    return [y, mix(movingMean, mean), mix(movingVariance, variance), mean, invStd, tf.zeros([0])];
   },
 );
 
