@@ -5,13 +5,13 @@ import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from '../ops/batch-norm-training.js';
 import { type NativeBackend, floatAttrs } from './native-backend.js';
 
-function opAttrs(backend: NativeBackend, epsilon: number, averageFactor: number) {
+/** The attributes FusedBatchNormV3 and its gradient share. */
+function opAttrs(backend: NativeBackend, epsilon: number) {
   const b = backend.binding;
   return [
     ...floatAttrs(backend),
     { name: 'U', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
     { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: epsilon },
-    { name: 'exponential_avg_factor', type: b.TF_ATTR_FLOAT, value: averageFactor },
     { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NHWC' },
     { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },
   ];
@@ -37,7 +37,7 @@ export const batchNormTrainingConfig: tf.KernelConfig = {
     const oldVariance = native.executeSingleOutput('Mul', floatAttrs(native), [movingVariance, toUnbiased]);
     const [y, newMean, unbiasedVariance, reserve1, reserve2, reserve3] = native.executeMultipleOutputs(
       'FusedBatchNormV3',
-      opAttrs(native, epsilon, 1 - momentum),
+      [...opAttrs(native, epsilon), { name: 'exponential_avg_factor', type: native.binding.TF_ATTR_FLOAT, value: 1 - momentum }],
       [x, scale, offset, movingMean, oldVariance],
       6,
     );
@@ -56,7 +56,7 @@ export const batchNormTrainingGradConfig: tf.KernelConfig = {
     const { epsilon } = attrs as unknown as BatchNormTrainingAttrs;
     const [dx, dscale, doffset, unused3, unused4] = native.executeMultipleOutputs(
       'FusedBatchNormGradV3',
-      opAttrs(native, epsilon, 1),
+      opAttrs(native, epsilon),
       [dy, x, scale, reserve1, reserve2, reserve3],
       5,
     );
