@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { galaxyZooHead, createGalaxyZooHead, HEAD_LAYER, type GalaxyZooHeadOptions } from '../src/plugins/head/galaxy-zoo.js';
 import { ConcatPool, galaxyNormalise } from '../src/core/layers/index.js';
+import { galaxyNormaliseOps } from '../src/core/layers/galaxy-normalisation.js';
+import { GALAXY_NORMALISE, galaxyNormaliseKernels } from '../src/core/ops/galaxy-normalise.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import { COLUMNS, NUM_COLUMNS, QUESTIONS, normaliseAnswers } from '../src/galaxy/tree.js';
 import { SeededRng } from '../src/core/random.js';
@@ -162,7 +164,28 @@ describe('galaxy-zoo head plugin', () => {
   });
 });
 
-describe('GalaxyNormalisation layer', () => {
+// The same checks for both ways the layer computes: tensor ops (GPUs; here the cpu backend) and the
+// one JavaScript kernel the host-memory backends get, registered for cpu for the second round.
+describe.each([
+  { how: 'tensor ops', kernel: false },
+  { how: 'the gzx kernel', kernel: true },
+])('GalaxyNormalisation layer, $how', ({ kernel }) => {
+  beforeAll(() => {
+    if (kernel) for (const config of galaxyNormaliseKernels('cpu')) tf.registerKernel(config);
+    return () => {
+      if (kernel) for (const config of galaxyNormaliseKernels('cpu')) tf.unregisterKernel(config.kernelName, 'cpu');
+    };
+  });
+
+  it(kernel ? 'runs as one kernel forward and one backward' : 'runs as tensor ops', async () => {
+    const x = tf.tensor2d(randomRows(4, 3));
+    const { kernels } = await tf.profile(() => tf.grad((v: tf.Tensor) => tf.sum(galaxyNormalise(v as tf.Tensor2D)))(x));
+    const names = kernels.map((k) => k.name);
+    if (kernel) expect(names.filter((n) => n.startsWith(GALAXY_NORMALISE))).toEqual([GALAXY_NORMALISE, `${GALAXY_NORMALISE}Grad`]);
+    else expect(names).not.toContain(GALAXY_NORMALISE);
+    expect(names.includes('BatchMatMul')).toBe(!kernel);
+  });
+
   it('gives the hand-computed output', () => {
     const out = galaxyNormalise(tf.tensor2d([HAND_INPUT])).arraySync()[0];
     out.forEach((v, i) => expect(v, COLUMNS[i]).toBeCloseTo(HAND_OUTPUT[i], 6));
@@ -208,5 +231,25 @@ describe('GalaxyNormalisation layer', () => {
     const values = g.dataSync();
     expect(values.every((v) => Number.isFinite(v))).toBe(true);
     expect(values.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('galaxy normalisation kernel', () => {
+  it('has the gradient of the tensor ops, at negatives and exact zeros too', () => {
+    for (const config of galaxyNormaliseKernels('cpu')) tf.registerKernel(config);
+    try {
+      const rows = [...randomRows(6, 23), HAND_INPUT, new Array(NUM_COLUMNS).fill(0)];
+      rows[0][3] = 0;
+      const weights = tf.tensor2d(randomRows(rows.length, 24, -1, 1));
+      const gradOf = (f: (x: tf.Tensor2D) => tf.Tensor2D) =>
+        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(f(x as tf.Tensor2D), weights)))(tf.tensor2d(rows)).dataSync();
+      const mine = gradOf(galaxyNormalise);
+      const ops = gradOf(galaxyNormaliseOps);
+      let worst = 0;
+      for (let i = 0; i < ops.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ops[i]) / (1 + Math.abs(ops[i])));
+      expect(worst).toBeLessThan(1e-5);
+    } finally {
+      for (const config of galaxyNormaliseKernels('cpu')) tf.unregisterKernel(config.kernelName, 'cpu');
+    }
   });
 });

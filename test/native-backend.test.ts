@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRng } from '../src/core/random.js';
 import { selectBackend } from '../src/core/backend.js';
 import { batchNormalization } from '../src/core/layers/batch-normalization.js';
+import { GalaxyNormalisation } from '../src/core/layers/galaxy-normalisation.js';
 import { batchNormTraining } from '../src/core/ops/batch-norm-training.js';
 import { gzxNativeKernelNames, registerNativeKernels } from '../src/core/native-kernels/index.js';
 import { NativeUpdates } from '../src/core/native-kernels/optimizer-updates.js';
@@ -37,7 +38,7 @@ function randomArray(rng: SeededRng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * scale);
 }
 
-/** A tiny conv net with the layer kinds our backbones and head use (gzx's batch norm, relu as its own layer). */
+/** A tiny conv net with the layer kinds our backbones and head use (gzx's batch norm, relu as its own layer, the galaxy normalisation). */
 function tinyConvNet(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
   // No bias before the batch norm: its gradient is zero up to rounding, which no tolerance compares.
@@ -48,7 +49,8 @@ function tinyConvNet(): tf.LayersModel {
   x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
   x = batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor; // on features [N, C], as the head's
-  const output = tf.layers.dense({ units: 37, activation: 'sigmoid' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: 37, activation: 'sigmoid' }).apply(x) as tf.SymbolicTensor;
+  const output = new GalaxyNormalisation().apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output });
 }
 
@@ -264,10 +266,16 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
       }
     });
 
-    it("trains through TensorFlow's fused batch norm and ReluGrad, as the composed ops would", async () => {
+    it("trains through TensorFlow's fused batch norm and ReluGrad and the galaxy normalisation kernel, as the composed ops would", async () => {
       const fx = fixture();
       await selectBackend('tensorflow', () => {});
-      expect(gzxNativeKernelNames().sort()).toEqual(['GzxBatchNormTraining', 'GzxBatchNormTrainingGrad', 'GzxReluGrad']);
+      expect(gzxNativeKernelNames().sort()).toEqual([
+        'GzxBatchNormTraining',
+        'GzxBatchNormTrainingGrad',
+        'GzxGalaxyNormalise',
+        'GzxGalaxyNormaliseGrad',
+        'GzxReluGrad',
+      ]);
       let fused!: Outcome;
       const profile = await tf.profile(async () => {
         fused = await runOn('tensorflow', fx);
@@ -279,6 +287,7 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
         const composed = await runOn('tensorflow', fx);
         expect(fusedKernels).toContain('GzxBatchNormTrainingGrad');
         expect(fusedKernels).toContain('GzxReluGrad');
+        expect(fusedKernels).toContain('GzxGalaxyNormaliseGrad');
         fused.gradients.forEach((g, i) => {
           expect(maxRelativeError(g, composed.gradients[i]), `gradient ${i}`).toBeLessThan(1e-4);
         });

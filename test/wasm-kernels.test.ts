@@ -261,6 +261,6 @@ describe('switching the speed kernels off and on (bench before/after)', () => {
     } finally {
       registerWasmKernels({ speedups: true });
     }
-    expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining']));
+    expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining', 'GzxGalaxyNormalise']));
   });
 });

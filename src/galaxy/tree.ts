@@ -81,13 +81,57 @@ export function normaliseAnswers(rows: number[][]): number[][] {
       throw new Error(`normaliseAnswers: row ${r} has ${row.length} values, expected ${NUM_COLUMNS}.`);
     }
     const out = new Array<number>(NUM_COLUMNS).fill(0);
-    for (const q of QUESTIONS) {
-      const n = q.answers.length;
-      let sum = 0;
-      for (let i = 0; i < n; i++) sum += Math.max(0, row[q.start + i]);
-      const weight = q.parent === null ? 1 : out[q.parent];
-      for (let i = 0; i < n; i++) out[q.start + i] = (Math.max(0, row[q.start + i]) / (sum + NORMALISE_EPSILON)) * weight;
-    }
+    normaliseRows(row, out);
     return out;
   });
+}
+
+type Numbers = { [i: number]: number; readonly length: number };
+
+/**
+ * normaliseAnswers on rows of 37 values laid end to end, into `out` (same length). Questions come
+ * parents first (the spec's order), so each parent value is final when its children need it.
+ */
+export function normaliseRows(values: Numbers, out: Numbers): void {
+  for (let base = 0; base < values.length; base += NUM_COLUMNS) {
+    for (const q of QUESTIONS) {
+      const end = base + q.start + q.answers.length;
+      let sum = 0;
+      for (let j = base + q.start; j < end; j++) sum += Math.max(0, values[j]);
+      const weight = q.parent === null ? 1 : out[base + q.parent];
+      for (let j = base + q.start; j < end; j++) out[j] = (Math.max(0, values[j]) / (sum + NORMALISE_EPSILON)) * weight;
+    }
+  }
+}
+
+/**
+ * The gradient of normaliseRows: given the inputs and the gradient `dy` of a loss with respect to
+ * the outputs, writes the gradient with respect to the inputs into `dx` (0 where an input is ≤ 0, as
+ * ReLU's). With n = clip(x)/(s + ε) per question and y = n·y(parent): a question's outputs pass
+ * Σ dy·n on to their parent column, children first; then dx = (dn − Σ dn·n)/(s + ε), dn = dy·y(parent).
+ */
+export function normaliseRowsGradient(values: Numbers, dy: Numbers, dx: Numbers): void {
+  const y = new Float64Array(NUM_COLUMNS);
+  const grad = new Float64Array(NUM_COLUMNS);
+  const totals = new Float64Array(QUESTIONS.length);
+  for (let base = 0; base < values.length; base += NUM_COLUMNS) {
+    for (const [qi, q] of QUESTIONS.entries()) {
+      let sum = 0;
+      for (let i = q.start; i < q.start + q.answers.length; i++) sum += Math.max(0, values[base + i]);
+      totals[qi] = sum + NORMALISE_EPSILON;
+      const weight = q.parent === null ? 1 : y[q.parent];
+      for (let i = q.start; i < q.start + q.answers.length; i++) y[i] = (Math.max(0, values[base + i]) / totals[qi]) * weight;
+    }
+    for (let i = 0; i < NUM_COLUMNS; i++) grad[i] = dy[base + i];
+    for (let qi = QUESTIONS.length - 1; qi >= 0; qi--) {
+      const q = QUESTIONS[qi];
+      const weight = q.parent === null ? 1 : y[q.parent];
+      let toParent = 0; // Σ dy·n over the question: d loss / d y(parent) through this question
+      for (let i = q.start; i < q.start + q.answers.length; i++) toParent += grad[i] * (Math.max(0, values[base + i]) / totals[qi]);
+      for (let i = q.start; i < q.start + q.answers.length; i++) {
+        dx[base + i] = values[base + i] > 0 ? ((grad[i] - toParent) * weight) / totals[qi] : 0;
+      }
+      if (q.parent !== null) grad[q.parent] += toParent;
+    }
+  }
 }

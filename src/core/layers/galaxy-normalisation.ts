@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology.js';
 import { COLUMN_QUESTION, NORMALISE_EPSILON, NUM_COLUMNS, QUESTIONS } from '../../galaxy/tree.js';
+import { galaxyNormaliseKernel, hasGalaxyNormaliseKernel } from '../ops/galaxy-normalise.js';
 
 /**
  * The tree as matrices, so the layer is a few matrix products instead of slices and sums per
@@ -30,8 +31,16 @@ const TREE = (() => {
   return { sameQuestion, parent, root, depth: Math.max(...depthOf) };
 })();
 
-/** The normalisation on a [batch, 37] tensor; differentiable (except at exact zeros, as ReLU). */
+/**
+ * The normalisation on a [batch, 37] tensor; differentiable (except at exact zeros, as ReLU). One
+ * kernel where the backend has it (src/core/ops/galaxy-normalise.ts), else tensor ops.
+ */
 export function galaxyNormalise(x: tf.Tensor2D): tf.Tensor2D {
+  return hasGalaxyNormaliseKernel() ? galaxyNormaliseKernel(x) : galaxyNormaliseOps(x);
+}
+
+/** The normalisation as tensor ops (any backend, GPUs included). */
+export function galaxyNormaliseOps(x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const clipped = tf.relu(x);
     const totals = tf.matMul(clipped, tf.tensor2d(TREE.sameQuestion, [NUM_COLUMNS, NUM_COLUMNS]));

@@ -1,7 +1,7 @@
 // Kernels gzx adds to the tensorflow backend (tfjs-node, tfjs-node-gpu): TensorFlow ops that do in
-// one call what tfjs composes from many (batch norm, ReLU's gradient, the optimiser updates). All
-// speed, no correctness: without them the backend trains the same model, slower (bench/train.ts
-// measures both).
+// one call what tfjs composes from many (batch norm, ReLU's gradient, the optimiser updates), and on
+// CPU the galaxy normalisation worked out in JavaScript. All speed, no correctness: without them the
+// backend trains the same model, slower (bench/train.ts measures both).
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTrainingConfig, batchNormTrainingGradConfig } from './batch-norm.js';
 import { reluGradConfig } from './relu-grad.js';
@@ -9,16 +9,21 @@ import { installReluGradient } from '../ops/relu-grad.js';
 import { registerUpdateEngine } from '../optimizers.js';
 import { NativeUpdates } from './optimizer-updates.js';
 import type { NativeBackend } from './native-backend.js';
+import { galaxyNormaliseKernels } from '../ops/galaxy-normalise.js';
 
 const KERNELS: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, reluGradConfig];
+/** Kernels that read tensors into JavaScript: on a GPU that would stall the device mid-step. */
+const HOST_KERNELS: tf.KernelConfig[] = galaxyNormaliseKernels('tensorflow');
 
 /** Registers (speedups on, the default) or removes gzx's tensorflow kernels; idempotent. */
 export function registerNativeKernels(options: { speedups?: boolean } = {}): void {
   const speedups = options.speedups ?? true;
-  for (const config of KERNELS) {
+  const onGpu = (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+  for (const config of [...KERNELS, ...HOST_KERNELS]) {
     const registered = tf.getKernel(config.kernelName, 'tensorflow') !== undefined;
-    if (speedups && !registered) tf.registerKernel(config);
-    if (!speedups && registered) tf.unregisterKernel(config.kernelName, 'tensorflow');
+    const wanted = speedups && !(onGpu && HOST_KERNELS.includes(config));
+    if (wanted && !registered) tf.registerKernel(config);
+    if (!wanted && registered) tf.unregisterKernel(config.kernelName, 'tensorflow');
   }
   if (speedups) installReluGradient();
   registerUpdateEngine('tensorflow', speedups ? () => new NativeUpdates(tf.backend() as unknown as NativeBackend) : null);
@@ -26,5 +31,5 @@ export function registerNativeKernels(options: { speedups?: boolean } = {}): voi
 
 /** Names of the kernels gzx currently provides for tensorflow. */
 export function gzxNativeKernelNames(): string[] {
-  return KERNELS.filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined).map((c) => c.kernelName);
+  return [...KERNELS, ...HOST_KERNELS].filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined).map((c) => c.kernelName);
 }
