@@ -11,6 +11,7 @@ import { SeededRng } from '../src/core/random.js';
 import { selectBackend } from '../src/core/backend.js';
 import { batchNormalization } from '../src/core/layers/batch-normalization.js';
 import { GalaxyNormalisation } from '../src/core/layers/galaxy-normalisation.js';
+import { ConcatPool } from '../src/core/layers/concat-pool.js';
 import { batchNormTraining } from '../src/core/ops/batch-norm-training.js';
 import { gzxNativeKernelNames, registerNativeKernels } from '../src/core/native-kernels/index.js';
 import { NativeUpdates } from '../src/core/native-kernels/optimizer-updates.js';
@@ -38,7 +39,7 @@ function randomArray(rng: SeededRng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * scale);
 }
 
-/** A tiny conv net with the layer kinds our backbones and head use (gzx's batch norm, relu as its own layer, the galaxy normalisation). */
+/** A tiny conv net with the layer kinds our backbones and head use (gzx's batch norm, relu as its own layer, concat pooling, the galaxy normalisation). */
 function tinyConvNet(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
   // No bias before the batch norm: its gradient is zero up to rounding, which no tolerance compares.
@@ -47,7 +48,7 @@ function tinyConvNet(): tf.LayersModel {
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  x = new ConcatPool().apply(x) as tf.SymbolicTensor;
   x = batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor; // on features [N, C], as the head's
   x = tf.layers.dense({ units: 37, activation: 'sigmoid' }).apply(x) as tf.SymbolicTensor;
   const output = new GalaxyNormalisation().apply(x) as tf.SymbolicTensor;
@@ -266,12 +267,15 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
       }
     });
 
-    it("trains through TensorFlow's fused batch norm and ReluGrad and the galaxy normalisation kernel, as the composed ops would", async () => {
+    it("trains through TensorFlow's fused batch norm and ReluGrad and the head's host kernels, as the composed ops would", async () => {
       const fx = fixture();
       await selectBackend('tensorflow', () => {});
       expect(gzxNativeKernelNames().sort()).toEqual([
         'GzxBatchNormTraining',
         'GzxBatchNormTrainingGrad',
+        'GzxConcatPool',
+        'GzxConcatPoolGrad',
+        'GzxDropout',
         'GzxGalaxyNormalise',
         'GzxGalaxyNormaliseGrad',
         'GzxReluGrad',
@@ -288,6 +292,7 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
         expect(fusedKernels).toContain('GzxBatchNormTrainingGrad');
         expect(fusedKernels).toContain('GzxReluGrad');
         expect(fusedKernels).toContain('GzxGalaxyNormaliseGrad');
+        expect(fusedKernels).toContain('GzxConcatPoolGrad');
         fused.gradients.forEach((g, i) => {
           expect(maxRelativeError(g, composed.gradients[i]), `gradient ${i}`).toBeLessThan(1e-4);
         });

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology.js';
 import { COLUMN_QUESTION, NORMALISE_EPSILON, NUM_COLUMNS, QUESTIONS } from '../../galaxy/tree.js';
-import { galaxyNormaliseKernel, hasGalaxyNormaliseKernel } from '../ops/galaxy-normalise.js';
+import { GALAXY_NORMALISE, galaxyNormaliseKernel, hasHostKernel } from '../ops/host-kernels.js';
 
 /**
  * The tree as matrices, so the layer is a few matrix products instead of slices and sums per
@@ -33,10 +33,10 @@ const TREE = (() => {
 
 /**
  * The normalisation on a [batch, 37] tensor; differentiable (except at exact zeros, as ReLU). One
- * kernel where the backend has it (src/core/ops/galaxy-normalise.ts), else tensor ops.
+ * kernel where the backend has it (src/core/ops/host-kernels.ts), else tensor ops.
  */
 export function galaxyNormalise(x: tf.Tensor2D): tf.Tensor2D {
-  return hasGalaxyNormaliseKernel() ? galaxyNormaliseKernel(x) : galaxyNormaliseOps(x);
+  return hasHostKernel(GALAXY_NORMALISE) ? galaxyNormaliseKernel(x) : galaxyNormaliseOps(x);
 }
 
 /** The normalisation as tensor ops (any backend, GPUs included). */

@@ -5,3 +5,4 @@ export { GalaxyNormalisation, galaxyNormalise } from './galaxy-normalisation.js'
 export { InputNormalizationLayer } from './input-normalization.js';
 export { BatchNormalization, batchNormalization } from './batch-normalization.js';
 export { Conv2D, conv2d } from './conv2d.js';
+export { Dropout, dropout } from './dropout.js';

@@ -1,6 +1,6 @@
 // Kernels gzx adds to the tensorflow backend (tfjs-node, tfjs-node-gpu): TensorFlow ops that do in
 // one call what tfjs composes from many (batch norm, ReLU's gradient, the optimiser updates), and on
-// CPU the galaxy normalisation worked out in JavaScript. All speed, no correctness: without them the
+// CPU the head's small ops worked out in JavaScript. All speed, no correctness: without them the
 // backend trains the same model, slower (bench/train.ts measures both).
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTrainingConfig, batchNormTrainingGradConfig } from './batch-norm.js';
@@ -9,11 +9,11 @@ import { installReluGradient } from '../ops/relu-grad.js';
 import { registerUpdateEngine } from '../optimizers.js';
 import { NativeUpdates } from './optimizer-updates.js';
 import type { NativeBackend } from './native-backend.js';
-import { galaxyNormaliseKernels } from '../ops/galaxy-normalise.js';
+import { hostKernels } from '../ops/host-kernels.js';
 
 const KERNELS: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, reluGradConfig];
 /** Kernels that read tensors into JavaScript: on a GPU that would stall the device mid-step. */
-const HOST_KERNELS: tf.KernelConfig[] = galaxyNormaliseKernels('tensorflow');
+const HOST_KERNELS: tf.KernelConfig[] = hostKernels('tensorflow');
 
 /** Registers (speedups on, the default) or removes gzx's tensorflow kernels; idempotent. */
 export function registerNativeKernels(options: { speedups?: boolean } = {}): void {

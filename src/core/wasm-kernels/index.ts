@@ -12,7 +12,7 @@ import { conv2dBackpropInputSpeedKernel } from './conv2d-backprop-input.js';
 import { tileSpeedKernel } from './tile.js';
 import { batchMatMulSpeedKernel } from './batch-mat-mul.js';
 import { batchNormTrainingConfig, batchNormTrainingGradConfig } from './batch-norm-training.js';
-import { galaxyNormaliseKernels } from '../ops/galaxy-normalise.js';
+import { hostKernels } from '../ops/host-kernels.js';
 
 const CORRECTNESS: tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -29,7 +29,7 @@ const SPEED: { kernelName: string; make: (stock: tf.KernelConfig) => tf.KernelCo
 ];
 
 /** Speed kernels with no stock counterpart: gzx's own ops, which layers use when registered. */
-const ADDED: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, ...galaxyNormaliseKernels('wasm')];
+const ADDED: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, ...hostKernels('wasm')];
 
 const stockKernels = new Map<string, tf.KernelConfig | undefined>();
 let correctnessRegistered = false;

@@ -2,7 +2,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import { definePlugin } from '../../core/plugin.js';
 import type { Head } from '../../core/contracts.js';
-import { ConcatPool, GalaxyNormalisation, batchNormalization } from '../../core/layers/index.js';
+import { ConcatPool, GalaxyNormalisation, batchNormalization, dropout } from '../../core/layers/index.js';
 import { NUM_COLUMNS } from '../../galaxy/tree.js';
 
 export interface GalaxyZooHeadOptions {
@@ -74,12 +74,12 @@ export function createGalaxyZooHead(options: GalaxyZooHeadOptions): Head {
           : (tf.layers.globalAveragePooling2d({ name: HEAD_LAYER.pool }).apply(features) as tfType.SymbolicTensor);
       const chain: tfType.layers.Layer[] = [
         bn(HEAD_LAYER.bn1),
-        tf.layers.dropout({ name: HEAD_LAYER.dropout1, rate: options.ps / 2 }),
+        dropout({ name: HEAD_LAYER.dropout1, rate: options.ps / 2 }),
         // fastai initialises the head's linear layers with kaiming_normal_.
         tf.layers.dense({ name: HEAD_LAYER.dense1, units: options.hidden, kernelInitializer: 'heNormal' }),
         tf.layers.activation({ name: HEAD_LAYER.relu, activation: 'relu' }),
         bn(HEAD_LAYER.bn2),
-        tf.layers.dropout({ name: HEAD_LAYER.dropout2, rate: options.ps }),
+        dropout({ name: HEAD_LAYER.dropout2, rate: options.ps }),
         options.normalise
           ? // Not fastai: a question whose raw outputs are all <= 0 outputs 0 and gets no gradient.
             // Small weights and bias 1 start every raw output near 1 (uniform answers), so none is dead.

@@ -1,0 +1,149 @@
+// Small ops of the model head as kernels worked out in JavaScript, for backends whose tensors live
+// in host memory (tensorflow on CPU, wasm): the galaxy normalisation, dropout and concat pooling.
+// As tensor ops they are ~130 tiny kernels per training step (matrix products, reshapes, masks,
+// element-wise work on a [batch, 37…1024] tail); on native TensorFlow each costs a fixed ~20–200 µs,
+// a third of a small CNN's step, while reading those values and computing them here takes
+// microseconds. Not for GPUs: a read would stall the device mid-step, so the layers keep their
+// tensor ops there (and for feature maps too large to be worth the copy).
+import * as tf from '@tensorflow/tfjs';
+import { NUM_COLUMNS, normaliseRows, normaliseRowsGradient } from '../../galaxy/tree.js';
+import { SeededRng } from '../random.js';
+
+export const GALAXY_NORMALISE = 'GzxGalaxyNormalise';
+export const GALAXY_NORMALISE_GRAD = 'GzxGalaxyNormaliseGrad';
+export const DROPOUT = 'GzxDropout';
+export const CONCAT_POOL = 'GzxConcatPool';
+export const CONCAT_POOL_GRAD = 'GzxConcatPoolGrad';
+
+/** Above this many values a feature map stays with tensor ops: copying it costs more than it saves. */
+export const HOST_KERNEL_MAX_SIZE = 1 << 20;
+
+function floats(backend: tf.KernelBackend, info: tf.TensorInfo, kernel: string, rank: number): Float32Array {
+  if (info.dtype !== 'float32' || info.shape.length !== rank) {
+    throw new Error(`${kernel} expects a float32 tensor of rank ${rank}, got ${info.dtype} [${info.shape.join(', ')}]`);
+  }
+  return backend.readSync(info.dataId) as Float32Array;
+}
+
+type HostKernel = (inputs: tf.NamedTensorInfoMap, backend: tf.KernelBackend, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[];
+
+const KERNELS: Record<string, HostKernel> = {
+  [GALAXY_NORMALISE]: ({ x }, backend) => {
+    const values = floats(backend, x!, GALAXY_NORMALISE, 2);
+    if (x!.shape[1] !== NUM_COLUMNS) throw new Error(`${GALAXY_NORMALISE} expects [batch, ${NUM_COLUMNS}], got [${x!.shape.join(', ')}]`);
+    const out = new Float32Array(values.length);
+    normaliseRows(values, out);
+    return tf.tensor(out, x!.shape);
+  },
+  [GALAXY_NORMALISE_GRAD]: ({ dy, x }, backend) => {
+    const dx = new Float32Array(x!.shape[0] * NUM_COLUMNS);
+    normaliseRowsGradient(floats(backend, x!, GALAXY_NORMALISE_GRAD, 2), floats(backend, dy!, GALAXY_NORMALISE_GRAD, 2), dx);
+    return tf.tensor(dx, x!.shape);
+  },
+  // Outputs y and the mask it was multiplied by (0 or 1/(1 − rate)), which the gradient reuses. One
+  // seed from Math.random per call, as tfjs' own dropout draws: the Learner seeds Math.random per step.
+  [DROPOUT]: ({ x }, backend, { rate }) => {
+    const values = backend.readSync(x!.dataId) as Float32Array;
+    const keep = 1 / (1 - (rate as number));
+    const rng = new SeededRng(Math.floor(Math.random() * 2 ** 32));
+    const y = new Float32Array(values.length);
+    const mask = new Float32Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      // Kept where u ≥ rate, as tf.dropout decides.
+      if (rng.next() >= (rate as number)) {
+        mask[i] = keep;
+        y[i] = values[i] * keep;
+      }
+    }
+    return [tf.tensor(y, x!.shape), tf.tensor(mask, x!.shape)];
+  },
+  // [batch, h, w, c] → [batch, 2c]: the maximum over h·w, then the mean (fastai's order).
+  [CONCAT_POOL]: ({ x }, backend) => {
+    const values = floats(backend, x!, CONCAT_POOL, 4);
+    const [n, h, w, c] = x!.shape;
+    const out = new Float32Array(n * 2 * c);
+    for (let b = 0; b < n; b++) {
+      const max = out.subarray(b * 2 * c, b * 2 * c + c).fill(-Infinity);
+      const sum = new Float64Array(c);
+      for (let p = 0; p < h * w; p++) {
+        const base = (b * h * w + p) * c;
+        for (let k = 0; k < c; k++) {
+          const v = values[base + k];
+          if (v > max[k] || Number.isNaN(v)) max[k] = v;
+          sum[k] += v;
+        }
+      }
+      for (let k = 0; k < c; k++) out[b * 2 * c + c + k] = sum[k] / (h * w);
+    }
+    return tf.tensor(out, [n, 2 * c]);
+  },
+  // Every position equal to its channel's maximum gets that output's gradient (tfjs' rule for max),
+  // every position 1/(h·w) of the mean's.
+  [CONCAT_POOL_GRAD]: ({ dy, x }, backend) => {
+    const values = floats(backend, x!, CONCAT_POOL_GRAD, 4);
+    const grads = floats(backend, dy!, CONCAT_POOL_GRAD, 2);
+    const [n, h, w, c] = x!.shape;
+    const dx = new Float32Array(values.length);
+    for (let b = 0; b < n; b++) {
+      const max = new Float32Array(c).fill(-Infinity);
+      for (let p = 0; p < h * w; p++) {
+        const base = (b * h * w + p) * c;
+        for (let k = 0; k < c; k++) if (values[base + k] > max[k]) max[k] = values[base + k];
+      }
+      for (let p = 0; p < h * w; p++) {
+        const base = (b * h * w + p) * c;
+        for (let k = 0; k < c; k++) {
+          const fromMean = grads[b * 2 * c + c + k] / (h * w);
+          dx[base + k] = values[base + k] === max[k] ? grads[b * 2 * c + k] + fromMean : fromMean;
+        }
+      }
+    }
+    return tf.tensor(dx, x!.shape);
+  },
+};
+
+/** The host kernels for one backend. */
+export function hostKernels(backendName: string): tf.KernelConfig[] {
+  return Object.entries(KERNELS).map(([kernelName, run]) => ({
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => run(inputs, backend as tf.KernelBackend, attrs ?? {}) as unknown as tf.TensorInfo,
+  }));
+}
+
+/** Whether the current backend has the host kernel `name`; layers use their tensor ops if not. */
+export function hasHostKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+export function galaxyNormaliseKernel(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.engine().runKernel(GALAXY_NORMALISE, { x }, {}) as tf.Tensor2D;
+}
+
+export function dropoutKernel(x: tf.Tensor, rate: number): tf.Tensor {
+  return (tf.engine().runKernel(DROPOUT, { x }, { rate }) as tf.Tensor[])[0];
+}
+
+export function concatPoolKernel(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.engine().runKernel(CONCAT_POOL, { x }, {}) as tf.Tensor2D;
+}
+
+const firstOf = (dy: tf.Tensor | tf.Tensor[]) => (Array.isArray(dy) ? dy[0] : dy);
+
+tf.registerGradient({
+  kernelName: GALAXY_NORMALISE,
+  inputsToSave: ['x'],
+  gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel(GALAXY_NORMALISE_GRAD, { dy: firstOf(dy), x }, {}) as tf.Tensor }),
+});
+
+tf.registerGradient({
+  kernelName: DROPOUT,
+  outputsToSave: [false, true],
+  gradFunc: (dy, [mask]) => ({ x: () => tf.mul(firstOf(dy), mask) }),
+});
+
+tf.registerGradient({
+  kernelName: CONCAT_POOL,
+  inputsToSave: ['x'],
+  gradFunc: (dy, [x]) => ({ x: () => tf.engine().runKernel(CONCAT_POOL_GRAD, { dy: firstOf(dy), x }, {}) as tf.Tensor }),
+});
