@@ -93,13 +93,18 @@ type Numbers = { [i: number]: number; readonly length: number };
  * parents first (the spec's order), so each parent value is final when its children need it.
  */
 export function normaliseRows(values: Numbers, out: Numbers): void {
-  for (let base = 0; base < values.length; base += NUM_COLUMNS) {
-    for (const q of QUESTIONS) {
-      const end = base + q.start + q.answers.length;
-      let sum = 0;
-      for (let j = base + q.start; j < end; j++) sum += Math.max(0, values[j]);
-      const weight = q.parent === null ? 1 : out[base + q.parent];
-      for (let j = base + q.start; j < end; j++) out[j] = (Math.max(0, values[j]) / (sum + NORMALISE_EPSILON)) * weight;
+  for (let base = 0; base < values.length; base += NUM_COLUMNS) normaliseRow(values, base, out, base);
+}
+
+/** One row (values[base…]) into out[outBase…]; each question's total (+ ε) into `totals` if given. */
+function normaliseRow(values: Numbers, base: number, out: Numbers, outBase: number, totals?: Float64Array): void {
+  for (const [qi, q] of QUESTIONS.entries()) {
+    let sum = 0;
+    for (let i = q.start; i < q.start + q.answers.length; i++) sum += Math.max(0, values[base + i]);
+    if (totals) totals[qi] = sum + NORMALISE_EPSILON;
+    const weight = q.parent === null ? 1 : out[outBase + q.parent];
+    for (let i = q.start; i < q.start + q.answers.length; i++) {
+      out[outBase + i] = (Math.max(0, values[base + i]) / (sum + NORMALISE_EPSILON)) * weight;
     }
   }
 }
@@ -115,13 +120,7 @@ export function normaliseRowsGradient(values: Numbers, dy: Numbers, dx: Numbers)
   const grad = new Float64Array(NUM_COLUMNS);
   const totals = new Float64Array(QUESTIONS.length);
   for (let base = 0; base < values.length; base += NUM_COLUMNS) {
-    for (const [qi, q] of QUESTIONS.entries()) {
-      let sum = 0;
-      for (let i = q.start; i < q.start + q.answers.length; i++) sum += Math.max(0, values[base + i]);
-      totals[qi] = sum + NORMALISE_EPSILON;
-      const weight = q.parent === null ? 1 : y[q.parent];
-      for (let i = q.start; i < q.start + q.answers.length; i++) y[i] = (Math.max(0, values[base + i]) / totals[qi]) * weight;
-    }
+    normaliseRow(values, base, y, 0, totals);
     for (let i = 0; i < NUM_COLUMNS; i++) grad[i] = dy[base + i];
     for (let qi = QUESTIONS.length - 1; qi >= 0; qi--) {
       const q = QUESTIONS[qi];

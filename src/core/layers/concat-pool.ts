@@ -3,7 +3,7 @@
 // layer list (and names) the same as fastai's create_head.
 import * as tf from '@tensorflow/tfjs';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology.js';
-import { CONCAT_POOL, HOST_KERNEL_MAX_SIZE, concatPoolKernel, hasHostKernel } from '../ops/host-kernels.js';
+import { CONCAT_POOL, concatPoolKernel, useHostKernel } from '../ops/host-kernels.js';
 
 export class ConcatPool extends tf.layers.Layer {
   static className = 'GzxConcatPool';
@@ -22,7 +22,7 @@ export class ConcatPool extends tf.layers.Layer {
   call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
     // One kernel where the backend has it (src/core/ops/host-kernels.ts), else tensor ops.
-    if (hasHostKernel(CONCAT_POOL) && x.size <= HOST_KERNEL_MAX_SIZE) return concatPoolKernel(x);
+    if (useHostKernel(CONCAT_POOL, x)) return concatPoolKernel(x);
     // Max first, then average: the order of fastai's AdaptiveConcatPool2d.
     return tf.tidy(() => tf.concat([tf.max(x, [1, 2]), tf.mean(x, [1, 2])], 1));
   }

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dropout as StockDropout, DropoutLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/core.js';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types.js';
-import { DROPOUT, HOST_KERNEL_MAX_SIZE, dropoutKernel, hasHostKernel } from '../ops/host-kernels.js';
+import { DROPOUT, dropoutKernel, useHostKernel } from '../ops/host-kernels.js';
 
 // tfjs does not export its layer classes, only factories; the class is the factory's product's.
 const Stock = tf.layers.dropout({ rate: 0 }).constructor as new (args: DropoutLayerArgs) => StockDropout;
@@ -22,8 +22,7 @@ export class Dropout extends Stock {
       own.noiseShape == null &&
       own.seed == null &&
       x.dtype === 'float32' &&
-      x.size <= HOST_KERNEL_MAX_SIZE &&
-      hasHostKernel(DROPOUT);
+      useHostKernel(DROPOUT, x);
     if (!mine) return super.call(inputs, kwargs);
     this.invokeCallHook(inputs, kwargs);
     return tf.tidy(() => dropoutKernel(x, own.rate)); // frees the mask output unless the tape keeps it

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology.js';
 import { COLUMN_QUESTION, NORMALISE_EPSILON, NUM_COLUMNS, QUESTIONS } from '../../galaxy/tree.js';
-import { GALAXY_NORMALISE, galaxyNormaliseKernel, hasHostKernel } from '../ops/host-kernels.js';
+import { GALAXY_NORMALISE, galaxyNormaliseKernel, useHostKernel } from '../ops/host-kernels.js';
 
 /**
  * The tree as matrices, so the layer is a few matrix products instead of slices and sums per
@@ -36,7 +36,7 @@ const TREE = (() => {
  * kernel where the backend has it (src/core/ops/host-kernels.ts), else tensor ops.
  */
 export function galaxyNormalise(x: tf.Tensor2D): tf.Tensor2D {
-  return hasHostKernel(GALAXY_NORMALISE) ? galaxyNormaliseKernel(x) : galaxyNormaliseOps(x);
+  return useHostKernel(GALAXY_NORMALISE, x) ? galaxyNormaliseKernel(x) : galaxyNormaliseOps(x);
 }
 
 /** The normalisation as tensor ops (any backend, GPUs included). */

@@ -16,13 +16,23 @@ export const CONCAT_POOL = 'GzxConcatPool';
 export const CONCAT_POOL_GRAD = 'GzxConcatPoolGrad';
 
 /** Above this many values a feature map stays with tensor ops: copying it costs more than it saves. */
-export const HOST_KERNEL_MAX_SIZE = 1 << 20;
+const HOST_KERNEL_MAX_SIZE = 1 << 20;
 
 function floats(backend: tf.KernelBackend, info: tf.TensorInfo, kernel: string, rank: number): Float32Array {
   if (info.dtype !== 'float32' || info.shape.length !== rank) {
     throw new Error(`${kernel} expects a float32 tensor of rank ${rank}, got ${info.dtype} [${info.shape.join(', ')}]`);
   }
   return backend.readSync(info.dataId) as Float32Array;
+}
+
+/** Image b's maximum of each of c channels over its `positions` pixels (NaN if any value is NaN). */
+function channelMaxima(values: Float32Array, b: number, positions: number, c: number): Float32Array {
+  const max = new Float32Array(c).fill(-Infinity);
+  for (let p = 0; p < positions; p++) {
+    const base = (b * positions + p) * c;
+    for (let k = 0; k < c; k++) if (values[base + k] > max[k] || Number.isNaN(values[base + k])) max[k] = values[base + k];
+  }
+  return max;
 }
 
 type HostKernel = (inputs: tf.NamedTensorInfoMap, backend: tf.KernelBackend, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[];
@@ -63,15 +73,11 @@ const KERNELS: Record<string, HostKernel> = {
     const [n, h, w, c] = x!.shape;
     const out = new Float32Array(n * 2 * c);
     for (let b = 0; b < n; b++) {
-      const max = out.subarray(b * 2 * c, b * 2 * c + c).fill(-Infinity);
+      out.set(channelMaxima(values, b, h * w, c), b * 2 * c);
       const sum = new Float64Array(c);
       for (let p = 0; p < h * w; p++) {
         const base = (b * h * w + p) * c;
-        for (let k = 0; k < c; k++) {
-          const v = values[base + k];
-          if (v > max[k] || Number.isNaN(v)) max[k] = v;
-          sum[k] += v;
-        }
+        for (let k = 0; k < c; k++) sum[k] += values[base + k];
       }
       for (let k = 0; k < c; k++) out[b * 2 * c + c + k] = sum[k] / (h * w);
     }
@@ -85,11 +91,7 @@ const KERNELS: Record<string, HostKernel> = {
     const [n, h, w, c] = x!.shape;
     const dx = new Float32Array(values.length);
     for (let b = 0; b < n; b++) {
-      const max = new Float32Array(c).fill(-Infinity);
-      for (let p = 0; p < h * w; p++) {
-        const base = (b * h * w + p) * c;
-        for (let k = 0; k < c; k++) if (values[base + k] > max[k]) max[k] = values[base + k];
-      }
+      const max = channelMaxima(values, b, h * w, c);
       for (let p = 0; p < h * w; p++) {
         const base = (b * h * w + p) * c;
         for (let k = 0; k < c; k++) {
@@ -111,9 +113,12 @@ export function hostKernels(backendName: string): tf.KernelConfig[] {
   }));
 }
 
-/** Whether the current backend has the host kernel `name`; layers use their tensor ops if not. */
-export function hasHostKernel(name: string): boolean {
-  return tf.getKernel(name, tf.getBackend()) !== undefined;
+/**
+ * Whether a layer should run host kernel `name` on `x`: the current backend has it and `x` is small
+ * enough to be worth the copy. Layers use their tensor ops if not.
+ */
+export function useHostKernel(name: string, x: tf.Tensor): boolean {
+  return x.size <= HOST_KERNEL_MAX_SIZE && tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 export function galaxyNormaliseKernel(x: tf.Tensor2D): tf.Tensor2D {
