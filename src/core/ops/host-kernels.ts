@@ -1,8 +1,8 @@
 // Small ops of the model head as kernels worked out in JavaScript, for backends whose tensors live
 // in host memory (tensorflow on CPU, wasm): the galaxy normalisation, dropout and concat pooling.
-// As tensor ops they are ~130 tiny kernels per training step (matrix products, reshapes, masks,
+// As tensor ops they are ~90 tiny kernels per training step (matrix products, reshapes, masks,
 // element-wise work on a [batch, 37…1024] tail); on native TensorFlow each costs a fixed ~20–200 µs,
-// a third of a small CNN's step, while reading those values and computing them here takes
+// 7–9 % of a small CNN's step, while reading those values and computing them here takes
 // microseconds. Not for GPUs: a read would stall the device mid-step, so the layers keep their
 // tensor ops there (and for feature maps too large to be worth the copy).
 import * as tf from '@tensorflow/tfjs';
