@@ -14,12 +14,13 @@ import { hostKernels } from '../ops/host-kernels.js';
 const KERNELS: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, reluGradConfig];
 /** Kernels that read tensors into JavaScript: on a GPU that would stall the device mid-step. */
 const HOST_KERNELS: tf.KernelConfig[] = hostKernels('tensorflow');
+const ALL_KERNELS = [...KERNELS, ...HOST_KERNELS];
 
 /** Registers (speedups on, the default) or removes gzx's tensorflow kernels; idempotent. */
 export function registerNativeKernels(options: { speedups?: boolean } = {}): void {
   const speedups = options.speedups ?? true;
   const onGpu = (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
-  for (const config of [...KERNELS, ...HOST_KERNELS]) {
+  for (const config of ALL_KERNELS) {
     const registered = tf.getKernel(config.kernelName, 'tensorflow') !== undefined;
     const wanted = speedups && !(onGpu && HOST_KERNELS.includes(config));
     if (wanted && !registered) tf.registerKernel(config);
@@ -31,5 +32,5 @@ export function registerNativeKernels(options: { speedups?: boolean } = {}): voi
 
 /** Names of the kernels gzx currently provides for tensorflow. */
 export function gzxNativeKernelNames(): string[] {
-  return [...KERNELS, ...HOST_KERNELS].filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined).map((c) => c.kernelName);
+  return ALL_KERNELS.filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined).map((c) => c.kernelName);
 }

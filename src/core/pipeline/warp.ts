@@ -4,7 +4,7 @@
 // image centre, exact at multiples of 90°, with reflection (symmetric) or zero padding.
 import type { AffineDraw, Augmentation, RawImage, Rng } from '../contracts.js';
 
-export type Padding = 'reflection' | 'zeros';
+export type Padding = NonNullable<AffineDraw['padding']>;
 type Matrix = AffineDraw['matrix'];
 
 /** a·b for 2×2 matrices [a, b, c, d] = [[a, b], [c, d]]. */
