@@ -267,9 +267,13 @@ describe('learner', () => {
       await learner.fit();
       return { said, waits };
     };
-    // A batch every 400 ms against a step of a few ms: training mostly waits.
+    // A batch every 400 ms against a step of a few ms: training mostly waits. The bound is the hint's
+    // threshold, not a guess at this machine's step time (a loaded CI machine once measured under 60 %).
     const slow = await fit(new SlowData(400), 2);
-    expect(slow.waits.every((w) => w > 60 && w <= 100)).toBe(true);
+    for (const w of slow.waits) {
+      expect(w).toBeGreaterThanOrEqual(DATA_WAIT_HINT_PCT);
+      expect(w).toBeLessThanOrEqual(100);
+    }
     // Said once per phase, naming the keys that help.
     expect(slow.said).toHaveLength(1);
     expect(slow.said[0]).toMatch(/image pipeline held training back: \d+% of phase 1 epoch 1's training time/);
