@@ -8,6 +8,7 @@ import { deriveSeed } from './random.js';
 import { withSeededRandom } from './seeded-random.js';
 import { batchMemoryError, isWasmOutOfMemory } from './backend.js';
 import type { DataModule, Batch } from './data-module.js';
+import { type CompiledPass, type PassCompiler, type PassResult, type Recording, passCompilerFor } from './traced-pass.js';
 
 export const EVENTS = [
   'beforeFit',
@@ -93,7 +94,23 @@ export interface LearnerOptions {
   validBatchSize: number;
   seed: number;
   callbacks: Callback[];
+  /**
+   * Run training passes as compiled graphs where the backend can (tensorflow on CPU), after two
+   * recorded eager passes per phase and batch shape; default true. `log` hears which and why.
+   */
+  compile?: boolean;
+  log?: (message: string) => void;
 }
+
+/** Compiled passes of one phase and batch shape: recordings so far, then the graph or why not. */
+interface PassSlot {
+  recordings: Recording[];
+  compiled?: CompiledPass;
+  refused?: string;
+}
+
+/** Recordings tried before a pass that keeps differing stays op by op. */
+const MAX_RECORDINGS = 3;
 
 export class Learner {
   readonly model: tf.LayersModel;
@@ -117,6 +134,8 @@ export class Learner {
   private groupRates: number[] = [];
   private pending: Record<string, tf.Tensor> | null = null;
   private pendingCount = 0;
+  private readonly passCompiler: PassCompiler | null;
+  private readonly passes = new Map<string, PassSlot>();
   /**
    * Images per forward/backward pass (null: the whole batch). Set by a callback (memoryPlanCallback)
    * when a batch does not fit the backend's memory: the batch then runs as several passes whose
@@ -133,6 +152,7 @@ export class Learner {
     this.phases = opts.phases;
     this.seed = opts.seed;
     this.callbacks = [...opts.callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    this.passCompiler = opts.compile === false ? null : passCompilerFor(tf.getBackend());
     this.groupCount = opts.layerGroups.length + 1;
     const layerGroup = new Map<string, number>();
     opts.layerGroups.forEach((names, g) => names.forEach((n) => layerGroup.set(n, g)));
@@ -193,23 +213,27 @@ export class Learner {
       validTruth: [],
       validIds: [],
     };
-    await this.emit('beforeFit');
-    for (let p = start.phase; p < this.phases.length; p++) {
-      const phase = this.phases[p];
-      Object.assign(this.state, { phaseIndex: p, phase });
-      this.configurePhase(phase);
-      await this.emit('beforePhase');
-      const first = p === start.phase ? start.epochInPhase : 0;
-      for (let e = first; e < phase.epochs; e++) {
-        this.state.epochInPhase = e;
-        await this.trainEpoch(phase);
-        await this.validate(phase);
-        await this.emit('afterEpoch');
-        this.state.epoch += 1;
+    try {
+      await this.emit('beforeFit');
+      for (let p = start.phase; p < this.phases.length; p++) {
+        const phase = this.phases[p];
+        Object.assign(this.state, { phaseIndex: p, phase });
+        this.configurePhase(phase);
+        await this.emit('beforePhase');
+        const first = p === start.phase ? start.epochInPhase : 0;
+        for (let e = first; e < phase.epochs; e++) {
+          this.state.epochInPhase = e;
+          await this.trainEpoch(phase);
+          await this.validate(phase);
+          await this.emit('afterEpoch');
+          this.state.epoch += 1;
+        }
+        await this.emit('afterPhase');
       }
-      await this.emit('afterPhase');
+      await this.emit('afterFit');
+    } finally {
+      this.disposePasses(); // the graphs' sessions; a resumed fit records afresh
     }
-    await this.emit('afterFit');
   }
 
   /** Freezing and per-group peak rates for a phase (fastai: BatchNorm stays trainable when frozen). */
@@ -270,13 +294,15 @@ export class Learner {
         const loss = tf.tidy(() => {
           const x = tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3]);
           const y = tf.tensor2d(batch.y!.subarray(start * width, (start + n) * width), [n, width]);
-          const { value, grads } = tf.variableGrads(() => {
-            const pred = this.model.apply(x, { training: true }) as tf.Tensor;
-            // Each pass's mean loss weighted by its share of the batch: the passes' gradients add
-            // up to the gradient of the whole batch's mean loss.
-            const loss = tf.losses.meanSquaredError(y, pred) as tf.Scalar;
-            return n === batch.n ? loss : loss.mul(n / batch.n);
-          }, this.trainable);
+          const eager = () =>
+            tf.variableGrads(() => {
+              const pred = this.model.apply(x, { training: true }) as tf.Tensor;
+              // Each pass's mean loss weighted by its share of the batch: the passes' gradients add
+              // up to the gradient of the whole batch's mean loss.
+              const loss = tf.losses.meanSquaredError(y, pred) as tf.Scalar;
+              return n === batch.n ? loss : loss.mul(n / batch.n);
+            }, this.trainable);
+          const { value, grads } = this.runPass([x, y], `${s.phaseIndex}/${n}/${batch.n}/${batch.size}`, eager);
           this.addGradients(grads);
           return value;
         });
@@ -287,6 +313,42 @@ export class Learner {
     this.pendingCount += 1;
     if (this.pendingCount >= this.opts.accumulate) this.flushGradients();
     return lossSum;
+  }
+
+  /**
+   * One pass through the compiled graph of its phase and shape, if there is one; else eagerly, and
+   * recorded while the backend can still compile it.
+   */
+  private runPass(inputs: tf.Tensor[], key: string, eager: () => PassResult): PassResult {
+    if (!this.passCompiler) return eager();
+    let slot = this.passes.get(key);
+    if (!slot) this.passes.set(key, (slot = { recordings: [] }));
+    if (slot.compiled) return slot.compiled.run(inputs);
+    if (slot.refused !== undefined) return eager();
+    const { result, recording } = this.passCompiler.record(inputs, eager);
+    slot.recordings.push(recording);
+    if (!recording.ok) this.refusePass(slot, recording.reason);
+    else if (slot.recordings.length >= 2) {
+      const [previous, latest] = slot.recordings.slice(-2);
+      const compiled = this.passCompiler.compile(previous, latest);
+      if (typeof compiled !== 'string') {
+        slot.compiled = compiled;
+        slot.recordings = [];
+        if (this.passes.size === 1) this.opts.log?.(`training passes run as one ${tf.getBackend()} graph each (recorded from the first eager passes)`);
+      } else if (slot.recordings.length >= MAX_RECORDINGS) this.refusePass(slot, compiled);
+    }
+    return result;
+  }
+
+  private refusePass(slot: PassSlot, reason: string): void {
+    slot.refused = reason;
+    slot.recordings = [];
+    this.opts.log?.(`training passes stay op by op (not compiled into a graph: ${reason})`);
+  }
+
+  private disposePasses(): void {
+    for (const slot of this.passes.values()) slot.compiled?.dispose();
+    this.passes.clear();
   }
 
   /** Pixels of images start … start+n−1 of a batch (a view, no copy). */

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dropout as StockDropout, DropoutLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/core.js';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types.js';
-import { DROPOUT, dropoutKernel, useHostKernel } from '../ops/host-kernels.js';
+import { DROPOUT, dropoutKernel, dropoutMask, useHostKernel } from '../ops/host-kernels.js';
+import { isRecordingPass, perStepInput } from '../traced-pass.js';
 
 // tfjs does not export its layer classes, only factories; the class is the factory's product's.
 const Stock = tf.layers.dropout({ rate: 0 }).constructor as new (args: DropoutLayerArgs) => StockDropout;
@@ -15,15 +16,17 @@ export class Dropout extends Stock {
     const own = this as unknown as { rate: number; noiseShape?: number[]; seed?: number };
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     // A fixed seed or a noise shape keep tfjs' own dropout, which honours them.
-    const mine =
-      kwargs['training'] === true &&
-      own.rate > 0 &&
-      own.rate < 1 &&
-      own.noiseShape == null &&
-      own.seed == null &&
-      x.dtype === 'float32' &&
-      useHostKernel(DROPOUT, x);
-    if (!mine) return super.call(inputs, kwargs);
+    const ours =
+      kwargs['training'] === true && own.rate > 0 && own.rate < 1 && own.noiseShape == null && own.seed == null && x.dtype === 'float32';
+    if (!ours) return super.call(inputs, kwargs);
+    if (isRecordingPass()) {
+      // A pass recorded for a graph: the kernel's mask, made by JavaScript each step and fed in
+      // (tfjs' dropout would bake the recorded step's noise into the graph).
+      this.invokeCallHook(inputs, kwargs);
+      const mask = perStepInput(() => tf.tensor(dropoutMask(x.size, own.rate), x.shape, 'float32'));
+      return tf.mul(x, mask);
+    }
+    if (!useHostKernel(DROPOUT, x)) return super.call(inputs, kwargs);
     this.invokeCallHook(inputs, kwargs);
     return tf.tidy(() => dropoutKernel(x, own.rate)); // frees the mask output unless the tape keeps it
   }

@@ -10,6 +10,8 @@ import { registerUpdateEngine } from '../optimizers.js';
 import { NativeUpdates } from './optimizer-updates.js';
 import type { NativeBackend } from './native-backend.js';
 import { hostKernels } from '../ops/host-kernels.js';
+import { registerPassCompiler } from '../traced-pass.js';
+import { NativePassCompiler } from './pass-graph.js';
 
 const KERNELS: tf.KernelConfig[] = [batchNormTrainingConfig, batchNormTrainingGradConfig, reluGradConfig];
 /** Kernels that read tensors into JavaScript: on a GPU that would stall the device mid-step. */
@@ -28,6 +30,8 @@ export function registerNativeKernels(options: { speedups?: boolean } = {}): voi
   }
   if (speedups) installReluGradient();
   registerUpdateEngine('tensorflow', speedups ? () => new NativeUpdates(tf.backend() as unknown as NativeBackend) : null);
+  // Graphs only where tested: on a GPU the session's placement and feeds are unmeasured here.
+  registerPassCompiler('tensorflow', speedups && !onGpu ? () => new NativePassCompiler() : null);
 }
 
 /** Names of the kernels gzx currently provides for tensorflow. */

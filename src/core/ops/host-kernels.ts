@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NUM_COLUMNS, normaliseRows, normaliseRowsGradient } from '../../galaxy/tree.js';
 import { SeededRng } from '../random.js';
+import { isRecordingPass } from '../traced-pass.js';
 
 export const GALAXY_NORMALISE = 'GzxGalaxyNormalise';
 export const GALAXY_NORMALISE_GRAD = 'GzxGalaxyNormaliseGrad';
@@ -35,6 +36,19 @@ function channelMaxima(values: Float32Array, b: number, positions: number, c: nu
   return max;
 }
 
+/**
+ * Dropout's multiplier per value: 0 where dropped, 1/(1 − rate) where kept (u ≥ rate, as
+ * tf.dropout decides). One seed from Math.random per call, as tfjs' own dropout draws: the Learner
+ * seeds Math.random per step, so resumed runs replay the same masks.
+ */
+export function dropoutMask(size: number, rate: number): Float32Array {
+  const keep = 1 / (1 - rate);
+  const rng = new SeededRng(Math.floor(Math.random() * 2 ** 32));
+  const mask = new Float32Array(size);
+  for (let i = 0; i < size; i++) if (rng.next() >= rate) mask[i] = keep;
+  return mask;
+}
+
 type HostKernel = (inputs: tf.NamedTensorInfoMap, backend: tf.KernelBackend, attrs: tf.NamedAttrMap) => tf.Tensor | tf.Tensor[];
 
 const KERNELS: Record<string, HostKernel> = {
@@ -50,21 +64,12 @@ const KERNELS: Record<string, HostKernel> = {
     normaliseRowsGradient(floats(backend, x!, GALAXY_NORMALISE_GRAD, 2), floats(backend, dy!, GALAXY_NORMALISE_GRAD, 2), dx);
     return tf.tensor(dx, x!.shape);
   },
-  // Outputs y and the mask it was multiplied by (0 or 1/(1 − rate)), which the gradient reuses. One
-  // seed from Math.random per call, as tfjs' own dropout draws: the Learner seeds Math.random per step.
+  // Outputs y and the mask it was multiplied by, which the gradient reuses.
   [DROPOUT]: ({ x }, backend, { rate }) => {
     const values = backend.readSync(x!.dataId) as Float32Array;
-    const keep = 1 / (1 - (rate as number));
-    const rng = new SeededRng(Math.floor(Math.random() * 2 ** 32));
+    const mask = dropoutMask(values.length, rate as number);
     const y = new Float32Array(values.length);
-    const mask = new Float32Array(values.length);
-    for (let i = 0; i < values.length; i++) {
-      // Kept where u ≥ rate, as tf.dropout decides.
-      if (rng.next() >= (rate as number)) {
-        mask[i] = keep;
-        y[i] = values[i] * keep;
-      }
-    }
+    for (let i = 0; i < values.length; i++) y[i] = values[i] * mask[i];
     return [tf.tensor(y, x!.shape), tf.tensor(mask, x!.shape)];
   },
   // [batch, h, w, c] → [batch, 2c]: the maximum over h·w, then the mean (fastai's order).
@@ -118,7 +123,8 @@ export function hostKernels(backendName: string): tf.KernelConfig[] {
  * enough to be worth the copy. Layers use their tensor ops if not.
  */
 export function useHostKernel(name: string, x: tf.Tensor): boolean {
-  return x.size <= HOST_KERNEL_MAX_SIZE && tf.getKernel(name, tf.getBackend()) !== undefined;
+  // A recorded pass becomes a graph, which cannot call back into JavaScript.
+  return !isRecordingPass() && x.size <= HOST_KERNEL_MAX_SIZE && tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 export function galaxyNormaliseKernel(x: tf.Tensor2D): tf.Tensor2D {
