@@ -16,6 +16,7 @@ import { galaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { registerNativeKernels } from '../src/core/native-kernels/index.js';
 import { Optimizer } from '../src/core/optimizers.js';
 import { Conv2D } from '../src/core/layers/conv2d.js';
+import { type CompiledPass, type Recording, passCompilerFor } from '../src/core/traced-pass.js';
 
 export interface ModelSpec {
   id: string;
@@ -106,12 +107,29 @@ export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
  * gzx's AdamW (as configs/resnet50-progressive.yaml). `step` returns the loss (to be read and
  * disposed), `stepSync` reads and disposes it; `dispose` frees the optimiser state.
  */
-export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
+/** `compile: false` keeps every step op by op (for measurements that swap kernels or layers mid-run). */
+export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, { compile = true } = {}) {
   const optimizer = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
   const variables = new Map(model.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
+  const eager = () => tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+  // As the Learner does (train.compile): on tensorflow the pass becomes a graph after two recordings.
+  const compiler = compile ? passCompilerFor(tf.getBackend()) : null;
+  const recordings: Recording[] = [];
+  let compiled: CompiledPass | null = null;
+  const pass = () => {
+    if (compiled || !compiler || recordings.length >= 2) return compiled ? compiled.run([x, y]) : eager();
+    const { result, recording } = compiler.record([x, y], eager);
+    recordings.push(recording);
+    if (recordings.length === 2) {
+      const made = compiler.compile(recordings[0], recordings[1]);
+      if (typeof made === 'string') console.log(`  pass not compiled: ${made}`);
+      else compiled = made;
+    }
+    return result;
+  };
   const step = (): tf.Scalar =>
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+      const { value, grads } = pass();
       optimizer.apply(grads, variables, () => 1e-3);
       return value;
     });
@@ -121,7 +139,18 @@ export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
     loss.dataSync();
     loss.dispose();
   };
-  return { step, stepSync, dispose: () => optimizer.dispose() };
+  /** Steps a training loop takes before its pass runs as it will from then on. */
+  const warmUpSteps = compiler ? 2 : 1;
+  return {
+    step,
+    stepSync,
+    warmUpSteps,
+    compiled: () => compiled !== null,
+    dispose: () => {
+      optimizer.dispose();
+      compiled?.dispose();
+    },
+  };
 }
 
 function randomBatch(spec: ModelSpec): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -179,7 +208,8 @@ export async function benchModel(spec: ModelSpec, run: string, budgetMs: number,
     await loss.data();
     loss.dispose();
   };
-  await trainStep(); // warm-up: first-call allocations and XNNPACK operator creation
+  // Warm-up: first-call allocations, XNNPACK operator creation, and on tensorflow the two recorded passes.
+  for (let i = 0; i < training.warmUpSteps; i++) await trainStep();
   const tensorsAfterFirst = tf.memory().numTensors;
   const train = await timeSteps(trainStep, budgetMs, maxSteps);
   const tensorsAfterLast = tf.memory().numTensors;
@@ -284,13 +314,13 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
 }
 
 /** The model on a random batch, ready to train on `backend` with gzx's kernels. */
-async function trainerOn(backend: 'tensorflow' | 'wasm', spec: ModelSpec) {
+async function trainerOn(backend: 'tensorflow' | 'wasm', spec: ModelSpec, compile = true) {
   await selectBackend(backend, () => {});
   if (backend === 'wasm') registerWasmKernels({ speedups: true });
   else registerNativeKernels({ speedups: true });
   const model = await buildModel(spec);
   const { x, y } = randomBatch(spec);
-  return { model, x, y, training: trainer(model, x, y) };
+  return { model, x, y, training: trainer(model, x, y, { compile }) };
 }
 
 /**
@@ -302,7 +332,7 @@ export async function nativeOverWasm(spec: ModelSpec, turns: number, turnMs: num
   const sides = [];
   for (const backend of ['tensorflow', 'wasm'] as const) {
     const { model, x, y, training } = await trainerOn(backend, spec);
-    training.stepSync(); // warm-up
+    for (let i = 0; i < training.warmUpSteps; i++) training.stepSync();
     sides.push({ backend, model, x, y, training, step: training.stepSync, ms: 0, images: 0 });
   }
   for (let t = 0; t < turns; t++) {
@@ -430,7 +460,7 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
  * trick only: both halves then train the very same model and weights.
  */
 export async function compareConvLayer(spec: ModelSpec, backend: 'tensorflow' | 'wasm', rounds: number) {
-  const { model, x, y, training } = await trainerOn(backend, spec);
+  const { model, x, y, training } = await trainerOn(backend, spec, false); // a graph would ignore the swap
   const calls = { gzx: Conv2D.prototype.call, stock: Object.getPrototypeOf(Conv2D.prototype).call as typeof Conv2D.prototype.call };
   const ms: Record<'stock' | 'gzx', number[]> = { stock: [], gzx: [] };
   try {

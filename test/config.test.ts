@@ -121,6 +121,7 @@ describe('defaults and phases', () => {
         optimizer: { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true },
         loss: 'mse',
         accumulate: 1,
+        compile: true,
         workers: 1,
         cache_images: false,
         max_steps_per_epoch: 0,

@@ -42,6 +42,8 @@ export interface TrainConfig {
   loss: 'mse';
   /** Gradient accumulation: optimiser step every N batches. */
   accumulate: number;
+  /** Training passes as compiled graphs where the backend can (tensorflow on CPU). */
+  compile: boolean;
   phases: PhaseConfig[];
   /** Image decoding worker threads (0 = in the main thread). */
   workers: number;

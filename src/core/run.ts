@@ -153,6 +153,8 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       accumulate: config.train.accumulate,
       validBatchSize: config.train.valid_batch_size,
       seed: config.seed,
+      compile: config.train.compile,
+      log,
       callbacks: [
         stopSignalCallback(abort.signal),
         nanGuardCallback(),

@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/core/backend.js';
+import { registerNativeKernels } from '../src/core/native-kernels/index.js';
+import { Optimizer } from '../src/core/optimizers.js';
+import { passCompilerFor } from '../src/core/traced-pass.js';
+import { withSeededRandom } from '../src/core/seeded-random.js';
+import { MODELS, buildModel } from './train.js';
+const spec = MODELS.find((m) => m.id === (process.argv[2] ?? 'cnn64'))!;
+await selectBackend('tensorflow' as 'wasm', () => {});
+registerNativeKernels({ speedups: true });
+const model = await buildModel(spec);
+const x = tf.randomUniform([spec.batch, spec.size, spec.size, 3]);
+const y = tf.randomUniform([spec.batch, 37]);
+const optimizer = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
+const variables = new Map(model.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
+const eagerPass = () => tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+const compiler = passCompilerFor('tensorflow')!;
+let stepNo = 0;
+const step = (pass: () => { value: tf.Scalar; grads: tf.NamedTensorMap }) => withSeededRandom(stepNo++, () => {
+  const l = tf.tidy(() => { const { value, grads } = pass(); optimizer.apply(grads, variables, () => 1e-3); return value; });
+  const v = l.dataSync()[0]; l.dispose(); return v;
+});
+const r1 = compiler.record([x, y], eagerPass); optimizer.apply(r1.result.grads, variables, () => 1e-3); tf.dispose([r1.result.value, ...Object.values(r1.result.grads)]);
+const r2 = compiler.record([x, y], eagerPass); tf.dispose([r2.result.value, ...Object.values(r2.result.grads)]);
+const compiled = compiler.compile(r1.recording, r2.recording);
+if (typeof compiled === 'string') throw new Error(compiled);
+// same weights, same seed: compiled vs eager pass
+const snap = model.getWeights().map((w) => w.clone());
+const bnStats = () => model.weights.filter((w) => !w.trainable).map((w) => (w.read().dataSync() as Float32Array).slice());
+const compare = () => {
+  const s0 = 1000;
+  model.setWeights(snap);
+  const e = withSeededRandom(s0, () => tf.tidy(() => { const r = eagerPass(); return [r.value, ...Object.values(r.grads)].map((t) => (t.dataSync() as Float32Array).slice()); }));
+  const eb = bnStats();
+  model.setWeights(snap);
+  const c = withSeededRandom(s0, () => tf.tidy(() => { const r = compiled.run([x, y]); return [r.value, ...Object.values(r.grads)].map((t) => (t.dataSync() as Float32Array).slice()); }));
+  const cb = bnStats();
+  let maxDiff = 0, maxRel = 0;
+  e.forEach((a, i) => a.forEach((v, j) => { const d = Math.abs(v - c[i][j]); maxDiff = Math.max(maxDiff, d); maxRel = Math.max(maxRel, d / (Math.abs(v) + 1e-3)); }));
+  let bnDiff = 0; eb.forEach((a, i) => a.forEach((v, j) => (bnDiff = Math.max(bnDiff, Math.abs(v - cb[i][j])))));
+  console.log(`loss eager ${e[0][0]} compiled ${c[0][0]}; max |grad diff| ${maxDiff.toExponential(2)} rel ${maxRel.toExponential(2)}; bn stats diff ${bnDiff.toExponential(2)}`);
+};
+compare();
+const time = (f: () => void, n = 30) => { for (let i = 0; i < 3; i++) f(); const s = performance.now(); for (let i = 0; i < n; i++) f(); return (performance.now() - s) / n; };
+for (let r = 0; r < 3; r++) console.log(`eager ${time(() => step(eagerPass)).toFixed(1)} ms, compiled ${time(() => step(() => compiled.run([x, y]))).toFixed(1)} ms, tensors ${tf.memory().numTensors}`);
