@@ -136,6 +136,8 @@ export class Learner {
   private pendingCount = 0;
   private readonly passCompiler: PassCompiler | null;
   private readonly passes = new Map<string, PassSlot>();
+  /** What the compiled passes have said (each once per Learner). */
+  private readonly said = new Set<string>();
   /**
    * Images per forward/backward pass (null: the whole batch). Set by a callback (memoryPlanCallback)
    * when a batch does not fit the backend's memory: the batch then runs as several passes whose
@@ -334,7 +336,7 @@ export class Learner {
       if (typeof compiled !== 'string') {
         slot.compiled = compiled;
         slot.recordings = [];
-        if (this.passes.size === 1) this.opts.log?.(`training passes run as one ${tf.getBackend()} graph each (recorded from the first eager passes)`);
+        this.sayOnce(`training passes run as one ${tf.getBackend()} graph each (recorded from the first eager passes)`);
       } else if (slot.recordings.length >= MAX_RECORDINGS) this.refusePass(slot, compiled);
     }
     return result;
@@ -343,7 +345,13 @@ export class Learner {
   private refusePass(slot: PassSlot, reason: string): void {
     slot.refused = reason;
     slot.recordings = [];
-    this.opts.log?.(`training passes stay op by op (not compiled into a graph: ${reason})`);
+    this.sayOnce(`training passes stay op by op (not compiled into a graph: ${reason})`);
+  }
+
+  private sayOnce(message: string): void {
+    if (this.said.has(message)) return;
+    this.said.add(message);
+    this.opts.log?.(message);
   }
 
   private disposePasses(): void {
