@@ -303,14 +303,19 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
       rows.push(row);
     }
   }
-  let leak = null;
-  if (available.has('wasm') && (!o.runs || o.runs.includes('wasm'))) {
-    await selectBackend('wasm', () => {});
-    registerWasmKernels({ speedups: true });
-    leak = await leakCheck(6, 3);
-    log(`leak check (wasm, simple-cnn, ${leak.epochs} epochs × ${leak.stepsPerEpoch} steps): tensors ${leak.first.tensors}→${leak.last.tensors}, RSS ${leak.first.rssMiB}→${leak.last.rssMiB} MiB`);
+  // Per backend: on tensorflow the steps run through the compiled pass (a TensorFlow session whose
+  // outputs come back as new tensors each step), the path most likely to leak natively.
+  const leaks: { backend: string; result: Awaited<ReturnType<typeof leakCheck>> }[] = [];
+  for (const backend of ['wasm', 'tensorflow'] as const) {
+    if (!available.has(backend) || (o.runs && !o.runs.includes(backend))) continue;
+    await selectBackend(backend, () => {});
+    if (backend === 'wasm') registerWasmKernels({ speedups: true });
+    else registerNativeKernels({ speedups: true });
+    const result = await leakCheck(6, backend === 'wasm' ? 10 : 30);
+    leaks.push({ backend, result });
+    log(`leak check (${backend}, simple-cnn, ${result.epochs} epochs × ${result.stepsPerEpoch} steps): tensors ${result.first.tensors}→${result.last.tensors}, RSS ${result.first.rssMiB}→${result.last.rssMiB} MiB`);
   }
-  return { rows, leak, available };
+  return { rows, leaks, available };
 }
 
 /** The model on a random batch, ready to train on `backend` with gzx's kernels. */
@@ -358,7 +363,7 @@ export async function nativeOverWasm(spec: ModelSpec, turns: number, turnMs: num
 
 /** Flat metrics for bench/results.json (same shape as bench/pipeline.ts). */
 export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<string, number>> {
-  const { rows, leak, available } = await runTrainBenchRows(o);
+  const { rows, leaks, available } = await runTrainBenchRows(o);
   const out: Record<string, number> = {};
   if (available.has('tensorflow') && available.has('wasm') && (!o.runs || (o.runs.includes('tensorflow') && o.runs.includes('wasm')))) {
     const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
@@ -381,11 +386,11 @@ export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<s
     out[`${k}.tensors_growth`] = r.tensorsAfterLast - r.tensorsAfterFirst;
     out[`${k}.peak_rss_mib`] = r.peakRssMiB;
   }
-  if (leak) {
-    out['train.leak.tensors_first_epoch'] = leak.first.tensors;
-    out['train.leak.tensors_last_epoch'] = leak.last.tensors;
-    out['train.leak.rss_mib_first_epoch'] = leak.first.rssMiB;
-    out['train.leak.rss_mib_last_epoch'] = leak.last.rssMiB;
+  for (const { backend, result } of leaks) {
+    out[`train.leak.${backend}.tensors_first_epoch`] = result.first.tensors;
+    out[`train.leak.${backend}.tensors_last_epoch`] = result.last.tensors;
+    out[`train.leak.${backend}.rss_mib_first_epoch`] = result.first.rssMiB;
+    out[`train.leak.${backend}.rss_mib_last_epoch`] = result.last.rssMiB;
   }
   return out;
 }
@@ -405,11 +410,13 @@ export function formatTrainTable(metrics: Record<string, number>): string {
     };
     lines.push(`| ${m.label} | ${runs.map((r) => `${cell(r, 'train')} | ${cell(r, 'infer')}`).join(' | ')} |`);
   }
-  if ('train.leak.tensors_first_epoch' in metrics) {
+  for (const backend of ['wasm', 'tensorflow']) {
+    const k = `train.leak.${backend}`;
+    if (!(`${k}.tensors_first_epoch` in metrics)) continue;
     lines.push(
       '',
-      `leak check: tensors ${metrics['train.leak.tensors_first_epoch']} → ${metrics['train.leak.tensors_last_epoch']}, ` +
-        `RSS ${metrics['train.leak.rss_mib_first_epoch']} → ${metrics['train.leak.rss_mib_last_epoch']} MiB (after epoch 1 → after the last)`,
+      `leak check (${backend}): tensors ${metrics[`${k}.tensors_first_epoch`]} → ${metrics[`${k}.tensors_last_epoch`]}, ` +
+        `RSS ${metrics[`${k}.rss_mib_first_epoch`]} → ${metrics[`${k}.rss_mib_last_epoch`]} MiB (after epoch 1 → after the last)`,
     );
   }
   const ratios = MODELS.filter((m) => `train.ratio.${m.id}.native_over_wasm` in metrics);
