@@ -14,6 +14,7 @@ import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { oneCycleSchedule } from '../src/plugins/schedule/one-cycle.js';
 import type { Schedule } from '../src/core/contracts.js';
 import { MemoryData } from './helpers/memory-data.js';
+import { batchNormalization } from '../src/core/layers/batch-normalization.js';
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // as the app sets it before loading TensorFlow
 
@@ -137,6 +138,30 @@ describe.runIf(available)('training passes as TensorFlow graphs', () => {
     expect(result.value.dataSync()[0]).toBe(8);
     expect(result.grads[w.name].dataSync()[0]).toBe(8); // d(2·w²)/dw at 2
     tf.dispose([w, result.value, ...Object.values(result.grads)]);
+  });
+
+  it('undoes what a refused pass assigned before it stopped, so the step updates batch-norm averages once', () => {
+    const x = tf.tensor4d(Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3 + 1), [4, 2, 2, 3]);
+    const make = () => {
+      const layer = batchNormalization({ momentum: 0.5 });
+      layer.apply(x, { training: false }); // builds its weights (inference leaves the averages)
+      return layer;
+    };
+    const passOf = (layer: ReturnType<typeof make>, read: boolean) => (): PassResult =>
+      tf.variableGrads(() => {
+        const y = layer.apply(x, { training: true }) as tf.Tensor; // moves the averages
+        if (read) y.dataSync();
+        return y.square().mean() as tf.Scalar;
+      }, layer.trainableWeights.map((w) => w.read() as tf.Variable));
+    const recorded = make();
+    const eager = make();
+    const { result, recording } = compiler.record([], passOf(recorded, true));
+    expect(recording.ok).toBe(false);
+    const once = passOf(eager, false)();
+    const averages = (layer: ReturnType<typeof make>) => values(layer.getWeights().slice(2));
+    expect(averages(recorded)).toEqual(averages(eager));
+    expect(averages(eager)[0].some((v) => v !== 0)).toBe(true); // the averages did move
+    tf.dispose([x, result.value, once.value, ...Object.values(result.grads), ...Object.values(once.grads)]);
   });
 
   it('refuses a pass whose JavaScript-made values change between steps', () => {

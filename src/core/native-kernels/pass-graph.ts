@@ -136,6 +136,8 @@ export class NativePassCompiler implements PassCompiler {
     const variables = Object.values(tf.engine().state.registeredVariables) as tf.Variable[];
     const variableIds = ids(variables);
     const variableAt = new Map(variableIds.map((id, i) => [id, variables[i]]));
+    // Each variable's value now (a reference, not a copy), to undo a pass that stops half way.
+    const before = variables.map((v) => tf.keep(tf.clone(v)));
     const variableCount = variables.length;
 
     const shapes = new Map<number, { shape: number[]; dtype: string }>();
@@ -191,9 +193,15 @@ export class NativePassCompiler implements PassCompiler {
       Object.assign(own, saved);
     }
     if (failure !== null) {
-      // The pass stopped half way; run it again unrecorded for this step's result.
+      // The pass stopped half way: undo what it assigned (a batch norm's averages) and run it again
+      // unrecorded for this step's result.
+      variables.forEach((v, i) => {
+        if (ids([v])[0] !== variableIds[i]) v.assign(before[i]);
+      });
+      tf.dispose(before);
       return { result: pass(), recording: { ok: false, reason: failure } };
     }
+    tf.dispose(before);
     result = result!;
     if (Object.keys(tf.engine().state.registeredVariables).length !== variableCount) {
       return { result, recording: { ok: false, reason: 'it creates variables' } };
