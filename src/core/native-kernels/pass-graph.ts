@@ -298,51 +298,28 @@ function buildGraph(backend: TfNodeBackend, rec: PassRecording): CompiledPass | 
     a.setShape(shapeProto(shape));
     return a;
   };
+  // Per attribute type: the AttrValue setter of one value and the ListValue adder of a list's.
+  const setters = new Map<number, [string, string]>([
+    [b.TF_ATTR_STRING, ['setS', 'addS']],
+    [b.TF_ATTR_INT, ['setI', 'addI']],
+    [b.TF_ATTR_FLOAT, ['setF', 'addF']],
+    [b.TF_ATTR_BOOL, ['setB', 'addB']],
+    [b.TF_ATTR_TYPE, ['setType', 'addType']],
+  ]);
   const attrValue = (attr: OpAttr) => {
     const a = new pb.AttrValue();
-    const values = Array.isArray(attr.value) ? (attr.value as unknown[]) : null;
-    const list = () => {
-      const l = new pb.AttrValue.ListValue();
-      a.setList(l);
-      return l;
-    };
-    switch (attr.type) {
-      case b.TF_ATTR_STRING:
-        if (values) {
-          const l = list();
-          values.forEach((v) => l.addS(Buffer.from(String(v))));
-        } else a.setS(Buffer.from(String(attr.value)));
-        break;
-      case b.TF_ATTR_INT:
-        if (values) {
-          const l = list();
-          values.forEach((v) => l.addI(v));
-        } else a.setI(attr.value);
-        break;
-      case b.TF_ATTR_FLOAT:
-        if (values) {
-          const l = list();
-          values.forEach((v) => l.addF(v));
-        } else a.setF(attr.value);
-        break;
-      case b.TF_ATTR_BOOL:
-        if (values) {
-          const l = list();
-          values.forEach((v) => l.addB(v));
-        } else a.setB(attr.value);
-        break;
-      case b.TF_ATTR_TYPE:
-        if (values) {
-          const l = list();
-          values.forEach((v) => l.addType(v));
-        } else a.setType(attr.value);
-        break;
-      case b.TF_ATTR_SHAPE:
-        a.setShape(shapeProto(attr.value as number[]));
-        break;
-      default:
-        throw new NotRecordable(`attribute ${attr.name} of an unknown type`);
+    if (attr.type === b.TF_ATTR_SHAPE) {
+      a.setShape(shapeProto(attr.value as number[]));
+      return a;
     }
+    const setter = setters.get(attr.type);
+    if (!setter) throw new NotRecordable(`attribute ${attr.name} of an unknown type`);
+    const encode = (v: unknown) => (attr.type === b.TF_ATTR_STRING ? Buffer.from(String(v)) : v);
+    if (Array.isArray(attr.value)) {
+      const list = new pb.AttrValue.ListValue();
+      for (const v of attr.value) list[setter[1]](encode(v));
+      a.setList(list);
+    } else a[setter[0]](encode(attr.value));
     return a;
   };
 
