@@ -15,6 +15,7 @@ import type { Schedule } from '../src/core/contracts.js';
 import type { OptimizerConfig } from '../src/core/experiment.js';
 import { MemoryData } from './helpers/memory-data.js';
 import type { Batch } from '../src/core/data-module.js';
+import { type PassCompiler, registerPassCompiler } from '../src/core/traced-pass.js';
 
 /** Training batches that arrive `delayMs` late each (in every epoch, or the first only), as from a pipeline slower than the model. */
 class SlowData extends MemoryData {
@@ -243,6 +244,60 @@ describe('learner', () => {
     });
     await learner.fit();
     expect(steps).toEqual([0, 0, 0, 1, 1, 1, 1, 2]);
+  });
+
+  it('runs passes through a backend\'s compiled graph after two recordings, and goes back to eager ones when the graph fails', async () => {
+    const calls: string[] = [];
+    let fail = false;
+    const compiler: PassCompiler = {
+      record: (_inputs, pass) => {
+        calls.push('record');
+        return { result: pass(), recording: { ok: true, signature: 'same' } };
+      },
+      compile: () => {
+        calls.push('compile');
+        return {
+          // Stands in for a graph: the eager pass, or a failure like a session error.
+          run: () => {
+            calls.push('run');
+            if (fail) throw new Error('boom\nstack');
+            return { value: tf.scalar(0.5), grads: {} };
+          },
+          dispose: () => calls.push('dispose'),
+        };
+      },
+    };
+    registerPassCompiler('cpu', () => compiler);
+    try {
+      const fitWith = async (epochs: number) => {
+        const { model, layerGroups } = buildModel();
+        const said: string[] = [];
+        const learner = new Learner({
+          model,
+          data: new MemoryData(16, 24),
+          optimizer: new Optimizer(adam),
+          phases: [phase({ epochs })],
+          layerGroups,
+          accumulate: 1,
+          validBatchSize: 16,
+          seed: 1,
+          callbacks: [],
+          log: (m) => said.push(m),
+        });
+        await learner.fit();
+        return said;
+      };
+      const said = await fitWith(2); // 4 batches of 8, one shape
+      expect(calls).toEqual(['record', 'record', 'compile', 'run', 'run', 'dispose']);
+      expect(said).toEqual(['training passes run as one cpu graph each (recorded from the first eager passes)']);
+      calls.length = 0;
+      fail = true;
+      const failed = await fitWith(2);
+      expect(calls).toEqual(['record', 'record', 'compile', 'run', 'dispose']); // then eager, not again
+      expect(failed[1]).toBe('training passes stay op by op (not compiled into a graph: its graph failed to run: boom)');
+    } finally {
+      registerPassCompiler('cpu', null);
+    }
   });
 
   it('measures how long training waited for images and says what helps when the pipeline holds it back', async () => {

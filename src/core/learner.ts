@@ -325,7 +325,17 @@ export class Learner {
     if (!this.passCompiler) return eager();
     let slot = this.passes.get(key);
     if (!slot) this.passes.set(key, (slot = { recordings: [] }));
-    if (slot.compiled) return slot.compiled.run(inputs);
+    if (slot.compiled) {
+      try {
+        return slot.compiled.run(inputs);
+      } catch (e) {
+        // A session run changes nothing until it returns, so the step can still run eagerly.
+        slot.compiled.dispose();
+        slot.compiled = undefined;
+        this.refusePass(slot, `its graph failed to run: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+        return eager();
+      }
+    }
     if (slot.refused !== undefined) return eager();
     const { result, recording } = this.passCompiler.record(inputs, eager);
     slot.recordings.push(recording);
