@@ -167,7 +167,9 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
       registerNativeKernels();
       return {
         ok: true,
-        why: `native libtensorflow${gpu ? ' (CUDA build)' : ''}, with gzx's fused batch norm, ReluGrad${gpu ? '' : ', head kernels'} and optimiser updates`,
+        why:
+          `native libtensorflow${gpu ? ' (CUDA build)' : ''}, with gzx's fused batch norm, ReluGrad${gpu ? '' : ', head kernels'} and optimiser updates` +
+          (gpu ? '' : '; training passes compiled into TensorFlow graphs (train.compile)'),
         loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: os.availableParallelism(), gpu },
       };
     },
