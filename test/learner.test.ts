@@ -246,7 +246,7 @@ describe('learner', () => {
     expect(steps).toEqual([0, 0, 0, 1, 1, 1, 1, 2]);
   });
 
-  it('runs passes through a backend\'s compiled graph after two recordings, and goes back to eager ones when the graph fails', async () => {
+  it('runs passes through a backend\'s compiled graph from the third, after two recordings, and goes back to eager ones when the graph fails', async () => {
     const calls: string[] = [];
     let fail = false;
     const compiler: PassCompiler = {
@@ -287,6 +287,10 @@ describe('learner', () => {
         await learner.fit();
         return said;
       };
+      // Two batches: recorded, but a graph is built only for a third pass.
+      expect(await fitWith(1)).toEqual([]);
+      expect(calls).toEqual(['record', 'record']);
+      calls.length = 0;
       const said = await fitWith(2); // 4 batches of 8, one shape
       expect(calls).toEqual(['record', 'record', 'compile', 'run', 'run', 'dispose']);
       expect(said).toEqual(['training passes run as one cpu graph each (recorded from the first eager passes)']);

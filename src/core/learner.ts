@@ -325,6 +325,8 @@ export class Learner {
     if (!this.passCompiler) return eager();
     let slot = this.passes.get(key);
     if (!slot) this.passes.set(key, (slot = { recordings: [] }));
+    // Compiled at the third pass, not the second: a phase of two steps never pays for a graph.
+    if (!slot.compiled && slot.refused === undefined && slot.recordings.length >= 2) this.compilePass(slot);
     if (slot.compiled) {
       try {
         return slot.compiled.run(inputs);
@@ -340,16 +342,18 @@ export class Learner {
     const { result, recording } = this.passCompiler.record(inputs, eager);
     slot.recordings.push(recording);
     if (!recording.ok) this.refusePass(slot, recording.reason);
-    else if (slot.recordings.length >= 2) {
-      const [previous, latest] = slot.recordings.slice(-2);
-      const compiled = this.passCompiler.compile(previous, latest);
-      if (typeof compiled !== 'string') {
-        slot.compiled = compiled;
-        slot.recordings = [];
-        this.sayOnce(`training passes run as one ${tf.getBackend()} graph each (recorded from the first eager passes)`);
-      } else if (slot.recordings.length >= MAX_RECORDINGS) this.refusePass(slot, compiled);
-    }
     return result;
+  }
+
+  /** A graph from the slot's last two recordings; recorded once more if they differ, up to a limit. */
+  private compilePass(slot: PassSlot): void {
+    const [previous, latest] = slot.recordings.slice(-2);
+    const compiled = this.passCompiler!.compile(previous, latest);
+    if (typeof compiled !== 'string') {
+      slot.compiled = compiled;
+      slot.recordings = [];
+      this.sayOnce(`training passes run as one ${tf.getBackend()} graph each (recorded from the first eager passes)`);
+    } else if (slot.recordings.length >= MAX_RECORDINGS) this.refusePass(slot, compiled);
   }
 
   private refusePass(slot: PassSlot, reason: string): void {
