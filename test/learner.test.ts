@@ -2,7 +2,7 @@
 // progressive resizing, dropout changes and the NaN stop.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { Learner, StopTraining, spreadRates, type Callback, type Phase } from '../src/core/learner.js';
+import { Learner, StopTraining, spreadRates, type Callback, type LearnerOptions, type Phase } from '../src/core/learner.js';
 import { Optimizer } from '../src/core/optimizers.js';
 import { withSeededRandom } from '../src/core/seeded-random.js';
 import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
@@ -53,6 +53,12 @@ function buildModel(seed = 7) {
 
 function phase(over: Partial<Phase>): Phase {
   return { name: 'p', epochs: 1, size: 24, freeze: 'none', lr: 1e-2, batch_size: 8, schedule: constant, ...over };
+}
+
+/** A Learner with the settings these tests share (Adam, one default phase, no callbacks) and `over`. */
+function learnerFor(built: { model: tf.LayersModel; layerGroups: string[][] }, over: Partial<LearnerOptions> & Pick<LearnerOptions, 'data'>): Learner {
+  const defaults = { optimizer: new Optimizer(adam), phases: [phase({})], accumulate: 1, validBatchSize: 16, seed: 1, callbacks: [] };
+  return new Learner({ ...defaults, model: built.model, layerGroups: built.layerGroups, ...over });
 }
 
 function weightsOf(model: tf.LayersModel, layerName: string): Float32Array[] {
@@ -113,15 +119,9 @@ describe('learner', () => {
         for (const n of ['cnn_block1_1_conv', 'cnn_block1_1_bn', 'head_dense2']) snapshots[`${l.state.phaseIndex}:${n}`] = weightsOf(l.model, n);
       },
     };
-    const learner = new Learner({
-      model,
+    const learner = learnerFor({ model, layerGroups }, {
       data,
-      optimizer: new Optimizer(adam),
       phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' })],
-      layerGroups,
-      accumulate: 1,
-      validBatchSize: 16,
-      seed: 1,
       callbacks: [snap],
     });
     await learner.fit();
@@ -138,16 +138,11 @@ describe('learner', () => {
     const delta = async (lr: number | [number, number]) => {
       const { model, layerGroups } = buildModel(3);
       const before = { early: weightsOf(model, 'cnn_block1_1_conv')[0], head: weightsOf(model, 'head_dense2')[0] };
-      const learner = new Learner({
-        model,
+      const learner = learnerFor({ model, layerGroups }, {
         data: new MemoryData(8, 24),
         optimizer: new Optimizer(plainSgd),
         phases: [phase({ lr, batch_size: 8 })],
-        layerGroups,
-        accumulate: 1,
         validBatchSize: 8,
-        seed: 1,
-        callbacks: [],
       });
       await learner.fit();
       const after = { early: weightsOf(model, 'cnn_block1_1_conv')[0], head: weightsOf(model, 'head_dense2')[0] };
@@ -175,15 +170,9 @@ describe('learner', () => {
     let atPhaseEnd: Float32Array[] = [];
     let atNextStart: Float32Array[] = [];
     const sizes: number[] = [];
-    const learner = new Learner({
-      model,
+    const learner = learnerFor({ model, layerGroups }, {
       data: new MemoryData(16, 48),
-      optimizer: new Optimizer(adam),
       phases: [phase({ size: 24 }), phase({ size: 48, dropout: 0.5 })],
-      layerGroups,
-      accumulate: 1,
-      validBatchSize: 16,
-      seed: 1,
       callbacks: [
         dropoutCallback(head),
         {
@@ -211,15 +200,9 @@ describe('learner', () => {
 
   it('a NaN loss stops the fit naming phase, epoch and step', async () => {
     const { model, layerGroups } = buildModel();
-    const learner = new Learner({
-      model,
+    const learner = learnerFor({ model, layerGroups }, {
       data: new MemoryData(16, 24, 1, 1),
-      optimizer: new Optimizer(adam),
       phases: [phase({ epochs: 2, name: 'warm-up' })],
-      layerGroups,
-      accumulate: 1,
-      validBatchSize: 16,
-      seed: 1,
       callbacks: [nanGuardCallback()],
     });
     const err = await learner.fit().catch((e) => e);
@@ -231,15 +214,10 @@ describe('learner', () => {
   it('gradient accumulation steps the optimiser once per `accumulate` batches', async () => {
     const { model, layerGroups } = buildModel();
     const steps: number[] = [];
-    const learner = new Learner({
-      model,
+    const learner = learnerFor({ model, layerGroups }, {
       data: new MemoryData(32, 24),
-      optimizer: new Optimizer(adam),
       phases: [phase({ batch_size: 4 })],
-      layerGroups,
       accumulate: 4,
-      validBatchSize: 16,
-      seed: 1,
       callbacks: [{ name: 'steps', afterBatch: (l) => void steps.push(l.state.step) }],
     });
     await learner.fit();
@@ -272,16 +250,9 @@ describe('learner', () => {
       const fitWith = async (epochs: number) => {
         const { model, layerGroups } = buildModel();
         const said: string[] = [];
-        const learner = new Learner({
-          model,
+        const learner = learnerFor({ model, layerGroups }, {
           data: new MemoryData(16, 24),
-          optimizer: new Optimizer(adam),
           phases: [phase({ epochs })],
-          layerGroups,
-          accumulate: 1,
-          validBatchSize: 16,
-          seed: 1,
-          callbacks: [],
           log: (m) => said.push(m),
         });
         await learner.fit();
@@ -309,15 +280,9 @@ describe('learner', () => {
       const { model, layerGroups } = buildModel();
       const said: string[] = [];
       const waits: number[] = [];
-      const learner = new Learner({
-        model,
+      const learner = learnerFor({ model, layerGroups }, {
         data,
-        optimizer: new Optimizer(adam),
         phases: [phase({ epochs })],
-        layerGroups,
-        accumulate: 1,
-        validBatchSize: 16,
-        seed: 1,
         callbacks: [
           dataWaitCallback((m) => said.push(m), { workers: 1, cache_images }, 2),
           { name: 'wait', afterEpoch: (l) => void waits.push(l.state.metrics.data_wait_pct) },
