@@ -19,42 +19,7 @@ import {
   type Recording,
   collectPerStepInputs,
 } from '../traced-pass.js';
-import type { OpAttr } from './native-backend.js';
-
-interface OutputMetadata {
-  id: number;
-  shape: number[];
-  dtype: number;
-}
-
-interface Binding {
-  [key: string]: unknown;
-  TF_FLOAT: number;
-  TF_INT32: number;
-  TF_INT64: number;
-  TF_BOOL: number;
-  TF_STRING: number;
-  TF_ATTR_STRING: number;
-  TF_ATTR_INT: number;
-  TF_ATTR_FLOAT: number;
-  TF_ATTR_BOOL: number;
-  TF_ATTR_TYPE: number;
-  TF_ATTR_SHAPE: number;
-  executeOp(name: string, attrs: OpAttr[], inputIds: number[], numOutputs: number): OutputMetadata[];
-  createTensor(shape: number[], dtype: number, values: ArrayLike<number> | ArrayBufferView): number;
-  tensorDataSync(id: number): ArrayBufferView;
-}
-
-/** The parts of tfjs-node's NodeJSKernelBackend a recording needs. */
-interface TfNodeBackend {
-  binding: Binding;
-  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
-  readSync(dataId: object): unknown;
-  read(dataId: object): Promise<unknown>;
-  loadSavedModelMetaGraph(path: string, tags: string): number;
-  runSavedModel(id: number, inputs: tf.Tensor[], inputInfos: { name: string }[], outputNames: string[]): tf.Tensor[];
-  deleteSavedModel(id: number): void;
-}
+import type { NativeBackend as TfNodeBackend, NativeBinding as Binding, OpAttr } from './native-backend.js';
 
 /** Where a recorded op's input came from. */
 type Source =
@@ -148,11 +113,13 @@ export class NativePassCompiler implements PassCompiler {
 
     // A copy of the binding with the two calls that make tensors recorded (its own properties are
     // read-only, so the backend gets the copy for the pass's duration).
-    const recording: Binding = Object.create(null);
-    for (const key of Object.getOwnPropertyNames(binding)) {
-      const v = binding[key];
-      recording[key] = typeof v === 'function' ? v.bind(binding) : v;
+    const all = binding as unknown as Record<string, unknown>;
+    const copy: Record<string, unknown> = Object.create(null);
+    for (const key of Object.getOwnPropertyNames(all)) {
+      const v = all[key];
+      copy[key] = typeof v === 'function' ? v.bind(binding) : v;
     }
+    const recording = copy as unknown as Binding;
     recording.executeOp = (name, attrs, opInputIds, numOutputs) => {
       const outputs = binding.executeOp(name, attrs, opInputIds, numOutputs);
       const node = rawOps.length;
