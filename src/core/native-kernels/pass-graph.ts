@@ -19,7 +19,7 @@ import {
   type Recording,
   collectPerStepInputs,
 } from '../traced-pass.js';
-import type { NativeBackend as TfNodeBackend, NativeBinding as Binding, OpAttr } from './native-backend.js';
+import type { NativeBackend, NativeBinding, OpAttr } from './native-backend.js';
 
 /** Where a recorded op's input came from. */
 type Source =
@@ -63,13 +63,13 @@ function protos(): Record<string, any> {
   throw new Error('tfjs-node protobuf classes not found');
 }
 
-function tfDtype(b: Binding, dtype: string): number {
+function tfDtype(b: NativeBinding, dtype: string): number {
   const map: Record<string, number> = { float32: b.TF_FLOAT, int32: b.TF_INT32, bool: b.TF_BOOL };
   if (!(dtype in map)) throw new NotRecordable(`a ${dtype} tensor`);
   return map[dtype];
 }
 
-function bytesOf(values: ArrayBufferView | ArrayLike<number>, dtype: number, b: Binding): Uint8Array {
+function bytesOf(values: ArrayBufferView | ArrayLike<number>, dtype: number, b: NativeBinding): Uint8Array {
   if (ArrayBuffer.isView(values)) return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
   const typed = dtype === b.TF_FLOAT ? Float32Array.from(values) : dtype === b.TF_BOOL ? Uint8Array.from(values) : Int32Array.from(values);
   return new Uint8Array(typed.buffer);
@@ -91,7 +91,7 @@ function describe(s: Source): string {
 }
 
 export class NativePassCompiler implements PassCompiler {
-  private readonly backend = tf.backend() as unknown as TfNodeBackend;
+  private readonly backend = tf.backend() as unknown as NativeBackend;
 
   record(inputs: tf.Tensor[], pass: () => PassResult): { result: PassResult; recording: Recording } {
     const backend = this.backend;
@@ -119,7 +119,7 @@ export class NativePassCompiler implements PassCompiler {
       const v = all[key];
       copy[key] = typeof v === 'function' ? v.bind(binding) : v;
     }
-    const recording = copy as unknown as Binding;
+    const recording = copy as unknown as NativeBinding;
     recording.executeOp = (name, attrs, opInputIds, numOutputs) => {
       const outputs = binding.executeOp(name, attrs, opInputIds, numOutputs);
       const node = rawOps.length;
@@ -136,7 +136,7 @@ export class NativePassCompiler implements PassCompiler {
     const saved = { binding: own.binding, getInputTensorIds: own.getInputTensorIds, readSync: own.readSync, read: own.read };
     own.binding = recording;
     own.getInputTensorIds = (tensors: tf.TensorInfo[]) => {
-      const result = (saved.getInputTensorIds as TfNodeBackend['getInputTensorIds']).call(backend, tensors);
+      const result = (saved.getInputTensorIds as NativeBackend['getInputTensorIds']).call(backend, tensors);
       tensors.forEach((t, i) => {
         shapes.set(result[i], { shape: t.shape, dtype: t.dtype });
         if (t.dataId) dataIdOf.set(t.dataId, result[i]);
@@ -234,7 +234,7 @@ export class NativePassCompiler implements PassCompiler {
 }
 
 /** The recorded pass as a SavedModel, loaded into a TensorFlow session. */
-function buildGraph(backend: TfNodeBackend, rec: PassRecording): CompiledPass | string {
+function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | string {
   const pb = protos();
   const b = backend.binding;
   const graph = new pb.GraphDef();
