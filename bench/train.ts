@@ -16,7 +16,7 @@ import { galaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { registerNativeKernels } from '../src/core/native-kernels/index.js';
 import { Optimizer } from '../src/core/optimizers.js';
 import { Conv2D } from '../src/core/layers/conv2d.js';
-import { type CompiledPass, type Recording, passCompilerFor } from '../src/core/traced-pass.js';
+import { compiledPassesFor } from '../src/core/traced-pass.js';
 
 export interface ModelSpec {
   id: string;
@@ -105,28 +105,16 @@ export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
 /**
  * A training step as the Learner takes it: gradients of the MSE for every trainable weight, then
  * gzx's AdamW (as configs/resnet50-progressive.yaml). `step` returns the loss (to be read and
- * disposed), `stepSync` reads and disposes it; `dispose` frees the optimiser state.
+ * disposed), `stepSync` reads and disposes it; `dispose` frees the optimiser state and graphs.
+ * `compile: false` keeps every step op by op (for measurements that swap kernels or layers mid-run).
  */
-/** `compile: false` keeps every step op by op (for measurements that swap kernels or layers mid-run). */
 export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, { compile = true } = {}) {
   const optimizer = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
   const variables = new Map(model.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
   const eager = () => tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
-  // As the Learner does (train.compile): on tensorflow the pass becomes a graph after two recordings.
-  const compiler = compile ? passCompilerFor(tf.getBackend()) : null;
-  const recordings: Recording[] = [];
-  let compiled: CompiledPass | null = null;
-  const pass = () => {
-    if (compiled || !compiler || recordings.length >= 2) return compiled ? compiled.run([x, y]) : eager();
-    const { result, recording } = compiler.record([x, y], eager);
-    recordings.push(recording);
-    if (recordings.length === 2) {
-      const made = compiler.compile(recordings[0], recordings[1]);
-      if (typeof made === 'string') console.log(`  pass not compiled: ${made}`);
-      else compiled = made;
-    }
-    return result;
-  };
+  // As the Learner does (train.compile): on tensorflow the pass becomes a graph at its third run.
+  const passes = compile ? compiledPassesFor(tf.getBackend(), (m) => process.stderr.write(`  ${m}\n`)) : null;
+  const pass = () => (passes ? passes.run('step', [x, y], eager) : eager());
   const step = (): tf.Scalar =>
     tf.tidy(() => {
       const { value, grads } = pass();
@@ -139,16 +127,18 @@ export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, { com
     loss.dataSync();
     loss.dispose();
   };
-  /** Steps a training loop takes before its pass runs as it will from then on. */
-  const warmUpSteps = compiler ? 2 : 1;
+  /**
+   * Steps before the pass runs as it will from then on: two recorded, then the graph's first run,
+   * in which TensorFlow optimises it.
+   */
+  const warmUpSteps = passes ? 3 : 1;
   return {
     step,
     stepSync,
     warmUpSteps,
-    compiled: () => compiled !== null,
     dispose: () => {
       optimizer.dispose();
-      compiled?.dispose();
+      passes?.dispose();
     },
   };
 }

@@ -8,7 +8,7 @@ import { deriveSeed } from './random.js';
 import { withSeededRandom } from './seeded-random.js';
 import { batchMemoryError, isWasmOutOfMemory } from './backend.js';
 import type { DataModule, Batch } from './data-module.js';
-import { type CompiledPass, type PassCompiler, type PassResult, type Recording, passCompilerFor } from './traced-pass.js';
+import { type CompiledPasses, compiledPassesFor } from './traced-pass.js';
 
 export const EVENTS = [
   'beforeFit',
@@ -102,16 +102,6 @@ export interface LearnerOptions {
   log?: (message: string) => void;
 }
 
-/** Compiled passes of one phase and batch shape: recordings so far, then the graph or why not. */
-interface PassSlot {
-  recordings: Recording[];
-  compiled?: CompiledPass;
-  refused?: string;
-}
-
-/** Recordings tried before a pass that keeps differing stays op by op. */
-const MAX_RECORDINGS = 3;
-
 export class Learner {
   readonly model: tf.LayersModel;
   readonly data: DataModule;
@@ -134,10 +124,8 @@ export class Learner {
   private groupRates: number[] = [];
   private pending: Record<string, tf.Tensor> | null = null;
   private pendingCount = 0;
-  private readonly passCompiler: PassCompiler | null;
-  private readonly passes = new Map<string, PassSlot>();
-  /** What the compiled passes have said (each once per Learner). */
-  private readonly said = new Set<string>();
+  /** Null where the backend compiles none, or with `compile: false`. */
+  private readonly compiledPasses: CompiledPasses | null;
   /**
    * Images per forward/backward pass (null: the whole batch). Set by a callback (memoryPlanCallback)
    * when a batch does not fit the backend's memory: the batch then runs as several passes whose
@@ -154,7 +142,7 @@ export class Learner {
     this.phases = opts.phases;
     this.seed = opts.seed;
     this.callbacks = [...opts.callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
-    this.passCompiler = opts.compile === false ? null : passCompilerFor(tf.getBackend());
+    this.compiledPasses = opts.compile === false ? null : compiledPassesFor(tf.getBackend(), (m) => opts.log?.(m));
     this.groupCount = opts.layerGroups.length + 1;
     const layerGroup = new Map<string, number>();
     opts.layerGroups.forEach((names, g) => names.forEach((n) => layerGroup.set(n, g)));
@@ -234,7 +222,7 @@ export class Learner {
       }
       await this.emit('afterFit');
     } finally {
-      this.disposePasses(); // the graphs' sessions; a resumed fit records afresh
+      this.compiledPasses?.dispose(); // the graphs' sessions; a resumed fit records afresh
     }
   }
 
@@ -304,7 +292,8 @@ export class Learner {
               const loss = tf.losses.meanSquaredError(y, pred) as tf.Scalar;
               return n === batch.n ? loss : loss.mul(n / batch.n);
             }, this.trainable);
-          const { value, grads } = this.runPass([x, y], `${s.phaseIndex}/${n}/${batch.n}/${batch.size}`, eager);
+          const key = `${s.phaseIndex}/${n}/${batch.n}/${batch.size}`; // a graph per phase and shape
+          const { value, grads } = this.compiledPasses ? this.compiledPasses.run(key, [x, y], eager) : eager();
           this.addGradients(grads);
           return value;
         });
@@ -315,62 +304,6 @@ export class Learner {
     this.pendingCount += 1;
     if (this.pendingCount >= this.opts.accumulate) this.flushGradients();
     return lossSum;
-  }
-
-  /**
-   * One pass through the compiled graph of its phase and shape, if there is one; else eagerly, and
-   * recorded while the backend can still compile it.
-   */
-  private runPass(inputs: tf.Tensor[], key: string, eager: () => PassResult): PassResult {
-    if (!this.passCompiler) return eager();
-    let slot = this.passes.get(key);
-    if (!slot) this.passes.set(key, (slot = { recordings: [] }));
-    // Compiled at the third pass, not the second: a phase of two steps never pays for a graph.
-    if (!slot.compiled && slot.refused === undefined && slot.recordings.length >= 2) this.compilePass(slot);
-    if (slot.compiled) {
-      try {
-        return slot.compiled.run(inputs);
-      } catch (e) {
-        // A session run changes nothing until it returns, so the step can still run eagerly.
-        slot.compiled.dispose();
-        slot.compiled = undefined;
-        this.refusePass(slot, `its graph failed to run: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
-        return eager();
-      }
-    }
-    if (slot.refused !== undefined) return eager();
-    const { result, recording } = this.passCompiler.record(inputs, eager);
-    slot.recordings.push(recording);
-    if (!recording.ok) this.refusePass(slot, recording.reason);
-    return result;
-  }
-
-  /** A graph from the slot's last two recordings; recorded once more if they differ, up to a limit. */
-  private compilePass(slot: PassSlot): void {
-    const [previous, latest] = slot.recordings.slice(-2);
-    const compiled = this.passCompiler!.compile(previous, latest);
-    if (typeof compiled !== 'string') {
-      slot.compiled = compiled;
-      slot.recordings = [];
-      this.sayOnce(`training passes run as one ${tf.getBackend()} graph each (recorded from the first eager passes)`);
-    } else if (slot.recordings.length >= MAX_RECORDINGS) this.refusePass(slot, compiled);
-  }
-
-  private refusePass(slot: PassSlot, reason: string): void {
-    slot.refused = reason;
-    slot.recordings = [];
-    this.sayOnce(`training passes stay op by op (not compiled into a graph: ${reason})`);
-  }
-
-  private sayOnce(message: string): void {
-    if (this.said.has(message)) return;
-    this.said.add(message);
-    this.opts.log?.(message);
-  }
-
-  private disposePasses(): void {
-    for (const slot of this.passes.values()) slot.compiled?.dispose();
-    this.passes.clear();
   }
 
   /** Pixels of images start … start+n−1 of a batch (a view, no copy). */

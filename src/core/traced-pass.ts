@@ -74,3 +74,86 @@ export function collectPerStepInputs<T>(fn: () => T): { result: T; inputs: PerSt
     declared = outer;
   }
 }
+
+/** Recordings tried before a pass that keeps differing stays op by op. */
+const MAX_RECORDINGS = 3;
+
+/** One key's passes: recordings so far, then the graph or why not. */
+interface PassSlot {
+  recordings: Recording[];
+  compiled?: CompiledPass;
+  refused?: string;
+}
+
+/**
+ * Passes by key (a phase and batch shape): the first two recorded while they run eagerly, the graph
+ * built at the third (a phase of two steps never pays for one) and used from then on; a pass that
+ * cannot be compiled, or whose graph fails, stays eager. `log` hears once which ran and why.
+ */
+export class CompiledPasses {
+  private readonly slots = new Map<string, PassSlot>();
+  private readonly said = new Set<string>();
+
+  constructor(
+    private readonly compiler: PassCompiler,
+    private readonly backend: string,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  run(key: string, inputs: tf.Tensor[], eager: () => PassResult): PassResult {
+    let slot = this.slots.get(key);
+    if (!slot) this.slots.set(key, (slot = { recordings: [] }));
+    if (!slot.compiled && slot.refused === undefined && slot.recordings.length >= 2) this.compile(slot);
+    if (slot.compiled) {
+      try {
+        return slot.compiled.run(inputs);
+      } catch (e) {
+        // A session run changes nothing until it returns, so the step can still run eagerly.
+        slot.compiled.dispose();
+        slot.compiled = undefined;
+        this.refuse(slot, `its graph failed to run: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+        return eager();
+      }
+    }
+    if (slot.refused !== undefined) return eager();
+    const { result, recording } = this.compiler.record(inputs, eager);
+    slot.recordings.push(recording);
+    if (!recording.ok) this.refuse(slot, recording.reason);
+    return result;
+  }
+
+  /** Frees the graphs' sessions; later passes record afresh. */
+  dispose(): void {
+    for (const slot of this.slots.values()) slot.compiled?.dispose();
+    this.slots.clear();
+  }
+
+  /** A graph from the slot's last two recordings; recorded once more if they differ, up to a limit. */
+  private compile(slot: PassSlot): void {
+    const [previous, latest] = slot.recordings.slice(-2);
+    const compiled = this.compiler.compile(previous, latest);
+    if (typeof compiled !== 'string') {
+      slot.compiled = compiled;
+      slot.recordings = [];
+      this.sayOnce(`training passes run as one ${this.backend} graph each (recorded from the first eager passes)`);
+    } else if (slot.recordings.length >= MAX_RECORDINGS) this.refuse(slot, compiled);
+  }
+
+  private refuse(slot: PassSlot, reason: string): void {
+    slot.refused = reason;
+    slot.recordings = [];
+    this.sayOnce(`training passes stay op by op (not compiled into a graph: ${reason})`);
+  }
+
+  private sayOnce(message: string): void {
+    if (this.said.has(message)) return;
+    this.said.add(message);
+    this.log(message);
+  }
+}
+
+/** Compiled passes on `backend`, or null where it compiles none. */
+export function compiledPassesFor(backend: string, log: (message: string) => void): CompiledPasses | null {
+  const compiler = passCompilerFor(backend);
+  return compiler ? new CompiledPasses(compiler, backend, log) : null;
+}
