@@ -76,7 +76,7 @@ export class CacheView {
 }
 
 /** Bumped whenever decoding, cropping or resizing changes what a cached image holds. */
-const DISK_FORMAT = 1;
+const DISK_FORMAT = 2; // 2: JPEGs decoded by TurboJPEG + area mean instead of sharp
 
 /**
  * The folder of `train.cache_images: disk`: `train.cache_dir` relative to the config's folder, else

@@ -1,8 +1,12 @@
 // JPEG (or any sharp-readable image) → centre crop → squish to size × size → 8-bit RGB.
+// JPEGs that shrink at least 2× go through TurboJPEG (DCT-scaled) and an area resize; everything
+// else, and any JPEG TurboJPEG refuses, through sharp, whose messages name what is wrong with a file.
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { RawImage } from '../contracts.js';
 import { UserError } from '../errors.js';
+import { SCALE_DENOMINATOR, TurboJpeg } from './jpeg-turbo.js';
+import { resizeArea } from './resize-area.js';
 
 /** A file that cannot be read or decoded: the pipeline skips or fails on it by policy. */
 export class BadImageError extends Error {
@@ -85,6 +89,35 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
   return null;
 }
 
+/** One per thread: each pipeline worker decodes with its own wasm instance. */
+const turbo = new TurboJpeg();
+
+/** Largest n/8 at which this path decodes: above it TurboJPEG (portable wasm) saves nothing on sharp. */
+const MAX_EIGHTHS = 4;
+
+/**
+ * The centre `crop` (null: the whole image) of a JPEG squished to size × size, decoded at the
+ * smallest n/8 scale that keeps at least `size` pixels across the crop, then area-averaged; null
+ * when this path does not apply (the crop is less than twice the output) or TurboJPEG refuses the file.
+ */
+function decodeJpegScaled(bytes: Uint8Array, width: number, height: number, crop: number | null, size: number): RawImage | null {
+  const cropWidth = crop ?? width;
+  const cropHeight = crop ?? height;
+  let eighths = 1;
+  while (eighths <= MAX_EIGHTHS && Math.min(cropWidth, cropHeight) * eighths < size * SCALE_DENOMINATOR) eighths++;
+  if (eighths > MAX_EIGHTHS) return null;
+  const image = turbo.decode(bytes, eighths);
+  if (!image) return null;
+  const scale = eighths / SCALE_DENOMINATOR;
+  const window = {
+    left: ((width - cropWidth) / 2) * scale,
+    top: ((height - cropHeight) / 2) * scale,
+    width: cropWidth * scale,
+    height: cropHeight * scale,
+  };
+  return resizeArea(image, window, size);
+}
+
 function describeFailure(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT') return 'file not found';
@@ -95,6 +128,15 @@ function describeFailure(e: unknown): string {
   // decoder's own "premature end" error), so say what it means.
   if (/warning treated as error/i.test(message)) return 'corrupt or truncated image data (decoder warning)';
   return message;
+}
+
+function checkCrop(path: string, crop: number, width: number, height: number): void {
+  if (crop > width || crop > height) {
+    throw new UserError(
+      `Centre crop ${crop} px is larger than image ${path} (${width}×${height}). ` +
+        `Lower the crop in the data options to at most ${Math.min(width, height)}.`,
+    );
+  }
 }
 
 /** Decodes one image. Unreadable or corrupt files throw BadImageError; a crop larger than the image throws UserError. */
@@ -110,20 +152,18 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
   } catch (e) {
     throw new BadImageError(path, describeFailure(e));
   }
+  const fromJpeg = jpegSize(bytes);
+  if (fromJpeg && crop !== null) checkCrop(path, crop, fromJpeg.width, fromJpeg.height);
+  const scaled = fromJpeg && decodeJpegScaled(bytes, fromJpeg.width, fromJpeg.height, crop, size);
+  if (scaled) return scaled;
   try {
     // failOn 'warning' (sharp's default, stated here on purpose) turns a truncated JPEG into an error
     // instead of silently grey-filling the missing rows.
     let pipeline = sharp(bytes, { failOn: 'warning', sequentialRead: true });
     if (crop !== null) {
-      const fromJpeg = jpegSize(bytes);
       const { width, height } = fromJpeg ?? (await sharp(bytes).metadata());
       if (!width || !height) throw new Error('image has no size');
-      if (crop > width || crop > height) {
-        throw new UserError(
-          `Centre crop ${crop} px is larger than image ${path} (${width}×${height}). ` +
-            `Lower the crop in the data options to at most ${Math.min(width, height)}.`,
-        );
-      }
+      checkCrop(path, crop, width, height);
       const plan = planCentreCrop(width, height, crop, size);
       pipeline =
         fromJpeg && plan.shrinkOnLoad > 1
