@@ -112,6 +112,32 @@ function pipelineRate(
   });
 }
 
+/** Rounds of the alternating comparison below. */
+const ALTERNATING_ROUNDS = 5;
+
+/**
+ * Pipeline ÷ plain sharp resizing, timed in alternating passes so that the machine's drift (tens of
+ * per cent within minutes here) hits both alike; the median of the per-round ratios.
+ */
+async function alternatingRatio(list: string[], p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[]): Promise<number> {
+  const ratios: number[] = [];
+  for (let round = 0; round < ALTERNATING_ROUNDS; round++) {
+    let start = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: PLAIN_CONCURRENCY }, async () => {
+        while (next < list.length) await sharp(list[next++]).resize(size, size, { fit: 'fill' }).raw().toBuffer();
+      }),
+    );
+    const plainIps = list.length / (performance.now() - start);
+    start = performance.now();
+    let n = 0;
+    for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 2, epoch: round, shuffle: true })) n += batch.n;
+    ratios.push(n / (performance.now() - start) / plainIps);
+  }
+  return median(ratios);
+}
+
 export async function runPipelineBench(): Promise<Record<string, number>> {
   const list = files();
   const samples: Sample[] = list.map((imagePath, i) => ({ id: String(i), imagePath }));
@@ -125,6 +151,8 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
   for (const size of SIZES) {
     put(`plain_resize${size}`, await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).resize(size, size, { fit: 'fill' }).raw().toBuffer()));
   }
+  // gzx's own decoding (TurboJPEG at n/8 + area mean for these sizes), one image at a time in this thread.
+  for (const size of SIZES) put(`decodeImage${size}`, await rate(list, 1, (f) => decodeImage(f, { crop: null, size })));
   // Centre crops to 64 px: sharp's extract-then-resize (no shrink-on-load) vs decodeImage, which
   // resizes first when shrink-on-load applies (factor 2 for both crops here).
   for (const crop of CROPS) {
@@ -161,6 +189,10 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
           out[`pipeline.w${workers}_s${size}_${kind}_vs_plain_resize`] =
             Math.round((out[`pipeline.w${workers}_s${size}_${kind}_ips`] / out[`pipeline.plain_resize${size}_ips`]) * 100) / 100;
         }
+      }
+      for (const size of SIZES) {
+        out[`pipeline.w${workers}_s${size}_affine_vs_plain_alternating`] =
+          Math.round((await alternatingRatio(list, p, samples, size, AUGMENT_FUSED)) * 100) / 100;
       }
       // With a consumer that keeps the main thread busy (as training does), only work done off the
       // main thread overlaps with it: this is where workers pay off.
@@ -202,9 +234,10 @@ export function formatPipelineTable(r: Record<string, number>): string {
     '|---|---|---|',
     row('plain sharp full decode (raw 424×424)', 'plain_full_decode'),
     ...SIZES.map((s) => row(`plain sharp resize to ${s}`, `plain_resize${s}`)),
+    ...SIZES.map((s) => row(`decodeImage to ${s} (TurboJPEG at n/8 + area mean; one thread)`, `decodeImage${s}`)),
     ...CROPS.flatMap((c) => [
       row(`crop ${c}→64, extract first (no shrink-on-load)`, `crop${c}_to64_extract_first`),
-      row(`crop ${c}→64, decodeImage (shrink-on-load kept)`, `crop${c}_to64_decodeImage`),
+      row(`crop ${c}→64, decodeImage (TurboJPEG at n/8)`, `crop${c}_to64_decodeImage`),
     ]),
     ...SIZES.map((s) => row(`pipeline, 0 workers, no augmentation, ${s} px`, `w0_s${s}_noaug`)),
     ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, flip+rotate+zoom+lighting, ${s} px`, `w${w}_s${s}_aug`))),
@@ -213,12 +246,13 @@ export function formatPipelineTable(r: Record<string, number>): string {
     ...WORKER_COUNTS.map((w) => row(`pipeline, ${w} workers, aug, 64 px, consumer busy ${BUSY_MS} ms/img (CPU incl. the busy time)`, `w${w}_s64_aug_busy${BUSY_MS}`)),
     `(a consumer busy ${BUSY_MS} ms/img alone caps at ${Math.round(1000 / BUSY_MS)} img/s)`,
     '',
-    '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize | affine 64 px ×plain | affine 112 px ×plain | cached affine 64 / 112 px ×plain |',
-    '|---|---|---|---|---|---|---|',
+    '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize | affine 64 px ×plain | affine 112 px ×plain | affine 64 / 112 px ×plain, alternating | cached affine 64 / 112 px ×plain |',
+    '|---|---|---|---|---|---|---|---|',
     ...WORKER_COUNTS.map(
       (w) =>
         `| ${w} | ${r[`pipeline.w${w}_startup_ms`]} | ${r[`pipeline.w${w}_s64_aug_vs_plain_resize`]} | ${r[`pipeline.w${w}_s112_aug_vs_plain_resize`]} | ` +
         `${r[`pipeline.w${w}_s64_affine_vs_plain_resize`]} | ${r[`pipeline.w${w}_s112_affine_vs_plain_resize`]} | ` +
+        `${r[`pipeline.w${w}_s64_affine_vs_plain_alternating`]} / ${r[`pipeline.w${w}_s112_affine_vs_plain_alternating`]} | ` +
         `${r[`pipeline.w${w}_s64_affine_cached_vs_plain_resize`]} / ${r[`pipeline.w${w}_s112_affine_cached_vs_plain_resize`]} |`,
     ),
   ];

@@ -29,6 +29,11 @@ describe('resizeArea', () => {
     // A window starting at x = 1.5 of a ramp: the mean over [1.5, 3.5) is 2·10 = 20.
     const ramp = rgb(8, 2, (x) => 10 * x);
     expect(resizeArea(ramp, { left: 1.5, top: 0, width: 2, height: 2 }, 1).data[0]).toBe(20);
+    // 1:1 at whole-pixel offsets is the window's pixels.
+    const ramp2d = rgb(9, 7, (x, y, c) => 20 * x + y + c);
+    const copy = resizeArea(ramp2d, { left: 2, top: 3, width: 4, height: 4 }, 4);
+    expect(Array.from(copy.data.subarray(0, 3))).toEqual([43, 44, 45]);
+    expect(Array.from(copy.data.subarray(-3))).toEqual([20 * 5 + 6, 20 * 5 + 7, 20 * 5 + 8]);
     expect(() => resizeArea(flat, { left: 0, top: 0, width: 10, height: 10 }, 20)).toThrow(/only shrinks/);
     expect(() => resizeArea(flat, { left: 30, top: 0, width: 30, height: 30 }, 10)).toThrow(/not inside/);
   });

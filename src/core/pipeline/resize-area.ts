@@ -58,6 +58,9 @@ export function resizeArea(image: RawImage, window: Window, size: number): RawIm
   if (window.left < 0 || window.top < 0 || window.left + window.width > w + 1e-9 || window.top + window.height > h + 1e-9) {
     throw new Error(`resizeArea: window ${JSON.stringify(window)} is not inside the ${w}×${h} image`);
   }
+  if (window.width === size && window.height === size && Number.isInteger(window.left) && Number.isInteger(window.top)) {
+    return copyWindow(image, window.left, window.top, size); // 1:1 (e.g. crop 224 at 112 px, decoded at 1/2)
+  }
   const xs = taps(window.left, window.width, size);
   const ys = taps(window.top, window.height, size);
   // Rows the window touches, filtered horizontally, then combined vertically. Two small functions
@@ -66,6 +69,16 @@ export function resizeArea(image: RawImage, window: Window, size: number): RawIm
   const rowEnd = ys.first[size - 1] + (ys.offset[size] - ys.offset[size - 1]);
   const rows = horizontalPass(src, w, xs, rowStart, rowEnd, size);
   return { data: verticalPass(rows, ys, rowStart, size), width: size, height: size, channels: 3 };
+}
+
+function copyWindow(image: RawImage, left: number, top: number, size: number): RawImage {
+  const row = size * 3;
+  const out = new Uint8Array(size * row);
+  for (let y = 0; y < size; y++) {
+    const from = ((top + y) * image.width + left) * 3;
+    out.set(image.data.subarray(from, from + row), y * row);
+  }
+  return { data: out, width: size, height: size, channels: 3 };
 }
 
 /** Rows rowStart…rowEnd of an RGB image of width w, each filtered to `size` pixels by `xs`. */
