@@ -12,6 +12,7 @@ describe('gzx doctor', () => {
     const report = JSON.parse(gzx('doctor', '--json'));
     expect(report.node).toBe(process.version);
     expect(report.sharp.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(report.turbojpeg).toEqual({ version: '0.1.3', loads: true });
     expect(report.backends.map((b: { candidate: string }) => b.candidate)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
     const wasm = report.backends.find((b: { candidate: string }) => b.candidate === 'wasm');
     expect(wasm.loads).toBe(true);
@@ -24,6 +25,7 @@ describe('gzx doctor', () => {
     const text = gzx('doctor');
     expect(text).toMatch(/^wasm\s+yes\s+4\.\d+\.\d+\s+\d+\s+WebAssembly/m);
     expect(text).toMatch(/^cpu\s+yes/m);
+    expect(text).toMatch(/^jpeg\s+TurboJPEG wasm \(@cwasm\/jpeg-turbo 0\.1\.3\) decodes JPEGs shrunk ≥ 2×/m);
     expect(text).toMatch(/^tensorflow\s+(yes|no)\s/m);
     expect(text).toMatch(/^backend: auto uses \S+/m);
   });

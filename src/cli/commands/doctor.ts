@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GzxCommand } from '../base.js';
 import { jsonFlag } from '../flags.js';
 import { describeBackends, packageVersion, type BackendDescription } from '../../core/backend.js';
+import { TurboJpeg } from '../../core/pipeline/jpeg-turbo.js';
 
 interface DoctorReport {
   node: string;
@@ -11,6 +12,8 @@ interface DoctorReport {
   memoryGiB: number;
   tfjs: string;
   sharp: { version: string | null; libvips: string | null; error?: string };
+  /** @cwasm/jpeg-turbo: decodes the JPEGs the pipeline shrinks at least 2×. */
+  turbojpeg: { version: string | null; loads: boolean };
   backends: BackendDescription[];
   /** What `backend: auto` picks on this machine. */
   auto: string | null;
@@ -31,6 +34,11 @@ function formatReport(r: DoctorReport): string {
     `node      ${r.node} (${r.platform}, ${r.cpus} cores, ${r.memoryGiB} GiB)`,
     `tfjs      ${r.tfjs}`,
     `sharp     ${r.sharp.version ?? 'not installed'}${r.sharp.libvips ? ` (libvips ${r.sharp.libvips})` : ''}${r.sharp.error ? ` — fails to load: ${r.sharp.error}` : ''}`,
+    `jpeg      ${
+      r.turbojpeg.loads
+        ? `TurboJPEG wasm (@cwasm/jpeg-turbo ${r.turbojpeg.version}) decodes JPEGs shrunk ≥ 2×; sharp the rest`
+        : 'TurboJPEG wasm (@cwasm/jpeg-turbo) does not load: sharp decodes every image (slower; reinstall with npm ci)'
+    }`,
     '',
     'backend         loads  version  threads  why',
   ];
@@ -46,7 +54,7 @@ function formatReport(r: DoctorReport): string {
 export default class Doctor extends GzxCommand {
   static summary = 'Check the machine: which TensorFlow.js backends load (and why not), versions, threads.';
   static description =
-    'Tries each backend in the order `backend: auto` does (tensorflow-gpu, tensorflow, wasm, cpu) and prints whether it loads, its version and threads, and why it does not; plus node and sharp versions.';
+    'Tries each backend in the order `backend: auto` does (tensorflow-gpu, tensorflow, wasm, cpu) and prints whether it loads, its version and threads, and why it does not; plus node, sharp and JPEG decoder versions.';
   static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
   static flags = { json: jsonFlag };
 
@@ -60,6 +68,7 @@ export default class Doctor extends GzxCommand {
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       tfjs: tf.version.tfjs,
       sharp: await sharpVersions(),
+      turbojpeg: { version: packageVersion('@cwasm/jpeg-turbo'), loads: TurboJpeg.available() },
       backends,
       auto: backends.find((b) => b.loads)?.candidate ?? null,
     };
