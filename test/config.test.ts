@@ -122,7 +122,7 @@ describe('defaults and phases', () => {
         loss: 'mse',
         accumulate: 1,
         compile: true,
-        workers: 1,
+        workers: 'auto',
         cache_images: false,
         max_steps_per_epoch: 0,
       },

@@ -46,7 +46,8 @@ export interface TrainConfig {
   compile: boolean;
   phases: PhaseConfig[];
   /** Image decoding worker threads (0 = in the main thread). */
-  workers: number;
+  /** 'auto': one per core (imageWorkerCount). */
+  workers: number | 'auto';
   /** Keep decoded, resized images in memory across epochs; 'disk': also for later runs. */
   cache_images: boolean | 'disk';
   /** Folder of the disk cache (relative to the config); null = $GZX_CACHE_DIR or ~/.cache/gzx/images (diskCacheDir). */

@@ -16,6 +16,7 @@ import { Optimizer } from './optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from './learner.js';
 import { ImageDataModule } from './data-module.js';
 import { diskCacheDir } from './pipeline/cache.js';
+import { imageWorkerCount } from './pipeline/index.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from './checkpoint.js';
 import { saveModel } from './model-io.js';
@@ -160,7 +161,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         nanGuardCallback(),
         dropoutCallback(head),
         memoryPlanCallback(log),
-        dataWaitCallback(log, config.train),
+        dataWaitCallback(log, { ...config.train, workers: imageWorkerCount(config.train.workers) }),
         ...(opts.hooks?.callbacks?.(splits, loggers) ?? []),
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
@@ -288,8 +289,11 @@ export async function assembleSession(
   if (backbone.loadPretrained && loadPretrained) await backbone.loadPretrained(model, log);
   log(`model: ${config.backbone.use} + ${config.head.use}, ${model.countParams().toLocaleString('en')} parameters`);
 
+  const workers = imageWorkerCount(config.train.workers);
+  const workersWhy = config.train.workers === 'auto' ? ' (train.workers: auto, one per core)' : '';
+  log(`images: decoded in ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`}${workersWhy}`);
   const dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
-    workers: config.train.workers,
+    workers,
     cacheImages: config.train.cache_images !== false,
     cacheDir: config.train.cache_images === 'disk' ? diskCacheDir(config.train.cache_dir, resolved.configDir) : null,
     pluginModules: opts.pluginModuleUrls,

@@ -18,6 +18,14 @@ import { deserializeError, type SerializedError, type WorkerInit } from './messa
 
 export { decodeImage, toFloat, BadImageError, planCentreCrop } from './decode.js';
 
+/** Most workers `workers: auto` starts: each loads the plugin modules, and training needs cores too. */
+const MAX_AUTO_WORKERS = 8;
+
+/** Worker threads for a `train.workers` setting: `auto` decodes on every core (TurboJPEG runs in the thread that asks). */
+export function imageWorkerCount(setting: number | 'auto', cores = os.availableParallelism()): number {
+  return setting === 'auto' ? Math.max(1, Math.min(cores, MAX_AUTO_WORKERS)) : setting;
+}
+
 export interface PipelineOptions {
   /** 0 = decode in the main thread. */
   workers: number;
