@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
-import { ImagePipeline, compiledModuleFor, decodeImage, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
+import { ImagePipeline, compiledModuleFor, decodeImage, imageWorkerCount, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
 import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/core/pipeline/decode.js';
 import { diskCacheDir } from '../src/core/pipeline/cache.js';
 import { TurboJpeg, scaledSide } from '../src/core/pipeline/jpeg-turbo.js';
@@ -239,6 +239,11 @@ describe('decodeImage', () => {
     expect(mismatches).toBe(0);
     expect((await decodeImage(png, { crop: 150, size: 30 })).data.length).toBe(30 * 30 * 3);
     await expect(decodeImage(png, { crop: 250, size: 30 })).rejects.toThrow(/larger than image .*300×200/);
+  });
+
+  it('train.workers: auto starts one worker per core, at least 1 and at most 8; numbers stay as given', () => {
+    expect([imageWorkerCount('auto', 1), imageWorkerCount('auto', 2), imageWorkerCount('auto', 32)]).toEqual([1, 2, 8]);
+    expect([imageWorkerCount(0, 2), imageWorkerCount(3, 2)]).toEqual([0, 3]);
   });
 
   it('toFloat stacks images NHWC in [0, 1]', () => {
