@@ -75,17 +75,22 @@ async function measure(pass: (run: number) => Promise<number>): Promise<Rate> {
 }
 
 /** `work` over all files, `concurrency` at a time. */
-function rate(list: string[], concurrency: number, work: (file: string) => Promise<unknown>): Promise<Rate> {
-  return measure(async () => {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < list.length) await work(list[next++]);
-      }),
-    );
-    return list.length;
-  });
+async function workThrough(list: string[], concurrency: number, work: (file: string) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < list.length) await work(list[next++]);
+    }),
+  );
+  return list.length;
 }
+
+function rate(list: string[], concurrency: number, work: (file: string) => Promise<unknown>): Promise<Rate> {
+  return measure(() => workThrough(list, concurrency, work));
+}
+
+/** The 4-in-flight sharp resize every pipeline figure is compared with. */
+const plainResize = (size: number) => (file: string) => sharp(file).resize(size, size, { fit: 'fill' }).raw().toBuffer();
 
 /** Stands in for a training step: blocks the main thread for `ms` like synchronous tfjs work does. */
 function busy(ms: number): void {
@@ -95,21 +100,18 @@ function busy(ms: number): void {
   }
 }
 
-function pipelineRate(
-  p: ImagePipeline,
-  samples: Sample[],
-  size: number,
-  augment: PluginRef[],
-  trainMsPerImage = 0,
-): Promise<Rate> {
-  return measure(async (r) => {
-    let n = 0;
-    for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 1, epoch: r, shuffle: true })) {
-      n += batch.n;
-      busy(batch.n * trainMsPerImage);
-    }
-    return n;
-  });
+/** One epoch through the pipeline; the number of images. */
+async function pipelinePass(p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[], epoch: number, trainMsPerImage = 0): Promise<number> {
+  let n = 0;
+  for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 1, epoch, shuffle: true })) {
+    n += batch.n;
+    busy(batch.n * trainMsPerImage);
+  }
+  return n;
+}
+
+function pipelineRate(p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[], trainMsPerImage = 0): Promise<Rate> {
+  return measure((r) => pipelinePass(p, samples, size, augment, r, trainMsPerImage));
 }
 
 /** Rounds of the alternating comparison below. */
@@ -123,16 +125,9 @@ async function alternatingRatio(list: string[], p: ImagePipeline, samples: Sampl
   const ratios: number[] = [];
   for (let round = 0; round < ALTERNATING_ROUNDS; round++) {
     let start = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: PLAIN_CONCURRENCY }, async () => {
-        while (next < list.length) await sharp(list[next++]).resize(size, size, { fit: 'fill' }).raw().toBuffer();
-      }),
-    );
-    const plainIps = list.length / (performance.now() - start);
+    const plainIps = (await workThrough(list, PLAIN_CONCURRENCY, plainResize(size))) / (performance.now() - start);
     start = performance.now();
-    let n = 0;
-    for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 2, epoch: round, shuffle: true })) n += batch.n;
+    const n = await pipelinePass(p, samples, size, augment, 100 + round);
     ratios.push(n / (performance.now() - start) / plainIps);
   }
   return median(ratios);
@@ -149,7 +144,7 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
 
   put('plain_full_decode', await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).raw().toBuffer()));
   for (const size of SIZES) {
-    put(`plain_resize${size}`, await rate(list, PLAIN_CONCURRENCY, (f) => sharp(f).resize(size, size, { fit: 'fill' }).raw().toBuffer()));
+    put(`plain_resize${size}`, await rate(list, PLAIN_CONCURRENCY, plainResize(size)));
   }
   // gzx's own decoding (TurboJPEG at n/8 + area mean for these sizes), one image at a time in this thread.
   for (const size of SIZES) put(`decodeImage${size}`, await rate(list, 1, (f) => decodeImage(f, { crop: null, size })));

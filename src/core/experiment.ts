@@ -45,8 +45,7 @@ export interface TrainConfig {
   /** Training passes as compiled graphs where the backend can (tensorflow on CPU). */
   compile: boolean;
   phases: PhaseConfig[];
-  /** Image decoding worker threads (0 = in the main thread). */
-  /** 'auto': one per core (imageWorkerCount). */
+  /** Image decoding worker threads: 0 = in the main thread; 'auto' = one per core (imageWorkerCount). */
   workers: number | 'auto';
   /** Keep decoded, resized images in memory across epochs; 'disk': also for later runs. */
   cache_images: boolean | 'disk';

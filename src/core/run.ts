@@ -161,7 +161,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         nanGuardCallback(),
         dropoutCallback(head),
         memoryPlanCallback(log),
-        dataWaitCallback(log, { ...config.train, workers: imageWorkerCount(config.train.workers) }),
+        dataWaitCallback(log, { ...config.train, workers: session.workers }),
         ...(opts.hooks?.callbacks?.(splits, loggers) ?? []),
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
@@ -237,6 +237,8 @@ export interface Session {
   layerGroups: string[][];
   phases: Phase[];
   dataModule: ImageDataModule;
+  /** Image worker threads, `train.workers` resolved. */
+  workers: number;
 }
 
 /** Plugins, data, model and phases of an experiment: what `run` and `lr-find` both train. */
@@ -299,7 +301,7 @@ export async function assembleSession(
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
   });
-  return { splits, head, model, layerGroups, phases, dataModule };
+  return { splits, head, model, layerGroups, phases, dataModule, workers };
 }
 
 export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {

@@ -163,7 +163,7 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
     if (crop !== null) {
       const { width, height } = fromJpeg ?? (await sharp(bytes).metadata());
       if (!width || !height) throw new Error('image has no size');
-      checkCrop(path, crop, width, height);
+      if (!fromJpeg) checkCrop(path, crop, width, height); // JPEGs were checked above
       const plan = planCentreCrop(width, height, crop, size);
       pipeline =
         fromJpeg && plan.shrinkOnLoad > 1

@@ -14,7 +14,6 @@ interface TurboExports {
   malloc(bytes: number): number;
   free(pointer: number): void;
   tjInitDecompress(): number;
-  tjDestroy(handle: number): number;
   tjDecompressHeader3(handle: number, jpeg: number, size: number, width: number, height: number, subsampling: number, colourspace: number): number;
   tjDecompress2(handle: number, jpeg: number, size: number, out: number, width: number, pitch: number, height: number, pixelFormat: number, flags: number): number;
 }
