@@ -10,8 +10,9 @@ if (!parentPort) throw new Error('pipeline worker.js must run as a worker thread
 const port = parentPort;
 const init = workerData as WorkerInit;
 
-// Parallelism comes from several images in flight (libuv pool + workers); libvips threads inside one
-// small image only add contention on 2 cores. This setting is process-wide, which is what we want.
+// Parallelism comes from the workers (TurboJPEG decodes in the worker's own thread) and, for the
+// images sharp still decodes, several in flight on libuv's pool; libvips threads inside one small
+// image only add contention on 2 cores. This setting is process-wide, which is what we want.
 sharp.concurrency(1);
 
 const cache = new CacheView();
