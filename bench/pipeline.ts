@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
 import { ImagePipeline, decodeImage } from '../src/core/pipeline/index.js';
+import { TurboJpeg } from '../src/core/pipeline/jpeg-turbo.js';
 
 // shared/ sits beside the checkout; GZX_SAMPLE_DIR overrides.
 const SAMPLE_DIR =
@@ -146,6 +147,10 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
   for (const size of SIZES) {
     put(`plain_resize${size}`, await rate(list, PLAIN_CONCURRENCY, plainResize(size)));
   }
+  // The least any decoder of these files pays: TurboJPEG at 1/8 reads every entropy-coded bit but
+  // inverse-transforms only the DC terms (no resize, no augmentation).
+  const turbo = new TurboJpeg();
+  put('jpeg_floor', await rate(list, 1, async (f) => turbo.decode(await fs.promises.readFile(f), 1)));
   // gzx's own decoding (TurboJPEG at n/8 + area mean for these sizes), one image at a time in this thread.
   for (const size of SIZES) put(`decodeImage${size}`, await rate(list, 1, (f) => decodeImage(f, { crop: null, size })));
   // Centre crops to 64 px: sharp's extract-then-resize (no shrink-on-load) vs decodeImage, which
@@ -229,6 +234,7 @@ export function formatPipelineTable(r: Record<string, number>): string {
     '|---|---|---|',
     row('plain sharp full decode (raw 424×424)', 'plain_full_decode'),
     ...SIZES.map((s) => row(`plain sharp resize to ${s}`, `plain_resize${s}`)),
+    row('TurboJPEG at 1/8 only (the floor: entropy decoding and DC; one thread)', 'jpeg_floor'),
     ...SIZES.map((s) => row(`decodeImage to ${s} (TurboJPEG at n/8 + area mean; one thread)`, `decodeImage${s}`)),
     ...CROPS.flatMap((c) => [
       row(`crop ${c}→64, extract first (no shrink-on-load)`, `crop${c}_to64_extract_first`),

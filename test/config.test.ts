@@ -123,7 +123,7 @@ describe('defaults and phases', () => {
         accumulate: 1,
         compile: true,
         workers: 'auto',
-        cache_images: false,
+        cache_images: 'auto',
         max_steps_per_epoch: 0,
       },
     });

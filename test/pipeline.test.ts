@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import type { Sample } from '../src/core/contracts.js';
 import type { PluginRef } from '../src/core/experiment.js';
-import { ImagePipeline, compiledModuleFor, decodeImage, imageWorkerCount, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
+import { ImagePipeline, autoCachePlan, compiledModuleFor, decodeImage, imageWorkerCount, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
 import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/core/pipeline/decode.js';
 import { diskCacheDir } from '../src/core/pipeline/cache.js';
 import { TurboJpeg, scaledSide } from '../src/core/pipeline/jpeg-turbo.js';
@@ -244,6 +244,14 @@ describe('decodeImage', () => {
   it('train.workers: auto starts one worker per core, at least 1 and at most 8; numbers stay as given', () => {
     expect([imageWorkerCount('auto', 1), imageWorkerCount('auto', 2), imageWorkerCount('auto', 32)]).toEqual([1, 2, 8]);
     expect([imageWorkerCount(0, 2), imageWorkerCount(3, 2)]).toEqual([0, 3]);
+  });
+
+  it('train.cache_images: auto keeps decoded images in memory only when every size fits in a quarter of memory', () => {
+    const GiB = 2 ** 30;
+    // The Kaggle training set on a 24 GiB machine: 64 px (0.76 GB) fits; 112 then 224 px (11.6 GB) does not.
+    expect(autoCachePlan(61578, [64, 64], 24 * GiB)).toEqual({ cache: true, bytes: 61578 * 64 * 64 * 3, budget: 6 * GiB });
+    expect(autoCachePlan(61578, [112, 224], 24 * GiB)).toMatchObject({ cache: false, bytes: 61578 * (112 * 112 + 224 * 224) * 3 });
+    expect(autoCachePlan(61578, [64], 2 * GiB).cache).toBe(false); // a small container
   });
 
   it('toFloat stacks images NHWC in [0, 1]', () => {

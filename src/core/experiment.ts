@@ -47,13 +47,15 @@ export interface TrainConfig {
   phases: PhaseConfig[];
   /** Image decoding worker threads: 0 = in the main thread; 'auto' = one per core (imageWorkerCount). */
   workers: number | 'auto';
-  /** Keep decoded, resized images in memory across epochs; 'disk': also for later runs. */
-  cache_images: boolean | 'disk';
+  /** Keep decoded, resized images in memory across epochs; 'disk': also for later runs; 'auto': in memory when they fit (autoCachePlan). */
+  cache_images: CacheImagesSetting;
   /** Folder of the disk cache (relative to the config); null = $GZX_CACHE_DIR or ~/.cache/gzx/images (diskCacheDir). */
   cache_dir: string | null;
   /** Stop an epoch after this many steps (quick experiments); 0 = no limit. */
   max_steps_per_epoch: number;
 }
+
+export type CacheImagesSetting = boolean | 'disk' | 'auto';
 
 export interface ExperimentConfig {
   name: string;

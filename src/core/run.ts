@@ -8,7 +8,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { Augmentation, Backbone, DataSource, DataSplits, Head, RunInfo, RunLogger, RunStatus, Schedule } from './contracts.js';
-import type { ExperimentConfig, PluginRef } from './experiment.js';
+import type { CacheImagesSetting, ExperimentConfig, PluginRef } from './experiment.js';
 import type { PluginContext, PluginKind } from './plugin.js';
 import type { PluginRegistry } from './registry.js';
 import { selectBackend, type BackendReport } from './backend.js';
@@ -16,7 +16,7 @@ import { Optimizer } from './optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from './learner.js';
 import { ImageDataModule } from './data-module.js';
 import { diskCacheDir } from './pipeline/cache.js';
-import { imageWorkerCount } from './pipeline/index.js';
+import { autoCachePlan, imageWorkerCount } from './pipeline/index.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from './checkpoint.js';
 import { saveModel } from './model-io.js';
@@ -161,7 +161,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         nanGuardCallback(),
         dropoutCallback(head),
         memoryPlanCallback(log),
-        dataWaitCallback(log, { ...config.train, workers: session.workers }),
+        dataWaitCallback(log, { workers: session.workers, cache_images: session.cacheImages }),
         ...(opts.hooks?.callbacks?.(splits, loggers) ?? []),
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
@@ -239,6 +239,8 @@ export interface Session {
   dataModule: ImageDataModule;
   /** Image worker threads, `train.workers` resolved. */
   workers: number;
+  /** `train.cache_images` resolved. */
+  cacheImages: boolean | 'disk';
 }
 
 /** Plugins, data, model and phases of an experiment: what `run` and `lr-find` both train. */
@@ -294,14 +296,36 @@ export async function assembleSession(
   const workers = imageWorkerCount(config.train.workers);
   const workersWhy = config.train.workers === 'auto' ? ' (train.workers: auto, one per core)' : '';
   log(`images: decoded in ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`}${workersWhy}`);
+  const cacheImages = imageCacheSetting(config.train.cache_images, splits.train.length + splits.valid.length, phases, log);
   const dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
     workers,
-    cacheImages: config.train.cache_images !== false,
-    cacheDir: config.train.cache_images === 'disk' ? diskCacheDir(config.train.cache_dir, resolved.configDir) : null,
+    cacheImages: cacheImages !== false,
+    cacheDir: cacheImages === 'disk' ? diskCacheDir(config.train.cache_dir, resolved.configDir) : null,
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
   });
-  return { splits, head, model, layerGroups, phases, dataModule, workers };
+  return { splits, head, model, layerGroups, phases, dataModule, workers, cacheImages };
+}
+
+/** `train.cache_images` resolved (`auto` decided by memory), and said in the log. */
+function imageCacheSetting(setting: CacheImagesSetting, images: number, phases: Phase[], log: (message: string) => void): boolean | 'disk' {
+  if (setting !== 'auto') {
+    if (setting !== false) log(`images: kept ${setting === 'disk' ? 'in memory and on disk' : 'in memory'} once decoded (train.cache_images: ${setting})`);
+    return setting;
+  }
+  const sizes = [...new Set(phases.map((p) => p.size))];
+  const plan = autoCachePlan(images, sizes);
+  const what = `${formatBytes(plan.bytes)} for ${images.toLocaleString('en')} images at ${sizes.join(' and ')} px`;
+  log(
+    plan.cache
+      ? `images: kept in memory once decoded (train.cache_images: auto; ${what}, within a quarter of ${formatBytes(plan.budget * 4)})`
+      : `images: decoded again every epoch (train.cache_images: auto; ${what} is more than a quarter of ${formatBytes(plan.budget * 4)}; true keeps them anyway, disk keeps them on disk)`,
+  );
+  return plan.cache;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MiB`;
 }
 
 export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {

@@ -26,6 +26,35 @@ export function imageWorkerCount(setting: number | 'auto', cores = os.availableP
   return setting === 'auto' ? Math.max(1, Math.min(cores, MAX_AUTO_WORKERS)) : setting;
 }
 
+/** Share of the machine's memory `cache_images: auto` may fill with decoded images. */
+const AUTO_CACHE_MEMORY_SHARE = 0.25;
+
+/** Memory this process may use: the container's limit where one is set, else the machine's. */
+export function usableMemory(): number {
+  const total = os.totalmem();
+  const limit = process.constrainedMemory?.() ?? 0; // 0, or 2^64-ish, when unconstrained
+  return limit > 0 && limit < total ? limit : total;
+}
+
+export interface AutoCachePlan {
+  /** Whether decoded images are kept in memory. */
+  cache: boolean;
+  /** Memory the cache fills once every image has been decoded at every size. */
+  bytes: number;
+  /** What `auto` allows: a quarter of usable memory. */
+  budget: number;
+}
+
+/**
+ * `cache_images: auto`: keep decoded images in memory when all of them, at every size the phases
+ * use, fit in a quarter of memory (61,578 Kaggle images: 0.76 GB at 64 px, 2.3 GB at 112, 9.3 GB at 224).
+ */
+export function autoCachePlan(images: number, sizes: number[], memory = usableMemory()): AutoCachePlan {
+  const bytes = [...new Set(sizes)].reduce((sum, size) => sum + images * size * size * 3, 0);
+  const budget = Math.floor(memory * AUTO_CACHE_MEMORY_SHARE);
+  return { cache: bytes <= budget, bytes, budget };
+}
+
 export interface PipelineOptions {
   /** 0 = decode in the main thread. */
   workers: number;
