@@ -37,4 +37,38 @@ describe('resizeArea', () => {
     expect(() => resizeArea(flat, { left: 0, top: 0, width: 10, height: 10 }, 20)).toThrow(/only shrinks/);
     expect(() => resizeArea(flat, { left: 30, top: 0, width: 30, height: 30 }, 10)).toThrow(/not inside/);
   });
+
+  it('equals the exact area mean at every pixel, windows reaching the image edges included', () => {
+    // Pseudo-random pixels: any misplaced tap or weight shows up as a difference above rounding.
+    const noise = rgb(41, 37, (x, y, c) => (x * 97 + y * 57 + c * 31 + ((x * y) % 7) * 19) % 256);
+    const reference = (win: { left: number; top: number; width: number; height: number }, size: number, ox: number, oy: number, c: number) => {
+      const sx = win.width / size;
+      const sy = win.height / size;
+      let sum = 0;
+      for (let y = 0; y < noise.height; y++) {
+        const hy = Math.min(y + 1, win.top + (oy + 1) * sy) - Math.max(y, win.top + oy * sy);
+        if (hy <= 0) continue;
+        for (let x = 0; x < noise.width; x++) {
+          const hx = Math.min(x + 1, win.left + (ox + 1) * sx) - Math.max(x, win.left + ox * sx);
+          if (hx > 0) sum += hx * hy * noise.data[(y * noise.width + x) * 3 + c];
+        }
+      }
+      return sum / (sx * sy);
+    };
+    const windows = [
+      { left: 0, top: 0, width: 41, height: 37 }, // whole image, 41 → 29 and 37 → 29: up to 3 sources per output
+      { left: 2.5, top: 1.25, width: 38.5, height: 35.75 }, // fractional, ending at the right and bottom edges
+      { left: 0, top: 0, width: 41, height: 37, size: 9 }, // more than 4 sources per output
+    ];
+    for (const { size = 29, ...win } of windows) {
+      const out = resizeArea(noise, win, size);
+      let worst = 0;
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(out.data[(y * size + x) * 3 + c] - reference(win, size, x, y, c)));
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(0.5 + 1e-6);
+    }
+  });
 });
