@@ -14,7 +14,7 @@ export interface Window {
 /**
  * Per output index along one axis: `count` consecutive source indices from first[i], with weights
  * weights[i·count …]. Outputs covering fewer sources get zero weights (exact: adding 0·v changes no
- * sum), their first index moved back where needed to stay inside [0, limit). A fixed tap count lets
+ * sum), their first index moved back where needed to stay inside [min, max). A fixed tap count lets
  * the passes below run unrolled 2- and 3-tap loops: 1.2–1.3× faster than a variable count per output.
  */
 interface Taps {
@@ -26,8 +26,8 @@ interface Taps {
 
 const tapsCache = new Map<string, Taps>();
 
-function taps(start: number, length: number, out: number, limit: number): Taps {
-  const key = `${start}:${length}:${out}:${limit}`;
+function taps(start: number, length: number, out: number, min: number, max: number): Taps {
+  const key = `${start}:${length}:${out}:${min}:${max}`;
   const known = tapsCache.get(key);
   if (known) return known;
   const scale = length / out;
@@ -45,7 +45,7 @@ function taps(start: number, length: number, out: number, limit: number): Taps {
   const first = new Int32Array(out);
   const weights = new Float64Array(out * count);
   spans.forEach(({ lo, weights: w }, i) => {
-    const at = Math.max(0, Math.min(lo, limit - count));
+    const at = Math.max(min, Math.min(lo, max - count));
     first[i] = at;
     weights.set(w, i * count + (lo - at));
   });
@@ -71,14 +71,14 @@ export function resizeArea(image: RawImage, window: Window, size: number): RawIm
   if (window.width === size && window.height === size && Number.isInteger(window.left) && Number.isInteger(window.top)) {
     return copyWindow(image, window.left, window.top, size); // 1:1 (e.g. crop 224 at 112 px, decoded at 1/2)
   }
-  const xs = taps(window.left, window.width, size, w);
   // Rows the window touches, filtered horizontally, then combined vertically. Separate functions
   // rather than one: V8 optimises each loop nest ~2× better on its own.
-  const rowStart = Math.max(0, Math.floor(window.top + 1e-9));
+  const rowStart = Math.floor(window.top + 1e-9);
   const rowEnd = Math.min(h, Math.ceil(window.top + window.height - 1e-9));
-  const ys = taps(window.top - rowStart, window.height, size, rowEnd - rowStart);
+  const xs = taps(window.left, window.width, size, 0, w);
+  const ys = taps(window.top, window.height, size, rowStart, rowEnd);
   const rows = horizontalPass(src, w, xs, rowStart, rowEnd, size);
-  return { data: verticalPass(rows, ys, size), width: size, height: size, channels: 3 };
+  return { data: verticalPass(rows, ys, rowStart, size), width: size, height: size, channels: 3 };
 }
 
 function copyWindow(image: RawImage, left: number, top: number, size: number): RawImage {
@@ -150,12 +150,12 @@ function horizontalN(src: Uint8Array, from: number, rows: Float32Array, to: numb
 }
 
 /** The filtered rows combined by `ys` into size × size RGB, rounded to 8 bits. */
-function verticalPass(rows: Float32Array, ys: Taps, size: number): Uint8Array {
+function verticalPass(rows: Float32Array, ys: Taps, rowStart: number, size: number): Uint8Array {
   const { count, first, weights } = ys;
   const rowOut = size * 3;
   const out = new Uint8Array(size * rowOut);
   for (let y = 0; y < size; y++) {
-    const r0 = first[y] * rowOut;
+    const r0 = (first[y] - rowStart) * rowOut;
     const o = y * rowOut;
     const k = y * count;
     if (count === 2) vertical2(rows, r0, rowOut, weights[k], weights[k + 1], out, o);
