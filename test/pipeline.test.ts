@@ -249,8 +249,8 @@ describe('decodeImage', () => {
   it('train.cache_images: auto keeps decoded images in memory only when every size fits in a quarter of memory', () => {
     const GiB = 2 ** 30;
     // The Kaggle training set on a 24 GiB machine: 64 px (0.76 GB) fits; 112 then 224 px (11.6 GB) does not.
-    expect(autoCachePlan(61578, [64, 64], 24 * GiB)).toEqual({ cache: true, bytes: 61578 * 64 * 64 * 3, budget: 6 * GiB });
-    expect(autoCachePlan(61578, [112, 224], 24 * GiB)).toMatchObject({ cache: false, bytes: 61578 * (112 * 112 + 224 * 224) * 3 });
+    expect(autoCachePlan(61578, [64, 64], 24 * GiB)).toEqual({ cache: true, sizes: [64], bytes: 61578 * 64 * 64 * 3, memory: 24 * GiB });
+    expect(autoCachePlan(61578, [112, 224], 24 * GiB)).toMatchObject({ cache: false, sizes: [112, 224], bytes: 61578 * (112 * 112 + 224 * 224) * 3 });
     expect(autoCachePlan(61578, [64], 2 * GiB).cache).toBe(false); // a small container
   });
 

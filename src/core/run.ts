@@ -313,13 +313,13 @@ function imageCacheSetting(setting: CacheImagesSetting, images: number, phases: 
     if (setting !== false) log(`images: kept ${setting === 'disk' ? 'in memory and on disk' : 'in memory'} once decoded (train.cache_images: ${setting})`);
     return setting;
   }
-  const sizes = [...new Set(phases.map((p) => p.size))];
-  const plan = autoCachePlan(images, sizes);
-  const what = `${formatBytes(plan.bytes)} for ${images.toLocaleString('en')} images at ${sizes.join(' and ')} px`;
+  const plan = autoCachePlan(images, phases.map((p) => p.size));
+  const what = `${formatBytes(plan.bytes)} for ${images.toLocaleString('en')} images at ${plan.sizes.join(' and ')} px`;
   log(
     plan.cache
-      ? `images: kept in memory once decoded (train.cache_images: auto; ${what}, within a quarter of ${formatBytes(plan.budget * 4)})`
-      : `images: decoded again every epoch (train.cache_images: auto; ${what} is more than a quarter of ${formatBytes(plan.budget * 4)}; true keeps them anyway, disk keeps them on disk)`,
+      ? `images: kept in memory once decoded (train.cache_images: auto; ${what}, within a quarter of ${formatBytes(plan.memory)})`
+      : `images: decoded again every epoch (train.cache_images: auto; ${what} is more than a quarter of ${formatBytes(plan.memory)}; ` +
+          `true, or disk, keeps them in memory anyway)`,
   );
   return plan.cache;
 }

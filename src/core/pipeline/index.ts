@@ -39,10 +39,12 @@ export function usableMemory(): number {
 export interface AutoCachePlan {
   /** Whether decoded images are kept in memory. */
   cache: boolean;
+  /** The distinct image sizes counted. */
+  sizes: number[];
   /** Memory the cache fills once every image has been decoded at every size. */
   bytes: number;
-  /** What `auto` allows: a quarter of usable memory. */
-  budget: number;
+  /** Usable memory; `auto` allows a quarter of it. */
+  memory: number;
 }
 
 /**
@@ -50,9 +52,9 @@ export interface AutoCachePlan {
  * use, fit in a quarter of memory (61,578 Kaggle images: 0.76 GB at 64 px, 2.3 GB at 112, 9.3 GB at 224).
  */
 export function autoCachePlan(images: number, sizes: number[], memory = usableMemory()): AutoCachePlan {
-  const bytes = [...new Set(sizes)].reduce((sum, size) => sum + images * size * size * 3, 0);
-  const budget = Math.floor(memory * AUTO_CACHE_MEMORY_SHARE);
-  return { cache: bytes <= budget, bytes, budget };
+  const distinct = [...new Set(sizes)];
+  const bytes = distinct.reduce((sum, size) => sum + images * size * size * 3, 0);
+  return { cache: bytes <= memory * AUTO_CACHE_MEMORY_SHARE, sizes: distinct, bytes, memory };
 }
 
 export interface PipelineOptions {
