@@ -188,7 +188,8 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     artifacts.push(...((await opts.hooks?.afterFit?.(ctxForHooks, learner)) ?? []));
     for (const a of artifacts) for (const lg of loggers) await lg.logArtifact?.(a);
     status = 'FINISHED';
-    summary = { final: learner.state?.metrics ?? {}, skipped_images: dataModule.skipped().length };
+    const notes = Object.keys(learner.metricNotes).length > 0 ? { metric_notes: { ...learner.metricNotes } } : {};
+    summary = { final: learner.state?.metrics ?? {}, ...notes, skipped_images: dataModule.skipped().length };
     model.dispose();
     optimizer.dispose();
   } catch (e) {
