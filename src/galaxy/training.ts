@@ -18,7 +18,7 @@ import { UserError } from '../core/errors.js';
  * every printed valid_rmse/baseline_rmse carries "(N of 37 columns known)", loggers get a
  * `gzx.labels` tag, and a question with no known cell gets no valid_rmse_q metric at all.
  */
-export function galaxyMetricsCallback(splits: DataSplits, loggers: RunLogger[] = []): Callback {
+export function galaxyMetricsCallback(splits: DataSplits, loggers: RunLogger[] = [], log: (message: string) => void = () => undefined): Callback {
   const trainRows = splits.train.map((s) => s.labels!).filter(Boolean);
   const validRows = splits.valid.map((s) => s.labels!).filter(Boolean);
   const coverage = labelCoverage([...trainRows, ...validRows]);
@@ -35,10 +35,8 @@ export function galaxyMetricsCallback(splits: DataSplits, loggers: RunLogger[] =
     beforeFit: async (l) => {
       if (!coverage.partial) return;
       const text = describeCoverage(coverage);
-      for (const lg of loggers) {
-        lg.message?.(`labels: ${text}`);
-        await lg.setTags?.({ 'gzx.labels': text });
-      }
+      log(`labels: ${text}`);
+      for (const lg of loggers) await lg.setTags?.({ 'gzx.labels': text });
       if (note) for (const key of ['valid_rmse', 'baseline_rmse']) l.metricNotes[key] = note;
     },
     afterValidate: (l) => {
@@ -97,7 +95,7 @@ export async function writePredictionGrid(file: string, splits: DataSplits, stat
 }
 
 export const galaxyRunHooks: RunHooks = {
-  callbacks: (splits: DataSplits, loggers: RunLogger[]) => [galaxyMetricsCallback(splits, loggers)],
+  callbacks: (splits, loggers, log) => [galaxyMetricsCallback(splits, loggers, log)],
   afterFit: async (ctx, learner) => {
     const curves = path.join('artifacts', 'curves.png');
     const grid = path.join('artifacts', 'predictions.png');
