@@ -8,7 +8,7 @@ import type { Callback, LearnerState } from '../core/learner.js';
 import { decodeImage } from '../core/pipeline/index.js';
 import { resultsGrid, type GridCell } from './show.js';
 import type { RunHooks } from '../core/run.js';
-import { writeLineChart } from '../core/plot.js';
+import { writeChart } from '../core/plot.js';
 import { baselineRmse, coverageNote, labelCoverage, perQuestionRmseRecord, rmse, type LabelCoverage } from './metrics.js';
 import { UserError } from '../core/errors.js';
 
@@ -70,14 +70,20 @@ export async function writeCurves(runDir: string, file: string): Promise<void> {
     avg = 0.9 * avg + 0.1 * y;
     smoothed.push([x, avg / (1 - Math.pow(0.9, i + 1))]);
   });
-  await writeLineChart(
+  await writeChart(
     file,
     [
-      { name: 'train loss (MSE, smoothed)', points: smoothed },
-      { name: 'valid RMSE', points: series('valid_rmse') },
-      { name: 'baseline RMSE', points: series('baseline_rmse') },
+      { title: 'training loss', yLabel: 'MSE (smoothed)', series: [{ name: 'train loss (MSE, smoothed)', points: smoothed }] },
+      {
+        title: 'validation',
+        yLabel: 'RMSE',
+        series: [
+          { name: 'valid RMSE', points: series('valid_rmse') },
+          { name: 'column-mean baseline', points: series('baseline_rmse'), dashed: true },
+        ],
+      },
     ],
-    { title: 'training curves', xLabel: 'step', yLabel: 'loss / RMSE' },
+    { title: 'training curves', xLabel: 'step' },
   );
 }
 
