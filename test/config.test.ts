@@ -168,7 +168,6 @@ describe('defaults and phases', () => {
         size: 64,
         lr: 0.001,
         optimizer: { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true },
-        loss: 'mse',
         accumulate: 1,
         compile: true,
         workers: 'auto',

@@ -84,6 +84,7 @@ export async function lrFind(
     accumulate: 1,
     validBatchSize: config.train.valid_batch_size,
     seed: config.seed,
+    loss: session.head.loss,
     callbacks: [recorder],
   });
   try {

@@ -155,6 +155,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       validBatchSize: config.train.valid_batch_size,
       seed: config.seed,
       compile: config.train.compile,
+      loss: head.loss,
       log,
       callbacks: [
         stopSignalCallback(abort.signal),
