@@ -24,6 +24,15 @@ export interface DataSplits {
   skipped: { path: string; reason: string }[];
   /** What the image pipeline does with a JPEG that fails to decode: skip and count it, or stop. */
   badImagePolicy: 'skip' | 'fail';
+  /** How train and valid were chosen; the run logs `text` and keeps `details` in summary.json. */
+  split?: SplitReport;
+}
+
+export interface SplitReport {
+  /** One line for the run's log, e.g. "1,600 training and 400 validation galaxies, held out at random (…)". */
+  text: string;
+  /** The same as JSON values (seed, fraction or named set, counts), for summary.json. */
+  details: Record<string, unknown>;
 }
 
 export interface DataSource {
