@@ -260,7 +260,7 @@ describe('learner', () => {
         callbacks: [{ name: 'loss', afterBatch: (l) => void losses.push(l.state.loss) }],
         compile: false,
       });
-      learner.microBatch = microBatch;
+      learner.passes.microBatch = microBatch;
       await learner.fit();
       return { loss: losses[0], expected: sum / known, plain: plainSum / first.y!.length };
     }

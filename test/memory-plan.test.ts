@@ -95,7 +95,7 @@ describe('passes over a batch', () => {
     const split = plainModel();
     await learner(whole, []).fit();
     const l = learner(split, []);
-    l.microBatch = 3; // 8 = 3 + 3 + 2: uneven passes are weighted by their size
+    l.passes.microBatch = 3; // 8 = 3 + 3 + 2: uneven passes are weighted by their size
     await l.fit();
     const a = whole.getWeights().map((w) => w.dataSync());
     const b = split.getWeights().map((w) => w.dataSync());
@@ -140,7 +140,7 @@ describe('memoryPlanCallback on wasm', () => {
     const lines: string[] = [];
     const l = learner(model, [memoryPlanCallback((m) => lines.push(m), heap)]);
     await l.fit();
-    expect(l.microBatch).toBe(3);
+    expect(l.passes.microBatch).toBe(3);
     expect(lines.join('\n')).toMatch(/training batch of 8 at 16 px .* 3 passes of 3 with gradients accumulated/);
     expect(Number.isFinite(l.state.loss)).toBe(true);
   });

@@ -27,8 +27,8 @@ export function memoryPlanCallback(log: (message: string) => void, heapBytes = W
     name: 'memory-plan',
     order: -5,
     beforePhase: async (l) => {
-      l.microBatch = null;
-      l.validMicroBatch = null;
+      l.passes.microBatch = null;
+      l.passes.validMicroBatch = null;
       if (tf.getBackend() !== 'wasm') return;
       const { phase, phaseIndex } = l.state;
       const budget = heapBytes * HEAP_HEADROOM;
@@ -42,8 +42,8 @@ export function memoryPlanCallback(log: (message: string) => void, heapBytes = W
       if (!train) throw imageTooLargeError(`train.phases.${phaseIndex}`, phase.size, (await probe(1)) + reserve);
       const validBatch = l.validBatchSize;
       const valid = await planMicroBatch(validBatch, (n) => l.measureInferenceBytes(n, phase.size), budget, reserve);
-      if (train.passes > 1) l.microBatch = train.micro;
-      if (valid && valid.passes > 1) l.validMicroBatch = valid.micro;
+      if (train.passes > 1) l.passes.microBatch = train.micro;
+      if (valid && valid.passes > 1) l.passes.validMicroBatch = valid.micro;
       if (train.passes > 1 || (valid && valid.passes > 1)) {
         log(describePlan(train, phase.batch_size, phase.size, 'training'));
         if (valid && valid.passes > 1) log(describePlan(valid, validBatch, phase.size, 'validation'));

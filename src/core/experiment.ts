@@ -70,5 +70,6 @@ export interface ExperimentConfig {
   head: PluginRef;
   schedule: PluginRef;
   logger: PluginRef[];
+  callbacks: PluginRef[];
   train: TrainConfig;
 }

@@ -4,12 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { LossFn, Schedule } from './contracts.js';
 import { meanSquaredError } from './loss.js';
 import type { PhaseConfig } from './experiment.js';
-import type { Optimizer } from './optimizers.js';
-import { deriveSeed } from './random.js';
-import { withSeededRandom } from './seeded-random.js';
-import { batchMemoryError, isWasmOutOfMemory } from './backend.js';
+import { GradientAccumulator, type Optimizer } from './optimizers.js';
 import type { DataModule, Batch } from './data-module.js';
-import { type CompiledPasses, compiledPassesFor } from './traced-pass.js';
+import { PassExecutor, type PassPosition } from './passes.js';
+import { UserError } from './errors.js';
+import { epochTimingCallbacks } from './epoch-timing.js';
+
+export { maskUnknownCells } from './passes.js';
 
 export const EVENTS = [
   'beforeFit',
@@ -17,6 +18,8 @@ export const EVENTS = [
   'beforeEpoch',
   'beforeBatch',
   'afterBatch',
+  'beforeStep',
+  'beforeValidate',
   'afterValidate',
   'afterEpoch',
   'afterPhase',
@@ -24,6 +27,11 @@ export const EVENTS = [
 ] as const;
 export type LearnerEvent = (typeof EVENTS)[number];
 
+/**
+ * Behaviour hooked into the loop (fastai's callbacks): a name, an order (lower runs first) and any
+ * of the events. `beforeStep` sees the averaged gradients in `state.gradients` (by variable key) and
+ * may replace them; `beforeValidate` marks the end of an epoch's training.
+ */
 export type Callback = { name: string; order?: number } & Partial<
   Record<LearnerEvent, (learner: Learner) => void | Promise<void>>
 >;
@@ -73,7 +81,7 @@ export interface LearnerState {
   batch: Batch | null;
   epochLossSum: number;
   epochSamples: number;
-  /** This epoch's training so far: wall ms, and of that the ms spent waiting for the next batch. */
+  /** This epoch's training: wall ms, and of that the ms spent waiting for the next batch (timingCallback). */
   epochTrainMs: number;
   epochDataWaitMs: number;
   /** Per-epoch values callbacks add (valid_rmse…); logged after the epoch. */
@@ -82,6 +90,8 @@ export interface LearnerState {
   validTruth: Float32Array[];
   /** Sample ids of validPredictions, in the same order (unreadable images are skipped). */
   validIds: string[];
+  /** In `beforeStep`: the step's gradients by variable key; a callback may replace entries. */
+  gradients: Record<string, tf.Tensor> | null;
 }
 
 export interface LearnerOptions {
@@ -111,8 +121,16 @@ export class Learner {
   readonly optimizer: Optimizer;
   readonly phases: Phase[];
   readonly seed: number;
-  readonly loss: LossFn;
+  /** Forward/backward passes and predictions: micro-batches, compiled graphs, the memory guard. */
+  readonly passes: PassExecutor;
   state!: LearnerState;
+  /**
+   * Why a metric is what it is, by key (e.g. valid_rmse: "17 of 37 columns known"): set by the
+   * callback that computes it, printed after its value and kept in the run's summary.
+   */
+  readonly metricNotes: Record<string, string> = {};
+  /** Set by requestStop: the fit ends after the current epoch, as a finished fit (fastai's CancelFit). */
+  stopReason: string | null = null;
   private readonly callbacks: Callback[];
   /**
    * Trainable variables by a key stable across processes and rebuilds (`<layer index>/<weight index>`),
@@ -126,18 +144,7 @@ export class Learner {
   readonly groupCount: number;
   private trainable: tf.Variable[] = [];
   private groupRates: number[] = [];
-  private pending: Record<string, tf.Tensor> | null = null;
-  private pendingCount = 0;
-  /** Null where the backend compiles none, or with `compile: false`. */
-  private readonly compiledPasses: CompiledPasses | null;
-  /**
-   * Images per forward/backward pass (null: the whole batch). Set by a callback (memoryPlanCallback)
-   * when a batch does not fit the backend's memory: the batch then runs as several passes whose
-   * gradients add up to the whole batch's.
-   */
-  microBatch: number | null = null;
-  /** Images per prediction pass in validation (null: the whole validation batch). */
-  validMicroBatch: number | null = null;
+  private readonly accumulator: GradientAccumulator;
 
   constructor(private readonly opts: LearnerOptions) {
     this.model = opts.model;
@@ -145,9 +152,14 @@ export class Learner {
     this.optimizer = opts.optimizer;
     this.phases = opts.phases;
     this.seed = opts.seed;
-    this.loss = opts.loss ?? meanSquaredError;
-    this.callbacks = [...opts.callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
-    this.compiledPasses = opts.compile === false ? null : compiledPassesFor(tf.getBackend(), (m) => opts.log?.(m));
+    this.callbacks = [...epochTimingCallbacks(), ...opts.callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    this.accumulator = new GradientAccumulator(opts.accumulate);
+    this.passes = new PassExecutor(opts.model, opts.loss ?? meanSquaredError, {
+      seed: opts.seed,
+      accumulate: opts.accumulate,
+      compile: opts.compile !== false,
+      log: (m) => opts.log?.(m),
+    });
     this.groupCount = opts.layerGroups.length + 1;
     const layerGroup = new Map<string, number>();
     opts.layerGroups.forEach((names, g) => names.forEach((n) => layerGroup.set(n, g)));
@@ -164,12 +176,6 @@ export class Learner {
       });
     });
   }
-
-  /**
-   * Why a metric is what it is, by key (e.g. valid_rmse: "17 of 37 columns known"): set by the
-   * callback that computes it, printed after its value and kept in the run's summary.
-   */
-  readonly metricNotes: Record<string, string> = {};
 
   /** Images per validation batch, as configured. */
   get validBatchSize(): number {
@@ -190,50 +196,38 @@ export class Learner {
     return [...this.groupRates];
   }
 
+  /** Ends the fit after the current epoch, as finished (early stopping); `reason` is logged and kept. */
+  requestStop(reason: string): void {
+    this.stopReason ??= reason;
+  }
+
   async fit(start: StartPoint = { phase: 0, epochInPhase: 0, step: 0 }): Promise<void> {
     const epochsBefore = this.phases.slice(0, start.phase).reduce((s, p) => s + p.epochs, 0);
     this.state = {
-      phaseIndex: start.phase,
-      phase: this.phases[start.phase],
-      epochInPhase: start.epochInPhase,
-      epoch: epochsBefore + start.epochInPhase,
-      step: start.step,
-      batchInEpoch: 0,
-      batchesPerEpoch: 0,
-      pct: 0,
-      lr: 0,
-      momentum: this.optimizer.defaultMomentum,
-      loss: NaN,
-      batch: null,
-      epochLossSum: 0,
-      epochSamples: 0,
-      epochTrainMs: 0,
-      epochDataWaitMs: 0,
-      metrics: {},
-      validPredictions: [],
-      validTruth: [],
-      validIds: [],
+      ...{ phaseIndex: start.phase, phase: this.phases[start.phase], epochInPhase: start.epochInPhase },
+      ...{ epoch: epochsBefore + start.epochInPhase, step: start.step, batchInEpoch: 0, batchesPerEpoch: 0, pct: 0, lr: 0 },
+      ...{ momentum: this.optimizer.defaultMomentum, loss: NaN, batch: null, epochLossSum: 0, epochSamples: 0 },
+      ...{ epochTrainMs: 0, epochDataWaitMs: 0, metrics: {}, validPredictions: [], validTruth: [], validIds: [], gradients: null },
     };
     try {
       await this.emit('beforeFit');
-      for (let p = start.phase; p < this.phases.length; p++) {
-        const phase = this.phases[p];
-        Object.assign(this.state, { phaseIndex: p, phase });
-        this.configurePhase(phase);
+      for (let p = start.phase; p < this.phases.length && !this.stopReason; p++) {
+        Object.assign(this.state, { phaseIndex: p, phase: this.phases[p] });
+        this.configurePhase(this.phases[p]);
         await this.emit('beforePhase');
-        const first = p === start.phase ? start.epochInPhase : 0;
-        for (let e = first; e < phase.epochs; e++) {
+        for (let e = p === start.phase ? start.epochInPhase : 0; e < this.phases[p].epochs && !this.stopReason; e++) {
           this.state.epochInPhase = e;
-          await this.trainEpoch(phase);
-          await this.validate(phase);
+          await this.trainEpoch(this.phases[p]);
+          await this.validate(this.phases[p]);
           await this.emit('afterEpoch');
           this.state.epoch += 1;
         }
-        await this.emit('afterPhase');
+        if (!this.stopReason) await this.emit('afterPhase');
       }
       await this.emit('afterFit');
     } finally {
-      this.compiledPasses?.dispose(); // the graphs' sessions; a resumed fit records afresh
+      this.accumulator.dispose();
+      this.passes.dispose();
     }
   }
 
@@ -243,9 +237,7 @@ export class Learner {
     this.trainable = [...this.variables]
       .filter(([k]) => phase.freeze === 'none' || this.groupOf.get(k) === head || this.bnVariables.has(k))
       .map(([, v]) => v);
-    this.groupRates = Array.isArray(phase.lr)
-      ? spreadRates(phase.lr[0], phase.lr[1], this.groupCount)
-      : new Array(this.groupCount).fill(phase.lr);
+    this.groupRates = Array.isArray(phase.lr) ? spreadRates(phase.lr[0], phase.lr[1], this.groupCount) : new Array(this.groupCount).fill(phase.lr);
   }
 
   private async trainEpoch(phase: Phase): Promise<void> {
@@ -254,132 +246,67 @@ export class Learner {
     Object.assign(s, { batchInEpoch: 0, epochLossSum: 0, epochSamples: 0, metrics: {} });
     await this.emit('beforeEpoch');
     const totalBatches = phase.epochs * s.batchesPerEpoch;
-    // Time blocked on the pipeline (decoding, augmenting): the share a faster model cannot win back.
-    const trainStart = performance.now();
-    let waitFrom = trainStart;
-    s.epochDataWaitMs = 0;
-    for await (const batch of this.data.trainBatches({
-      size: phase.size,
-      batchSize: phase.batch_size,
-      epoch: s.epoch,
-    })) {
-      s.epochDataWaitMs += performance.now() - waitFrom;
+    for await (const batch of this.data.trainBatches({ size: phase.size, batchSize: phase.batch_size, epoch: s.epoch })) {
       s.batch = batch;
       s.pct = (s.epochInPhase * s.batchesPerEpoch + s.batchInEpoch) / totalBatches;
-      const peak = Math.max(...this.groupRates);
-      const value = phase.schedule.at(s.pct, peak);
+      const value = phase.schedule.at(s.pct, Math.max(...this.groupRates));
       s.lr = value.lr;
       s.momentum = value.momentum ?? this.optimizer.defaultMomentum;
       await this.emit('beforeBatch');
-      s.loss = this.guardMemory(phase.batch_size, phase.size, () => this.trainStep(batch));
+      const { loss, grads } = this.passes.train(batch, this.trainable, this.position(phase));
+      s.loss = loss;
+      if (this.accumulator.add(this.byKey(grads))) await this.step();
       s.epochLossSum += s.loss * batch.n;
       s.epochSamples += batch.n;
       await this.emit('afterBatch');
       s.batchInEpoch += 1;
-      waitFrom = performance.now();
     }
-    this.flushGradients();
+    await this.step(); // gradients of an epoch's last, incomplete accumulation
     s.batch = null;
-    s.epochTrainMs = performance.now() - trainStart;
-    if (s.epochTrainMs > 0) s.metrics.data_wait_pct = (100 * s.epochDataWaitMs) / s.epochTrainMs;
+    await this.emit('beforeValidate');
   }
 
-  /** Forward, backward and (every `accumulate` batches) an optimiser step. Returns the batch loss. */
-  private trainStep(batch: Batch): number {
-    const s = this.state;
-    const noiseSeed = deriveSeed(this.seed, s.epoch, s.batchInEpoch);
-    const width = batch.y!.length / batch.n;
-    const unknown = maskUnknownCells(batch.y!);
-    let lossSum = 0;
-    withSeededRandom(noiseSeed, () => {
-      for (const [start, n] of passes(batch.n, this.microBatch)) {
-        const loss = tf.tidy(() => {
-          const x = tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3]);
-          const labels = batch.y!.subarray(start * width, (start + n) * width);
-          const y = tf.tensor2d(unknown ? unknown.filled.subarray(start * width, (start + n) * width) : labels, [n, width]);
-          const w = unknown && tf.tensor2d(unknown.weights.subarray(start * width, (start + n) * width), [n, width]);
-          const eager = () =>
-            tf.variableGrads(() => {
-              const pred = this.model.apply(x, { training: true }) as tf.Tensor;
-              // Masked weights already sum to the pass's share of the batch. A plain pass's mean loss is
-              // weighted by its share: the passes' gradients add up to the whole batch's.
-              const loss = this.loss(tf, y, pred, w);
-              return w || n === batch.n ? loss : loss.mul(n / batch.n);
-            }, this.trainable);
-          // A graph per phase, shape and loss (masked or not).
-          const key = `${s.phaseIndex}/${n}/${batch.n}/${batch.size}${w ? '/masked' : ''}`;
-          const inputs = w ? [x, y, w] : [x, y];
-          const { value, grads } = this.compiledPasses ? this.compiledPasses.run(key, inputs, eager) : eager();
-          this.addGradients(grads);
-          return value;
-        });
-        lossSum += (loss.dataSync() as Float32Array)[0];
-        loss.dispose();
-      }
-    });
-    this.pendingCount += 1;
-    if (this.pendingCount >= this.opts.accumulate) this.flushGradients();
-    return lossSum;
-  }
-
-  /** Pixels of images start … start+n−1 of a batch (a view, no copy). */
-  private images(batch: Batch, start: number, n: number): Float32Array {
-    const per = batch.size * batch.size * 3;
-    return n === batch.n ? batch.x : batch.x.subarray(start * per, (start + n) * per);
-  }
-
-  private addGradients(byTfName: tf.NamedTensorMap): void {
-    const grads = Object.entries(byTfName).map(([name, g]) => [this.keyOf.get(name)!, g] as const);
-    if (!this.pending) {
-      this.pending = {};
-      for (const [k, g] of grads) this.pending[k] = tf.keep(g);
-    } else {
-      for (const [k, g] of grads) {
-        const sum = tf.keep(this.pending[k].add(g));
-        this.pending[k].dispose();
-        this.pending[k] = sum;
-      }
+  /** One optimiser step on the accumulated gradients, after `beforeStep` callbacks saw them. */
+  private async step(): Promise<void> {
+    const grads = this.accumulator.take();
+    if (!grads) return;
+    this.state.gradients = grads;
+    try {
+      await this.emit('beforeStep');
+      const used = this.state.gradients;
+      const peak = Math.max(...this.groupRates);
+      const rates = this.groupRates.map((r) => (peak > 0 ? (this.state.lr * r) / peak : 0));
+      tf.tidy(() => this.optimizer.apply(used, this.variables, (key) => rates[this.groupOf.get(key)!], this.state.momentum));
+      this.state.step += 1;
+    } finally {
+      // The step's gradients, and any a callback replaced.
+      for (const g of new Set([...Object.values(grads), ...Object.values(this.state.gradients ?? {})])) g.dispose();
+      this.state.gradients = null;
     }
   }
 
-  private flushGradients(): void {
-    if (!this.pending) return;
-    const grads = this.pending;
-    const n = this.pendingCount;
-    this.pending = null;
-    this.pendingCount = 0;
-    const peak = Math.max(...this.groupRates);
-    const rates = this.groupRates.map((r) => (peak > 0 ? (this.state.lr * r) / peak : 0));
-    tf.tidy(() => {
-      const averaged = n === 1 ? grads : Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.div(n)]));
-      this.optimizer.apply(averaged, this.variables, (name) => rates[this.groupOf.get(name)!], this.state.momentum);
-    });
-    for (const g of Object.values(grads)) g.dispose();
-    this.state.step += 1;
+  private byKey(grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+    return Object.fromEntries(Object.entries(grads).map(([name, g]) => [this.keyOf.get(name)!, g]));
+  }
+
+  private position(phase: Phase): PassPosition {
+    const s = this.state;
+    return { ...{ phaseIndex: s.phaseIndex, epoch: s.epoch, batchInEpoch: s.batchInEpoch }, batchSize: phase.batch_size, batchSizeKey: `train.phases.${s.phaseIndex}.batch_size` };
   }
 
   /** Predictions on the validation split at the phase's size, for metric callbacks. */
   private async validate(phase: Phase): Promise<void> {
-    const preds: Float32Array[] = [];
-    const truth: Float32Array[] = [];
-    const ids: string[] = [];
+    const s = this.state;
+    Object.assign(s, { validPredictions: [], validTruth: [], validIds: [] });
     for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
-      const parts = passes(batch.n, this.validMicroBatch).map(([start, n]) =>
-        this.guardMemory(n, batch.size, () =>
-          tf.tidy(() => (this.model.predict(tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
-        ) as Float32Array,
-      );
-      const out = parts.length === 1 ? parts[0] : concatFloat32(parts);
+      const out = this.passes.predict(batch, this.position(phase));
       const width = out.length / batch.n;
       for (let i = 0; i < batch.n; i++) {
-        preds.push(out.slice(i * width, (i + 1) * width));
-        ids.push(batch.ids[i]);
-        if (batch.y) truth.push(batch.y.slice(i * width, (i + 1) * width));
+        s.validPredictions.push(out.slice(i * width, (i + 1) * width));
+        s.validIds.push(batch.ids[i]);
+        if (batch.y) s.validTruth.push(batch.y.slice(i * width, (i + 1) * width));
       }
     }
-    this.state.validPredictions = preds;
-    this.state.validTruth = truth;
-    this.state.validIds = ids;
     await this.emit('afterValidate');
   }
 
@@ -390,12 +317,13 @@ export class Learner {
   async measureTrainingBytes(n: number, size: number): Promise<number> {
     const statistics = this.model.weights.filter((w) => !w.trainable).map((w) => [w, w.read().clone()] as const);
     const outputs = this.model.outputs[0].shape[1] as number;
+    const loss = this.opts.loss ?? meanSquaredError;
     try {
       const info = await tf.profile(() =>
         tf.tidy(() => {
           const x = tf.zeros([n, size, size, 3]);
           const y = tf.zeros([n, outputs]);
-          const { value, grads } = tf.variableGrads(() => this.loss(tf, y, this.model.apply(x, { training: true }) as tf.Tensor, null), this.trainable);
+          const { value, grads } = tf.variableGrads(() => loss(tf, y, this.model.apply(x, { training: true }) as tf.Tensor, null), this.trainable);
           value.dataSync();
           tf.dispose(grads);
         }),
@@ -422,65 +350,20 @@ export class Learner {
     return this.trainable.reduce((sum, v) => sum + v.size * 4, 0);
   }
 
-  /** A batch that overflows the wasm heap becomes a message with a batch size that fits. */
-  private guardMemory<T>(batchSize: number, size: number, step: () => T): T {
-    try {
-      return step();
-    } catch (e) {
-      if (tf.getBackend() !== 'wasm' || !isWasmOutOfMemory(e)) throw e;
-      throw batchMemoryError({
-        batchSize,
-        accumulate: this.opts.accumulate,
-        size,
-        batchSizeKey: `train.phases.${this.state.phaseIndex}.batch_size`,
-      });
+  /** Runs an event's callbacks in order; an unexpected error names the callback and the event. */
+  private async emit(event: LearnerEvent): Promise<void> {
+    for (const cb of this.callbacks) {
+      const handler = cb[event];
+      if (!handler) continue;
+      try {
+        await handler(this);
+      } catch (e) {
+        // Stops and user mistakes say what they mean already; anything else is a callback's bug.
+        if (e instanceof StopTraining || e instanceof UserError) throw e;
+        throw new Error(`callback "${cb.name}" failed in ${event}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
     }
   }
-
-  private async emit(event: LearnerEvent): Promise<void> {
-    for (const cb of this.callbacks) await cb[event]?.(this);
-  }
-}
-
-/**
- * Labels with unknown cells (NaN: a partial catalogue's empty cells) are trained on their known
- * cells only: the loss is the mean squared error over the batch's known cells, as a weighted sum
- * (weight 1/known per known cell, 0 per unknown one) so that passes over parts of the batch add up
- * to the whole batch's loss. Unknown cells are filled with 0 (their weight is 0, and a NaN would
- * poison the gradient through 0·NaN). Null when every cell is known: such batches keep the plain
- * mean squared error, bit for bit.
- */
-export function maskUnknownCells(y: Float32Array): { filled: Float32Array; weights: Float32Array } | null {
-  let known = 0;
-  for (let i = 0; i < y.length; i++) if (!Number.isNaN(y[i])) known += 1;
-  if (known === y.length) return null;
-  const filled = new Float32Array(y.length);
-  const weights = new Float32Array(y.length);
-  const weight = known > 0 ? 1 / known : 0;
-  for (let i = 0; i < y.length; i++) {
-    if (Number.isNaN(y[i])) continue;
-    filled[i] = y[i];
-    weights[i] = weight;
-  }
-  return { filled, weights };
-}
-
-/** [start, count] of each pass over a batch of n in passes of at most `micro` (null: one pass). */
-function passes(n: number, micro: number | null): [number, number][] {
-  const size = micro && micro < n ? micro : n;
-  const out: [number, number][] = [];
-  for (let start = 0; start < n; start += size) out.push([start, Math.min(size, n - start)]);
-  return out;
-}
-
-function concatFloat32(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** fastai's slice(low, high): rates spread geometrically over the groups, the head gets `high`. */

@@ -207,3 +207,49 @@ export class TfjsUpdates implements UpdateEngine {
     this.slots.clear();
   }
 }
+
+/**
+ * Gradient accumulation (Lightning's accumulate_grad_batches): sums the gradients of `every`
+ * batches, by variable key, and hands out their mean when a step is due.
+ */
+export class GradientAccumulator {
+  private sum: Record<string, tf.Tensor> | null = null;
+  private count = 0;
+
+  constructor(readonly every: number) {}
+
+  /** Adds one batch's gradients, taking ownership of the tensors. True when a step is due. */
+  add(grads: Record<string, tf.Tensor>): boolean {
+    if (!this.sum) {
+      this.sum = { ...grads };
+    } else {
+      for (const [k, g] of Object.entries(grads)) {
+        const next = tf.keep(this.sum[k].add(g));
+        this.sum[k].dispose();
+        g.dispose();
+        this.sum[k] = next;
+      }
+    }
+    this.count += 1;
+    return this.count >= this.every;
+  }
+
+  /** The mean of the batches added since the last take (null if none); the caller disposes it. */
+  take(): Record<string, tf.Tensor> | null {
+    if (!this.sum) return null;
+    const sum = this.sum;
+    const n = this.count;
+    this.sum = null;
+    this.count = 0;
+    if (n === 1) return sum;
+    const mean = Object.fromEntries(Object.entries(sum).map(([k, g]) => [k, tf.keep(g.div(n))]));
+    for (const g of Object.values(sum)) g.dispose();
+    return mean;
+  }
+
+  dispose(): void {
+    for (const g of Object.values(this.sum ?? {})) g.dispose();
+    this.sum = null;
+    this.count = 0;
+  }
+}

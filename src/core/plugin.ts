@@ -3,7 +3,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import type { DependencyContainer } from 'tsyringe';
 
-export const PLUGIN_KINDS = ['data', 'augment', 'backbone', 'head', 'schedule', 'logger'] as const;
+export const PLUGIN_KINDS = ['data', 'augment', 'backbone', 'head', 'schedule', 'logger', 'callback'] as const;
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /** A JSON Schema (draft 2020-12) object describing a plugin's `with:` options. */

@@ -130,9 +130,6 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   let summary: Record<string, unknown> = {};
   let dataSummary: Record<string, unknown> | undefined;
   let dataModule: ImageDataModule | undefined;
-  const abort = new AbortController();
-  const onOuterAbort = () => abort.abort();
-  opts.signal?.addEventListener('abort', onOuterAbort);
   try {
     const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
     const { splits, head, model, layerGroups, phases } = session;
@@ -160,12 +157,13 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       loss: head.loss,
       log,
       callbacks: [
-        stopSignalCallback(abort.signal),
+        ...(opts.signal ? [stopSignalCallback(opts.signal)] : []),
         nanGuardCallback(),
         dropoutCallback(head),
         memoryPlanCallback(log),
         dataWaitCallback(log, { workers: session.workers, cache_images: session.cacheImages }),
         ...(opts.hooks?.callbacks?.(splits, loggers, log) ?? []),
+        ...session.callbacks,
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
       ],
@@ -177,13 +175,9 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     const start = checkpoint
       ? { phase: checkpoint.phase, epochInPhase: checkpoint.epochInPhase, step: checkpoint.step }
       : { phase: 0, epochInPhase: 0, step: 0 };
-    const onSigint = () => abort.abort();
-    process.once('SIGINT', onSigint);
-    try {
-      if (start.phase < phases.length) await learner.fit(start);
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-    }
+    // Ctrl-C is the caller's: it aborts `opts.signal` (the CLI does), and the fit stops after the batch.
+    if (start.phase < phases.length) await learner.fit(start);
+    if (learner.stopReason) log(`stopped early: ${learner.stopReason}`);
 
     await saveModel(model, path.join(runDir, 'model'));
     const artifacts = ['config.yaml', 'model'];
@@ -192,7 +186,8 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     for (const a of artifacts) for (const lg of loggers) await lg.logArtifact?.(a);
     status = 'FINISHED';
     const notes = Object.keys(learner.metricNotes).length > 0 ? { metric_notes: { ...learner.metricNotes } } : {};
-    summary = { final: learner.state?.metrics ?? {}, ...notes, skipped_images: dataModule.skipped().length };
+    const stopped = learner.stopReason ? { stopped_early: learner.stopReason } : {};
+    summary = { final: learner.state?.metrics ?? {}, ...notes, ...stopped, skipped_images: dataModule.skipped().length };
     model.dispose();
     optimizer.dispose();
   } catch (e) {
@@ -206,7 +201,6 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       throw e;
     }
   } finally {
-    opts.signal?.removeEventListener('abort', onOuterAbort);
     await dataModule?.close();
   }
   await finish();
@@ -246,6 +240,8 @@ export interface Session {
   workers: number;
   /** `train.cache_images` resolved. */
   cacheImages: boolean | 'disk';
+  /** The config's `callbacks:` plugins. */
+  callbacks: Callback[];
 }
 
 /** Plugins, data, model and phases of an experiment: what `run` and `lr-find` both train. */
@@ -264,6 +260,8 @@ export async function assembleSession(
   for (const [i, ref] of config.augment.entries()) await create<Augmentation>('augment', ref, `augment[${i}]`);
   const backbone = await create<Backbone>('backbone', config.backbone, 'backbone');
   const head = await create<Head>('head', config.head, 'head');
+  const callbacks: Callback[] = [];
+  for (const [i, ref] of config.callbacks.entries()) callbacks.push(await create<Callback>('callback', ref, `callbacks[${i}]`));
   const phases: Phase[] = [];
   for (const [i, p] of config.train.phases.entries()) {
     const schedule = await create<Schedule>('schedule', p.schedule ?? config.schedule, `train.phases.${i}.schedule`);
@@ -312,7 +310,7 @@ export async function assembleSession(
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
   });
-  return { splits, head, model, layerGroups, phases, dataModule, workers, cacheImages };
+  return { splits, head, model, layerGroups, phases, dataModule, workers, cacheImages, callbacks };
 }
 
 /** `train.cache_images` resolved (`auto` decided by memory), and said in the log. */

@@ -13,6 +13,9 @@ import { mlflowLogger } from './logger/mlflow.js';
 import { plugins as augmentPlugins } from './augment/index.js';
 import { syntheticData } from './data/synthetic.js';
 import { kaggleGalaxyZooData } from './data/kaggle-galaxy-zoo.js';
+import { earlyStoppingCallback } from './callback/early-stopping.js';
+import { saveBestCallback } from './callback/save-best.js';
+import { gradientClippingCallback } from './callback/gradient-clipping.js';
 
 export const builtinPlugins: PluginDefinition[] = [
   simpleCnnBackbone,
@@ -27,6 +30,9 @@ export const builtinPlugins: PluginDefinition[] = [
   ...augmentPlugins,
   syntheticData,
   kaggleGalaxyZooData,
+  earlyStoppingCallback,
+  saveBestCallback,
+  gradientClippingCallback,
 ];
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */

@@ -211,9 +211,9 @@ async function loadPluginModules(
 function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: string; kind: PluginKind }> {
   const single: PluginKind[] = ['data', 'backbone', 'head', 'schedule'];
   for (const kind of single) if (value[kind] !== undefined) yield { pointer: `/${kind}`, kind };
-  for (const kind of ['augment', 'logger'] as const) {
-    const list = value[kind];
-    if (Array.isArray(list)) for (let i = 0; i < list.length; i++) yield { pointer: `/${kind}/${i}`, kind };
+  for (const [key, kind] of [['augment', 'augment'], ['logger', 'logger'], ['callbacks', 'callback']] as const) {
+    const list = value[key];
+    if (Array.isArray(list)) for (let i = 0; i < list.length; i++) yield { pointer: `/${key}/${i}`, kind };
   }
   const phases = isPlainObject(value.train) ? value.train.phases : undefined;
   if (Array.isArray(phases)) {
