@@ -2,17 +2,17 @@
 // too large for it, and the message when not even one image fits.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { Learner, type Callback, type Phase } from '../src/core/learner.js';
-import { Optimizer } from '../src/core/optimizers.js';
-import { withSeededRandom } from '../src/core/seeded-random.js';
-import { memoryPlanCallback } from '../src/core/callbacks.js';
-import { HEAP_HEADROOM, planMicroBatch } from '../src/core/memory-plan.js';
-import { selectBackend } from '../src/core/backend.js';
+import { Learner, type Callback, type Phase } from '../src/framework/learner.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import { withSeededRandom } from '../src/runtime/seeded-random.js';
+import { memoryPlanCallback } from '../src/framework/callbacks.js';
+import { HEAP_HEADROOM, planMicroBatch } from '../src/runtime/memory-plan.js';
+import { selectBackend } from '../src/runtime/backend.js';
 import { constantSchedule } from '../src/plugins/schedule/constant.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
-import type { Schedule } from '../src/core/contracts.js';
-import { UserError } from '../src/core/errors.js';
+import type { Schedule } from '../src/framework/contracts.js';
+import { UserError } from '../src/base/errors.js';
 import { MemoryData } from './helpers/memory-data.js';
 
 const MB = 2 ** 20;

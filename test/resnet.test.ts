@@ -10,11 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import ajvModule from 'ajv/dist/2020.js';
 import { container } from 'tsyringe';
 import { afterAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/core/backend.js';
-import type { Backbone } from '../src/core/contracts.js';
-import { UserError } from '../src/core/errors.js';
-import { saveModel } from '../src/core/model-io.js';
-import type { PluginContext } from '../src/core/plugin.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import type { Backbone } from '../src/framework/contracts.js';
+import { UserError } from '../src/base/errors.js';
+import { saveModel } from '../src/framework/model-io.js';
+import type { PluginContext } from '../src/framework/plugin.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import {
   InputNormalizationLayer,

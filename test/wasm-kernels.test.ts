@@ -1,9 +1,9 @@
 // Every gzx wasm kernel against the cpu backend: values and gradients, several shapes/strides/pads.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/core/backend.js';
-import { gzxWasmKernelNames, registerWasmKernels } from '../src/core/wasm-kernels/index.js';
-import { batchNormalization } from '../src/core/layers/batch-normalization.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import { gzxWasmKernelNames, registerWasmKernels } from '../src/runtime/wasm/index.js';
+import { batchNormalization } from '../src/vision/layers/batch-normalization.js';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 

@@ -1,6 +1,6 @@
 // The built-in plugins. Each lives in src/plugins/<kind>/<name>.ts with its option schema beside it.
-import type { PluginDefinition } from '../core/plugin.js';
-import { PluginRegistry } from '../core/registry.js';
+import type { PluginDefinition } from '../framework/plugin.js';
+import { PluginRegistry } from '../framework/registry.js';
 import { galaxyZooHead } from './head/galaxy-zoo.js';
 import { simpleCnnBackbone } from './backbone/simple-cnn.js';
 import { resnetBackbone } from './backbone/resnet.js';

@@ -1,7 +1,7 @@
 // Stops a fit when the watched metric has not improved for `patience` epochs (Lightning's
 // EarlyStopping): the fit ends as finished, with its model and checkpoint, and the run says why.
-import { definePlugin } from '../../core/plugin.js';
-import type { Callback } from '../../core/learner.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Callback } from '../../framework/learner.js';
 import { MONITOR_SCHEMA, Monitor, type MonitorOptions } from './monitor.js';
 
 export interface EarlyStoppingOptions extends MonitorOptions {

@@ -1,8 +1,8 @@
 // Clips the step's gradients to a maximum global L2 norm (Lightning's gradient_clip_val with
 // "norm", torch.nn.utils.clip_grad_norm_): every gradient is scaled by max_norm / norm when the
 // norm of all of them together exceeds max_norm.
-import { definePlugin } from '../../core/plugin.js';
-import type { Callback } from '../../core/learner.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Callback } from '../../framework/learner.js';
 
 export interface GradientClippingOptions {
   max_norm: number;

@@ -1,6 +1,6 @@
 // What early-stopping and save-best share: which epoch metric they watch and when it improved.
-import type { JsonSchema } from '../../core/plugin.js';
-import { UserError } from '../../core/errors.js';
+import type { JsonSchema } from '../../framework/plugin.js';
+import { UserError } from '../../base/errors.js';
 
 export interface MonitorOptions {
   monitor: string;

@@ -1,9 +1,9 @@
 // Keeps the model of the best epoch by a metric (Lightning's ModelCheckpoint(save_top_k=1)):
 // `runs/<id>/best-model/`, which `gzx predict -m runs/<id>/best-model` reads like a run's model.
 import path from 'node:path';
-import { definePlugin } from '../../core/plugin.js';
-import type { Callback } from '../../core/learner.js';
-import { saveModel } from '../../core/model-io.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Callback } from '../../framework/learner.js';
+import { saveModel } from '../../framework/model-io.js';
 import { MONITOR_SCHEMA, Monitor, type MonitorOptions } from './monitor.js';
 
 export interface SaveBestOptions extends MonitorOptions {
