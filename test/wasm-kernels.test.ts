@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/runtime/backend.js';
 import { gzxWasmKernelNames, registerWasmKernels } from '../src/runtime/wasm/index.js';
 import { batchNormalization } from '../src/vision/layers/batch-normalization.js';
+// Defines the galaxy normalisation's host kernel, which the wasm backend then registers with its own.
+import '../src/galaxy/layers/galaxy-normalisation.js';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -262,5 +264,16 @@ describe('switching the speed kernels off and on (bench before/after)', () => {
       registerWasmKernels({ speedups: true });
     }
     expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining', 'GzxGalaxyNormalise']));
+  });
+});
+
+describe('host kernels defined by a domain module', () => {
+  it('are registered on a backend that already runs host kernels, when defined after it started', async () => {
+    const { defineHostKernel } = await import('../src/runtime/kernels/host/op.js');
+    registerWasmKernels({ speedups: true });
+    expect(tf.getKernel('GzxTestLateKernel', 'wasm')).toBeUndefined();
+    defineHostKernel('GzxTestLateKernel', ({ x }) => tf.clone(x as unknown as tf.Tensor));
+    expect(tf.getKernel('GzxTestLateKernel', 'wasm')).toBeDefined();
+    expect(gzxWasmKernelNames()).toContain('GzxTestLateKernel');
   });
 });
