@@ -93,11 +93,19 @@ describe('readSolutionsCsv', () => {
     expect(msg).toContain('nan.csv, row 3, column Class3.2: "abc" is not a number');
   });
 
-  it('reports an empty cell as not a number (not silently 0)', async () => {
+  it('reads an empty cell as unknown (NaN, never 0), and refuses it where every cell is required', async () => {
     const cells = row('5').split(',');
     cells[37] = '';
-    const msg = await userError(readSolutionsCsv(file('blank.csv', [header, cells.join(',')])));
-    expect(msg).toContain('row 2, column Class11.6: "" is not a number');
+    cells[8] = ' ';
+    const p = file('blank.csv', [header, cells.join(','), row('6')]);
+    const t = await readSolutionsCsv(p);
+    expect(Number.isNaN(t.rows[0][36])).toBe(true); // Class11.6
+    expect(Number.isNaN(t.rows[0][7])).toBe(true); // Class4.1, a blank cell trims to empty
+    expect(t.rows[0].filter((v) => Number.isNaN(v))).toHaveLength(2);
+    expect(t.rows[1].every((v) => !Number.isNaN(v))).toBe(true);
+    const msg = await userError(readSolutionsCsv(p, { allowUnknown: false, role: 'predictions file' }));
+    expect(msg).toContain('predictions file');
+    expect(msg).toContain('row 2, column Class4.1: the cell is empty');
   });
 
   it('rejects values outside [0,1] for labels but not when unitRange is off', async () => {

@@ -31,6 +31,19 @@ describe('evaluateFiles', () => {
     expect(text).toMatch(/Q8\s+odd feature\s+7\s+0\.05774/);
   });
 
+  it('scores a partial truth file over its known cells, and says so', async () => {
+    // truth-3-partial: truth-3 with Q3, Q4, Q5, Q9, Q10, Q11 empty (17 of 37 columns known), as real-1000 is.
+    const r = await evaluateFiles(fx('pred-3.csv'), fx('truth-3-partial.csv'));
+    expect(r.rmse).toBeCloseTo(Math.sqrt((17 * 0.01 + 0.25) / 51), 6);
+    expect(r.perQuestion[0].rmse).toBeCloseTo(Math.sqrt((3 * 0.01 + 0.25) / 9), 6);
+    expect(r.perQuestion[2].rmse).toBeNull();
+    expect(r.coverage).toMatchObject({ knownColumns: 17, knownCells: 51, cells: 111, unknownQuestions: [3, 4, 5, 9, 10, 11] });
+    const text = formatEvaluation(r);
+    expect(text).toContain('known cells only: 17 of 37 columns known, 51 of 111 cells');
+    expect(text).toMatch(/Q3\s+bar\?\s+2\s+–  \(no known answer\)/);
+    expect(text).not.toContain('NaN');
+  });
+
   it('accepts predictions outside [0, 1] as long as they are numbers', async () => {
     const r = await evaluateFiles(fx('pred-outside-unit.csv'), truth);
     // galaxy 3: 0.1 on 37 columns; galaxy 20: 1.0 in Class11.6.

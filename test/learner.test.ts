@@ -2,7 +2,7 @@
 // progressive resizing, dropout changes and the NaN stop.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { Learner, StopTraining, spreadRates, type Callback, type LearnerOptions, type Phase } from '../src/core/learner.js';
+import { Learner, StopTraining, maskUnknownCells, spreadRates, type Callback, type LearnerOptions, type Phase } from '../src/core/learner.js';
 import { Optimizer } from '../src/core/optimizers.js';
 import { withSeededRandom } from '../src/core/seeded-random.js';
 import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
@@ -209,6 +209,82 @@ describe('learner', () => {
     expect(err).toBeInstanceOf(StopTraining);
     expect(err.status).toBe('FAILED');
     expect(err.message).toMatch(/loss became NaN in phase 1 \(warm-up\), epoch 2, step 1/);
+  });
+
+  describe('labels with unknown cells (partial catalogues)', () => {
+    /** MemoryData whose labels leave Q3–Q5 (columns 5–12) unknown everywhere and a few more cells per row. */
+    function partialData(): MemoryData {
+      const data = new MemoryData(16, 24);
+      data.labels.forEach((row, r) => {
+        for (let c = 5; c <= 12; c++) row[c] = NaN;
+        row[(r * 7) % 37] = NaN;
+      });
+      return data;
+    }
+
+    /** The first training batch's loss as the Learner reports it, with no dropout (a deterministic forward pass). */
+    async function firstLoss(data: MemoryData, microBatch: number | null): Promise<{ loss: number; expected: number; plain: number }> {
+      const noDropout = createGalaxyZooHead({ ps: 0, hidden: 16, pool: 'concat', normalise: true });
+      const model = withSeededRandom(3, () => {
+        const backbone = simpleCnnBackbone.create({ channels: [4, 8, 8], convs_per_block: 1 }, ctx) as unknown as {
+          build: (t: typeof tf) => { inputs: tf.SymbolicTensor; features: tf.SymbolicTensor };
+        };
+        const built = backbone.build(tf);
+        return tf.model({ inputs: built.inputs, outputs: noDropout.build(tf, built.features) });
+      });
+      const first = (await data.trainBatches({ size: 24, batchSize: 8, epoch: 0 })[Symbol.asyncIterator]().next()).value as Batch;
+      // What the loss must be: the mean squared error over the known cells of this batch (in passes
+      // of `microBatch` images, batch-norm statistics are each pass's own).
+      const per = microBatch ?? 8;
+      const pred = new Float32Array(8 * 37);
+      for (let start = 0; start < 8; start += per) {
+        const n = Math.min(per, 8 - start);
+        const images = first.x.subarray(start * 24 * 24 * 3, (start + n) * 24 * 24 * 3);
+        pred.set(tf.tidy(() => (model.apply(tf.tensor4d(images, [n, 24, 24, 3]), { training: true }) as tf.Tensor).dataSync()), start * 37);
+      }
+      let sum = 0;
+      let known = 0;
+      let plainSum = 0;
+      first.y!.forEach((t, i) => {
+        if (!Number.isNaN(t)) {
+          sum += (pred[i] - t) ** 2;
+          known += 1;
+        }
+        plainSum += (pred[i] - (Number.isNaN(t) ? 0 : t)) ** 2;
+      });
+      const losses: number[] = [];
+      const learner = learnerFor({ model, layerGroups: [] }, {
+        data,
+        phases: [phase({ lr: 0 })],
+        callbacks: [{ name: 'loss', afterBatch: (l) => void losses.push(l.state.loss) }],
+        compile: false,
+      });
+      learner.microBatch = microBatch;
+      await learner.fit();
+      return { loss: losses[0], expected: sum / known, plain: plainSum / first.y!.length };
+    }
+
+    it('the loss is the mean squared error over known cells only, whole batch or in passes', async () => {
+      const data = partialData();
+      const whole = await firstLoss(data, null);
+      const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+      expect(Number.isFinite(whole.loss)).toBe(true);
+      expect(relative(whole.loss, whole.expected)).toBeLessThan(1e-5);
+      // Not the zero-filled mean over every cell, which an unmasked loss would give.
+      expect(relative(whole.plain, whole.expected)).toBeGreaterThan(0.05);
+      const parts = await firstLoss(data, 3);
+      expect(relative(parts.loss, parts.expected)).toBeLessThan(1e-5);
+    });
+
+    it('a batch whose cells are all known keeps the plain mean squared error, bit for bit', async () => {
+      const full = await firstLoss(new MemoryData(16, 24), null);
+      expect(Math.abs(full.loss - full.expected) / full.expected).toBeLessThan(1e-5);
+      expect(maskUnknownCells(new MemoryData(4, 8).labels[0])).toBeNull();
+      const y = Float32Array.from([0.5, NaN, 0.25, NaN]);
+      const masked = maskUnknownCells(y)!;
+      expect(Array.from(masked.filled)).toEqual([0.5, 0, 0.25, 0]);
+      expect(Array.from(masked.weights)).toEqual([0.5, 0, 0.5, 0]);
+    });
   });
 
   it('gradient accumulation steps the optimiser once per `accumulate` batches', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { rmse, perQuestionRmse, perQuestionRmseRecord, columnMeans, baselineRmse, SquaredErrorSums } from '../src/galaxy/metrics.js';
+import { rmse, perQuestionRmse, perQuestionRmseRecord, columnMeans, baselineRmse, SquaredErrorSums, labelCoverage, coverageNote } from '../src/galaxy/metrics.js';
 import { COLUMNS, NUM_COLUMNS, QUESTIONS } from '../src/galaxy/tree.js';
 
 const filled = (v: number) => new Array<number>(NUM_COLUMNS).fill(v);
@@ -75,5 +75,66 @@ describe('columnMeans / baselineRmse', () => {
     expect(baselineRmse(train, valid)).toBeCloseTo(Math.sqrt((0.16 * 37) / 74), 12);
     const means = Array.from(columnMeans(train));
     expect(baselineRmse(train, valid)).toBeCloseTo(rmse([means, means], valid), 12);
+  });
+});
+
+describe('partial labels: unknown (NaN) truth cells', () => {
+  /** Q3, Q4, Q5 and Q9–Q11 unknown, as in real-1000's partial catalogue: 17 of 37 columns known. */
+  const partial = (v: number) => {
+    const row = filled(v);
+    for (const q of QUESTIONS) if ([3, 4, 5, 9, 10, 11].includes(q.number)) q.answers.forEach((_, i) => (row[q.start + i] = NaN));
+    return row;
+  };
+
+  it('scores known cells only; a question with none gets no score, not 0 or NaN', () => {
+    const truth = [partial(0), partial(0)];
+    const pred = [filled(0.1), filled(0.1)];
+    pred[0][col('Class3.1')] = 5; // an unknown cell: never scored
+    pred[1][col('Class1.1')] = 0.5;
+    // 17 known columns × 2 rows; 33 cells off by 0.1, one by 0.5
+    expect(rmse(pred, truth)).toBeCloseTo(Math.sqrt((33 * 0.01 + 0.25) / 34), 12);
+    const q = perQuestionRmse(pred, truth);
+    expect(q[2]).toBeNull();
+    expect(q[0]).toBeCloseTo(Math.sqrt((5 * 0.01 + 0.25) / 6), 12);
+    const record = perQuestionRmseRecord(pred, truth);
+    expect(Object.keys(record)).toEqual(['q1', 'q2', 'q6', 'q7', 'q8']);
+    expect(Object.values(record).every(Number.isFinite)).toBe(true);
+  });
+
+  it('a cell unknown in one row only still counts where it is known', () => {
+    const a = filled(0);
+    const b = filled(0);
+    b[col('Class11.6')] = NaN;
+    expect(rmse([filled(1), filled(1)], [a, b])).toBe(1);
+    const sums = new SquaredErrorSums().add([filled(1), filled(1)], [a, b]);
+    expect(sums.columnCounts[col('Class11.6')]).toBe(1);
+    expect(sums.columnCounts[col('Class11.5')]).toBe(2);
+  });
+
+  it('column means and the baseline skip unknown cells; complete rows score exactly as before', () => {
+    const train = [partial(0.2), filled(0.4)];
+    const m = columnMeans(train);
+    expect(m[col('Class1.1')]).toBeCloseTo(0.3, 12);
+    expect(m[col('Class3.1')]).toBeCloseTo(0.4, 12);
+    expect(Number.isNaN(columnMeans([partial(0.2)])[col('Class3.1')])).toBe(true);
+    // valid known cells only: 17 columns at 0.5 against a mean of 0.3 everywhere known
+    expect(baselineRmse(train, [partial(0.5)])).toBeCloseTo(0.2, 12);
+    // A column no training row knows is predicted as 0 by the baseline.
+    expect(baselineRmse([partial(0.2)], [filled(0.2)])).toBeCloseTo(Math.sqrt((20 * 0.04) / 37), 12);
+    // Unchanged for complete labels: the same arithmetic as the challenge's formula.
+    const full = Array.from({ length: 4 }, (_, r) => filled(0.1 * r));
+    const sums = new SquaredErrorSums().add(full, full.slice().reverse());
+    let total = 0;
+    for (const v of sums.columnSums) total += v;
+    expect(sums.rmse()).toBe(Math.sqrt(total / (4 * 37))); // the formula before partial labels, bit for bit
+  });
+
+  it('says how much is known', () => {
+    const c = labelCoverage([partial(0.1), filled(0.1)]);
+    expect(c).toEqual({ knownCells: 17 + 37, cells: 74, knownColumns: 37, unknownQuestions: [], partial: true });
+    const p = labelCoverage([partial(0.1)]);
+    expect(p.unknownQuestions).toEqual([3, 4, 5, 9, 10, 11]);
+    expect(coverageNote(p)).toBe('17 of 37 columns known');
+    expect(coverageNote(labelCoverage([filled(0)]))).toBeNull();
   });
 });

@@ -220,7 +220,7 @@ export function loggingCallback(loggers: RunLogger[]): Callback {
           `phase ${s.phaseIndex + 1}/${l.phases.length} epoch ${s.epochInPhase + 1}/${s.phase.epochs} (size ${s.phase.size}): ` +
             Object.entries(metrics)
               .filter(([k]) => !/_q\d+$/.test(k) && !['epoch', 'phase', 'size'].includes(k))
-              .map(([k, v]) => `${k} ${k.endsWith('_pct') ? v.toFixed(1) : formatMetric(v)}`)
+              .map(([k, v]) => `${k} ${k.endsWith('_pct') ? v.toFixed(1) : formatMetric(v)}${l.metricNotes[k] ? ` (${l.metricNotes[k]})` : ''}`)
               .join('  '),
         );
       }

@@ -160,6 +160,12 @@ export class Learner {
     });
   }
 
+  /**
+   * Why a metric is what it is, by key (e.g. valid_rmse: "17 of 37 columns known"): set by the
+   * callback that computes it, printed after its value and kept in the run's summary.
+   */
+  readonly metricNotes: Record<string, string> = {};
+
   /** Images per validation batch, as configured. */
   get validBatchSize(): number {
     return this.opts.validBatchSize;
@@ -278,22 +284,28 @@ export class Learner {
     const s = this.state;
     const noiseSeed = deriveSeed(this.seed, s.epoch, s.batchInEpoch);
     const width = batch.y!.length / batch.n;
+    const unknown = maskUnknownCells(batch.y!);
     let lossSum = 0;
     withSeededRandom(noiseSeed, () => {
       for (const [start, n] of passes(batch.n, this.microBatch)) {
         const loss = tf.tidy(() => {
           const x = tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3]);
-          const y = tf.tensor2d(batch.y!.subarray(start * width, (start + n) * width), [n, width]);
+          const labels = batch.y!.subarray(start * width, (start + n) * width);
+          const y = tf.tensor2d(unknown ? unknown.filled.subarray(start * width, (start + n) * width) : labels, [n, width]);
+          const w = unknown && tf.tensor2d(unknown.weights.subarray(start * width, (start + n) * width), [n, width]);
           const eager = () =>
             tf.variableGrads(() => {
               const pred = this.model.apply(x, { training: true }) as tf.Tensor;
+              if (w) return tf.sum(tf.mul(w, tf.squaredDifference(pred, y))) as tf.Scalar;
               // Each pass's mean loss weighted by its share of the batch: the passes' gradients add
               // up to the gradient of the whole batch's mean loss.
               const loss = tf.losses.meanSquaredError(y, pred) as tf.Scalar;
               return n === batch.n ? loss : loss.mul(n / batch.n);
             }, this.trainable);
-          const key = `${s.phaseIndex}/${n}/${batch.n}/${batch.size}`; // a graph per phase and shape
-          const { value, grads } = this.compiledPasses ? this.compiledPasses.run(key, [x, y], eager) : eager();
+          // A graph per phase, shape and loss (masked or not).
+          const key = `${s.phaseIndex}/${n}/${batch.n}/${batch.size}${w ? '/masked' : ''}`;
+          const inputs = w ? [x, y, w] : [x, y];
+          const { value, grads } = this.compiledPasses ? this.compiledPasses.run(key, inputs, eager) : eager();
           this.addGradients(grads);
           return value;
         });
@@ -427,6 +439,29 @@ export class Learner {
   private async emit(event: LearnerEvent): Promise<void> {
     for (const cb of this.callbacks) await cb[event]?.(this);
   }
+}
+
+/**
+ * Labels with unknown cells (NaN: a partial catalogue's empty cells) are trained on their known
+ * cells only: the loss is the mean squared error over the batch's known cells, as a weighted sum
+ * (weight 1/known per known cell, 0 per unknown one) so that passes over parts of the batch add up
+ * to the whole batch's loss. Unknown cells are filled with 0 (their weight is 0, and a NaN would
+ * poison the gradient through 0·NaN). Null when every cell is known: such batches keep the plain
+ * mean squared error, bit for bit.
+ */
+export function maskUnknownCells(y: Float32Array): { filled: Float32Array; weights: Float32Array } | null {
+  let known = 0;
+  for (let i = 0; i < y.length; i++) if (!Number.isNaN(y[i])) known += 1;
+  if (known === y.length) return null;
+  const filled = new Float32Array(y.length);
+  const weights = new Float32Array(y.length);
+  const weight = known > 0 ? 1 / known : 0;
+  for (let i = 0; i < y.length; i++) {
+    if (Number.isNaN(y[i])) continue;
+    filled[i] = y[i];
+    weights[i] = weight;
+  }
+  return { filled, weights };
 }
 
 /** [start, count] of each pass over a batch of n in passes of at most `micro` (null: one pass). */

@@ -53,8 +53,8 @@ export interface RunContext {
 }
 
 export interface RunHooks {
-  /** Domain callbacks (e.g. validation metrics), given the data the run trains on. */
-  callbacks?: (splits: DataSplits, loggers: RunLogger[]) => Callback[];
+  /** Domain callbacks (e.g. validation metrics), given the data the run trains on, its loggers and its log. */
+  callbacks?: (splits: DataSplits, loggers: RunLogger[], log: (message: string) => void) => Callback[];
   /** After a finished fit: write pictures etc. into the run folder; returns paths (relative) to log as artifacts. */
   afterFit?: (ctx: RunContext, learner: Learner) => Promise<string[]>;
 }
@@ -162,7 +162,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         dropoutCallback(head),
         memoryPlanCallback(log),
         dataWaitCallback(log, { workers: session.workers, cache_images: session.cacheImages }),
-        ...(opts.hooks?.callbacks?.(splits, loggers) ?? []),
+        ...(opts.hooks?.callbacks?.(splits, loggers, log) ?? []),
         loggingCallback([...loggers, counter]),
         checkpointCallback(runDir, () => metricPoints),
       ],
@@ -188,7 +188,8 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     artifacts.push(...((await opts.hooks?.afterFit?.(ctxForHooks, learner)) ?? []));
     for (const a of artifacts) for (const lg of loggers) await lg.logArtifact?.(a);
     status = 'FINISHED';
-    summary = { final: learner.state?.metrics ?? {}, skipped_images: dataModule.skipped().length };
+    const notes = Object.keys(learner.metricNotes).length > 0 ? { metric_notes: { ...learner.metricNotes } } : {};
+    summary = { final: learner.state?.metrics ?? {}, ...notes, skipped_images: dataModule.skipped().length };
     model.dispose();
     optimizer.dispose();
   } catch (e) {

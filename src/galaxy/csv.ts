@@ -9,6 +9,7 @@ import { CSV_HEADER, NUM_COLUMNS } from './tree.js';
 
 export interface SolutionsTable {
   ids: string[];
+  /** 37 answers per galaxy in tree order; an empty cell (unknown answer) is NaN. */
   rows: Float32Array[];
 }
 
@@ -17,11 +18,17 @@ export interface ReadSolutionsOptions {
   unitRange?: boolean;
   /** What the file is, for messages ("truth file", "predictions file"). */
   role?: string;
+  /**
+   * Whether an empty cell is allowed, read as an unknown answer (NaN): partial catalogues leave the
+   * questions they did not ask empty. Default true; predictions must be complete (false).
+   */
+  allowUnknown?: boolean;
 }
 
 /** Reads and validates a solutions CSV; every problem is a UserError naming file, row and column. */
 export async function readSolutionsCsv(file: string, options: ReadSolutionsOptions = {}): Promise<SolutionsTable> {
   const unitRange = options.unitRange ?? true;
+  const allowUnknown = options.allowUnknown ?? true;
   const role = options.role ?? 'CSV file';
   const where = (row: number) => `${role} ${file}, row ${row}`;
   await assertReadableFile(file, role);
@@ -57,10 +64,19 @@ export async function readSolutionsCsv(file: string, options: ReadSolutionsOptio
       const values = new Float32Array(NUM_COLUMNS);
       for (let c = 0; c < NUM_COLUMNS; c++) {
         const cell = record[c + 1];
-        const v = Number(cell);
-        if (cell === '' || !Number.isFinite(v)) {
+        if (cell === '') {
+          if (allowUnknown) {
+            values[c] = NaN;
+            continue;
+          }
           throw new UserError(
-            `${where(line)}, column ${CSV_HEADER[c + 1]}: "${cell}" is not a number. Every answer cell must be a finite number.`,
+            `${where(line)}, column ${CSV_HEADER[c + 1]}: the cell is empty. Every cell of a ${role} must be a number.`,
+          );
+        }
+        const v = Number(cell);
+        if (!Number.isFinite(v)) {
+          throw new UserError(
+            `${where(line)}, column ${CSV_HEADER[c + 1]}: "${cell}" is not a number. Every answer cell must be a finite number${allowUnknown ? ', or empty where the answer is unknown' : ''}.`,
           );
         }
         if (unitRange && (v < 0 || v > 1)) {

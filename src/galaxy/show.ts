@@ -59,7 +59,9 @@ export function wrapText(text: string, width: number): string[] {
  */
 export function cellCaption(cell: GridCell, width: number): TextLine[] {
   const lines: TextLine[] = [];
-  const score = cell.truth ? ` · RMSE ${rmse([cell.predicted], [cell.truth]).toFixed(3)}` : '';
+  // Over the known cells of a partial label; a row with no known cell has no score.
+  const scored = cell.truth && Array.prototype.some.call(cell.truth, (v: number) => !Number.isNaN(v));
+  const score = scored ? ` · RMSE ${rmse([cell.predicted], [cell.truth!]).toFixed(3)}` : '';
   lines.push({ text: `${cell.id}${score}`, colour: COLOURS.id, bold: true });
   let predColour = COLOURS.plain;
   if (cell.truth) {

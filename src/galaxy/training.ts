@@ -9,15 +9,36 @@ import { decodeImage } from '../core/pipeline/index.js';
 import { resultsGrid, type GridCell } from './show.js';
 import type { RunHooks } from '../core/run.js';
 import { writeLineChart } from '../core/plot.js';
-import { baselineRmse, perQuestionRmseRecord, rmse } from './metrics.js';
+import { baselineRmse, coverageNote, labelCoverage, perQuestionRmseRecord, rmse, type LabelCoverage } from './metrics.js';
+import { UserError } from '../core/errors.js';
 
-/** valid_rmse, valid_rmse_q1…q11 and the column-mean baseline, computed on the validation split. */
-export function galaxyMetricsCallback(splits: DataSplits): Callback {
+/**
+ * valid_rmse, valid_rmse_q1…q11 and the column-mean baseline, computed on the validation split.
+ * With partial labels (unknown cells) each is taken over known cells only: the run says so once,
+ * every printed valid_rmse/baseline_rmse carries "(N of 37 columns known)", loggers get a
+ * `gzx.labels` tag, and a question with no known cell gets no valid_rmse_q metric at all.
+ */
+export function galaxyMetricsCallback(splits: DataSplits, loggers: RunLogger[] = [], log: (message: string) => void = () => undefined): Callback {
   const trainRows = splits.train.map((s) => s.labels!).filter(Boolean);
   const validRows = splits.valid.map((s) => s.labels!).filter(Boolean);
-  const baseline = baselineRmse(trainRows, validRows);
+  const coverage = labelCoverage([...trainRows, ...validRows]);
+  if (validRows.length > 0 && labelCoverage(validRows).knownCells === 0) {
+    throw new UserError(
+      `data: none of the ${validRows.length} validation galaxies has a known answer (every label cell is empty), so nothing can be scored. ` +
+        `Choose validation galaxies with labels.`,
+    );
+  }
+  const baseline = validRows.length > 0 ? baselineRmse(trainRows, validRows) : NaN;
+  const note = coverageNote(labelCoverage(validRows));
   return {
     name: 'galaxy-metrics',
+    beforeFit: async (l) => {
+      if (!coverage.partial) return;
+      const text = describeCoverage(coverage);
+      log(`labels: ${text}`);
+      for (const lg of loggers) await lg.setTags?.({ 'gzx.labels': text });
+      if (note) for (const key of ['valid_rmse', 'baseline_rmse']) l.metricNotes[key] = note;
+    },
     afterValidate: (l) => {
       const { validPredictions: pred, validTruth: truth } = l.state;
       if (truth.length === 0) return;
@@ -26,6 +47,16 @@ export function galaxyMetricsCallback(splits: DataSplits): Callback {
       l.state.metrics.baseline_rmse = baseline;
     },
   };
+}
+
+/** "17 of 37 columns known (Q3, Q4, … unknown); 19,000 of 37,000 cells empty; loss and RMSEs over known cells only". */
+export function describeCoverage(c: LabelCoverage): string {
+  const unknownQ = c.unknownQuestions.length > 0 ? ` (no answer known for ${c.unknownQuestions.map((q) => `Q${q}`).join(', ')})` : '';
+  const empty = c.cells - c.knownCells;
+  return (
+    `${coverageNote(c)}${unknownQ}; ${empty.toLocaleString('en')} of ${c.cells.toLocaleString('en')} cells empty (unknown). ` +
+    `The loss, valid_rmse, baseline_rmse and per-question RMSEs use known cells only.`
+  );
 }
 
 /** Training loss per step and validation RMSE per epoch, against the baseline. */
@@ -64,7 +95,7 @@ export async function writePredictionGrid(file: string, splits: DataSplits, stat
 }
 
 export const galaxyRunHooks: RunHooks = {
-  callbacks: (splits: DataSplits, _loggers: RunLogger[]) => [galaxyMetricsCallback(splits)],
+  callbacks: (splits, loggers, log) => [galaxyMetricsCallback(splits, loggers, log)],
   afterFit: async (ctx, learner) => {
     const curves = path.join('artifacts', 'curves.png');
     const grid = path.join('artifacts', 'predictions.png');

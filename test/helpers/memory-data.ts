@@ -52,7 +52,8 @@ export class MemoryData implements DataModule {
             }
         y.set(this.labels[start + i], i * 37);
       }
-      if (poison) y[0] = NaN;
+      // A NaN pixel, not a NaN label: a NaN label cell is an unknown answer, which the loss skips.
+      if (poison) x[0] = NaN;
       yield { x, y, ids: [], n, size, index };
     }
   }

@@ -1,5 +1,7 @@
 import path from 'node:path';
 
-/** The real Galaxy Zoo sample JPEGs: `shared/` sits beside the checkout (as in CI); GZX_SAMPLE_DIR overrides. */
-export const SAMPLE_DIR =
-  process.env.GZX_SAMPLE_DIR ?? path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'galaxy-zoo', 'sample');
+/**
+ * Real Galaxy Zoo JPEGs (24, 424×424) kept in the repository, so the tests run from a clone alone;
+ * GZX_SAMPLE_DIR points the same tests at another folder (e.g. the full 64-image sample in ../shared).
+ */
+export const SAMPLE_DIR = process.env.GZX_SAMPLE_DIR ?? path.resolve(import.meta.dirname, '..', 'fixtures', 'images', 'sample');

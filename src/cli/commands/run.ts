@@ -43,11 +43,13 @@ export default class Run extends GzxCommand {
         signal: controller.signal,
       });
       const final = (result.summary.final ?? {}) as Record<string, number>;
+      const notes = (result.summary.metric_notes ?? {}) as Record<string, string>;
       if (typeof final.valid_rmse === 'number') {
         const gain = 100 * (1 - final.valid_rmse / final.baseline_rmse);
         const verdict = gain >= 0 ? `${gain.toFixed(0)}% lower` : `${(-gain).toFixed(0)}% higher: not better than the baseline yet`;
+        const note = notes.valid_rmse ? ` (${notes.valid_rmse})` : '';
         this.log(
-          `validation RMSE ${final.valid_rmse.toFixed(4)}   column-mean baseline ${final.baseline_rmse.toFixed(4)}   (${verdict})`,
+          `validation RMSE ${final.valid_rmse.toFixed(4)}${note}   column-mean baseline ${final.baseline_rmse.toFixed(4)}   (${verdict})`,
         );
       }
       this.log(`run ${result.status.toLowerCase()}: ${result.runDir}`);
