@@ -159,6 +159,40 @@ def init_like_gzx(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def biased_moving_variance(module: nn.Module) -> int:
+    """Makes every BatchNorm's moving variance average the biased batch variance, as gzx's does
+    (tfjs-layers' choice, kept by gzx's native kernel); PyTorch averages the unbiased one, which is
+    n/(n−1) larger (n = values per channel in the batch: 32 for the head's BatchNorm1d at batch 32).
+    Hooks around each training forward rescale PyTorch's update; training outputs are unchanged.
+    Returns how many BatchNorm layers were hooked."""
+    count = 0
+    for m in module.modules():
+        if not isinstance(m, nn.modules.batchnorm._BatchNorm) or not m.track_running_stats:
+            continue
+
+        def before(mod, inputs):
+            if mod.training:
+                mod._gzx_old_var = mod.running_var.detach().clone()
+
+        def after(mod, inputs, output):
+            old = getattr(mod, "_gzx_old_var", None)
+            if not mod.training or old is None:
+                return
+            x = inputs[0]
+            n = x.numel() // x.shape[1]
+            if n > 1:
+                keep = 1 - mod.momentum
+                with torch.no_grad():
+                    # torch: new = keep·old + m·u; gzx: keep·old + m·u·(n−1)/n
+                    mod.running_var.copy_(keep * old + (mod.running_var - keep * old) * ((n - 1) / n))
+            mod._gzx_old_var = None
+
+        m.register_forward_pre_hook(before)
+        m.register_forward_hook(after)
+        count += 1
+    return count
+
+
 # ---------------------------------------------------------------- model
 
 class AdaptiveConcatPool2d(nn.Module):

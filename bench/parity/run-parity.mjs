@@ -84,6 +84,7 @@ function parseArgs(argv) {
     work: path.join(REPO, 'runs', 'parity'),
     threads: os.availableParallelism(),
     init: 'gzx',
+    bnVariance: 'biased',
     epochs: null,
     sets: [],
   };
@@ -101,17 +102,21 @@ function parseArgs(argv) {
     else if (a === '--work') o.work = path.resolve(v());
     else if (a === '--threads') o.threads = Number.parseInt(v(), 10);
     else if (a === '--init') o.init = v();
+    else if (a === '--bn-variance') o.bnVariance = v();
     else if (a === '--epochs') o.epochs = Number.parseInt(v(), 10);
     else if (a === '--set') o.sets.push(v());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
         'npm run parity -- [--data DIR] [--seeds 1,2,3] [--engines gzx,torch] [--config FILE] [--out FILE]\n' +
-          '                  [--work DIR] [--threads N] [--init gzx|torchvision] [--epochs N] [--set k=v]…\n',
+          '                  [--work DIR] [--threads N] [--init gzx|torchvision] [--bn-variance biased|unbiased]\n' +
+          '                  [--epochs N] [--set k=v]…\n',
       );
       process.exit(0);
     } else die(`unknown option ${a} (see --help)`);
   }
   if (o.seeds.some((s) => !Number.isInteger(s) || s < 0)) die('--seeds takes non-negative integers, e.g. 1,2,3');
+  if (!['gzx', 'torchvision'].includes(o.init)) die('--init takes gzx or torchvision');
+  if (!['biased', 'unbiased'].includes(o.bnVariance)) die('--bn-variance takes biased or unbiased');
   for (const e of o.engines) if (!['gzx', 'torch'].includes(e)) die(`unknown engine ${e}; use gzx and/or torch`);
   return o;
 }
@@ -186,9 +191,11 @@ async function runGzx(o, seed, validFile) {
 
 async function runTorch(o, python, seed, configJson, validFile) {
   const args = [path.join(HERE, 'torch_twin.py'), '--config-json', configJson, '--data', o.data, '--valid-ids', validFile];
-  args.push('--seed', String(seed), '--threads', String(o.threads), '--init', o.init);
+  args.push('--seed', String(seed), '--threads', String(o.threads), '--init', o.init, '--bn-variance', o.bnVariance);
   if (o.epochs) args.push('--epochs', String(o.epochs));
-  const r = await runTimed(python, args);
+  // OpenMP threads that spin while waiting burn the cores others need on a shared machine (4-5x
+  // slower here under load); passive waiting unless the caller chose otherwise.
+  const r = await runTimed(python, args, { env: { OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' } });
   if (r.code !== 0) die(`the PyTorch twin (seed ${seed}) failed with exit ${r.code}; its output is above`);
   const res = JSON.parse(r.stdout.trim().split('\n').pop());
   const e = res.epochs;
@@ -298,9 +305,10 @@ async function main() {
     seeds: o.seeds,
     threads: {
       gzx: `tensorflow backend: libtensorflow's default thread pools (${os.availableParallelism()} cores); ${cfg.train.workers === 'auto' ? os.availableParallelism() : cfg.train.workers} image workers (decode in epoch 1 only, images cached)`,
-      torch: `torch.set_num_threads(${o.threads}), interop 1; images decoded once up front in ${o.threads} threads`,
+      torch: `torch.set_num_threads(${o.threads}), interop 1, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; images decoded once up front in ${o.threads} threads`,
     },
     twin_init: o.init,
+    twin_bn_moving_variance: o.bnVariance,
     normalisation_max_abs_diff: normalisationMaxDiff,
     runs,
     summary,

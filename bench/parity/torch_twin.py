@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", choices=["gzx", "torchvision"], default="gzx")
+    ap.add_argument("--bn-variance", choices=["biased", "unbiased"], default="biased",
+                    help="moving variance of BatchNorm: biased as gzx (default) or PyTorch's unbiased")
     ap.add_argument("--epochs", type=int, default=None, help="override (quick checks only)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -96,6 +98,8 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     model = gt.build_model(cfg, init=args.init)
+    if args.bn_variance == "biased":
+        gt.biased_moving_variance(model)
     if ph.get("dropout") is not None and ph["dropout"] != cfg["head"]["with"]["ps"]:
         fail("a phase dropout change is not ported")
     so = sched["with"]
@@ -158,6 +162,7 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - started,
         "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
         "init": args.init,
+        "bn_variance": args.bn_variance,
         "train": len(train_rows),
         "valid": len(valid_rows),
         "epochs": epochs_out,
