@@ -59,6 +59,55 @@ describe('plugin references', () => {
   });
 });
 
+describe('changing a plugin, deleting a key (Hydra: groups replace, ~key deletes)', () => {
+  const quickstart = path.resolve(import.meta.dirname, '..', 'configs', 'quickstart.yaml');
+  const child = (name: string, body: string) => {
+    const file = path.join(tmp, `${name}.yaml`);
+    fs.writeFileSync(file, `extends: ${quickstart}\n${body}`);
+    return file;
+  };
+
+  it('a child that changes `use:` replaces the block: the parent plugin\'s `with:` does not follow', async () => {
+    const { config } = await loadExperiment(child('resnet-child', 'backbone: {use: resnet}\n'), [], createRegistry());
+    expect(config.backbone.use).toBe('resnet');
+    expect(config.backbone.with).not.toHaveProperty('channels');
+    expect(config.backbone.with).toMatchObject({ depth: 50 });
+    // The same plugin still merges key by key.
+    const same = await loadExperiment(child('cnn-child', 'backbone: {use: simple-cnn, with: {convs_per_block: 1}}\n'), [], createRegistry());
+    expect(same.config.backbone.with).toMatchObject({ channels: [16, 32, 64, 128], convs_per_block: 1 });
+  });
+
+  it('--set block.use=… replaces the block\'s with:, later --set keys fill the new one', async () => {
+    const { config } = await loadExperiment(quickstart, ['backbone.use=resnet', 'backbone.with.depth=18'], createRegistry());
+    expect(config.backbone).toMatchObject({ use: 'resnet', with: { depth: 18 } });
+    expect(config.backbone.with).not.toHaveProperty('channels');
+    const same = await loadExperiment(quickstart, ['backbone.use=simple-cnn'], createRegistry());
+    expect(same.config.backbone.with).toMatchObject({ channels: [16, 32, 64, 128] });
+  });
+
+  it('~key deletes an inherited key, in a child file or with --set ~key.path', async () => {
+    const file = child('delete-child', 'head:\n  with: {~hidden: null}\ntrain: {~lr: }\n');
+    const { config } = await loadExperiment(file, [], createRegistry());
+    expect(config.head.with).toMatchObject({ ps: 0.1, hidden: 512 }); // back to the plugin's default
+    expect(config.train.lr).toBe(0.001); // the schema default, not quickstart's 0.003
+    const viaSet = await loadExperiment(quickstart, ['~head.with.hidden'], createRegistry());
+    expect(viaSet.config.head.with).toMatchObject({ hidden: 512 });
+  });
+
+  it('a ~key that deletes nothing, or --set ~ of a missing key, names the place and what exists', async () => {
+    const err = await loadExperiment(child('bad-delete', 'head:\n  with: {~hiden: null}\n'), [], createRegistry()).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toMatch(/bad-delete\.yaml:3:\d+: ~hiden: there is no inherited key "hiden" to delete here \(inherited: ps, hidden\)/);
+    const own = path.join(tmp, 'no-base.yaml');
+    fs.writeFileSync(own, 'name: x\n~seed: null\n');
+    const err2 = await loadExperiment(own, [], createRegistry()).catch((e) => e);
+    expect(err2.message).toMatch(/no-base\.yaml:2:1: ~seed: "~seed" deletes an inherited key, but nothing is inherited here/);
+    const err3 = await loadExperiment(quickstart, ['~train.nope'], createRegistry()).catch((e) => e);
+    expect(err3.message).toMatch(/--set ~train.nope: train has no "nope" to delete \(it has: .*batch_size/);
+    expect(err3.exitCode).toBe(2);
+  });
+});
+
 describe('--set', () => {
   const base = path.join(FIXTURES, 'extends/sub/child.yaml');
 
@@ -119,7 +168,6 @@ describe('defaults and phases', () => {
         size: 64,
         lr: 0.001,
         optimizer: { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true },
-        loss: 'mse',
         accumulate: 1,
         compile: true,
         workers: 'auto',

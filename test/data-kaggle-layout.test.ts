@@ -22,6 +22,7 @@ function options(dir: string, over: Partial<KaggleLayoutOptions> = {}): KaggleLa
     crop: 224,
     validFraction: 0.2,
     splitSeed: 1,
+    valid: null,
     limit: 0,
     onBadImage: 'skip',
     ...over,
@@ -136,9 +137,9 @@ describe('kaggle-galaxy-zoo plugin', () => {
     expect(builtinPlugins.some((p) => p.kind === 'data' && p.name === 'synthetic')).toBe(true);
   });
 
-  it('resolves a relative dir against the config folder and defaults the split seed to the experiment seed', async () => {
+  it('resolves a relative dir against the config folder; split_seed null means the experiment seed', async () => {
     const source = await kaggleGalaxyZooData.create(
-      { dir: 'kaggle-small', csv: 'training_solutions_rev1.csv', images: 'images_training_rev1', crop: 224, valid_fraction: 0.2, split_seed: null, limit: 0, on_bad_image: 'skip' },
+      { dir: 'kaggle-small', csv: 'training_solutions_rev1.csv', images: 'images_training_rev1', crop: 224, valid: null, valid_fraction: 0.2, split_seed: null, limit: 0, on_bad_image: 'skip' },
       ctx(fixtures, 3),
     );
     const viaPlugin = await source.prepare();
@@ -155,7 +156,7 @@ describe('kaggle-galaxy-zoo plugin', () => {
     expect(check({ dir: 'x', colour: 1 })).toBe(false);
     const filled: Record<string, unknown> = { dir: 'x' };
     expect(check(filled)).toBe(true);
-    expect(filled).toMatchObject({ crop: 224, valid_fraction: 0.2, limit: 0, on_bad_image: 'skip', split_seed: null });
+    expect(filled).toMatchObject({ crop: 224, valid: null, valid_fraction: null, limit: 0, on_bad_image: 'skip', split_seed: 0 });
   });
 
   it('reports a missing data folder with the fix', async () => {

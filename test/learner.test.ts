@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Learner, StopTraining, maskUnknownCells, spreadRates, type Callback, type LearnerOptions, type Phase } from '../src/core/learner.js';
 import { Optimizer } from '../src/core/optimizers.js';
+import { meanSquaredError } from '../src/core/loss.js';
 import { withSeededRandom } from '../src/core/seeded-random.js';
 import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
@@ -285,6 +286,23 @@ describe('learner', () => {
       expect(Array.from(masked.filled)).toEqual([0.5, 0, 0.25, 0]);
       expect(Array.from(masked.weights)).toEqual([0.5, 0, 0.5, 0]);
     });
+  });
+
+  it("trains with the model's own loss (the head's) when it has one", async () => {
+    const firstLosses = async (loss?: LearnerOptions['loss']) => {
+      const losses: number[] = [];
+      const learner = learnerFor(buildModel(5), {
+        data: new MemoryData(8, 24),
+        phases: [phase({ lr: 0 })],
+        loss,
+        callbacks: [{ name: 'loss', afterBatch: (l) => void losses.push(l.state.loss) }],
+      });
+      await learner.fit();
+      return losses[0];
+    };
+    const plain = await firstLosses();
+    const doubled = await firstLosses((t, y, pred, w) => meanSquaredError(t, y, pred, w).mul(2));
+    expect(doubled / plain).toBeCloseTo(2, 5);
   });
 
   it('gradient accumulation steps the optimiser once per `accumulate` batches', async () => {

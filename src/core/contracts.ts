@@ -24,6 +24,15 @@ export interface DataSplits {
   skipped: { path: string; reason: string }[];
   /** What the image pipeline does with a JPEG that fails to decode: skip and count it, or stop. */
   badImagePolicy: 'skip' | 'fail';
+  /** How train and valid were chosen; the run logs `text` and keeps `details` in summary.json. */
+  split?: SplitReport;
+}
+
+export interface SplitReport {
+  /** One line for the run's log, e.g. "1,600 training and 400 validation galaxies, held out at random (…)". */
+  text: string;
+  /** The same as JSON values (seed, fraction or named set, counts), for summary.json. */
+  details: Record<string, unknown>;
 }
 
 export interface DataSource {
@@ -91,7 +100,16 @@ export interface Backbone {
 
 // ---------- head ----------
 
+/**
+ * A training loss over a pass: `y` and `pred` are [n, outputs]. `weights` (same shape) weigh each
+ * cell — the Learner gives 1/known per known cell and 0 per unknown one when labels are partial —
+ * or are null, meaning the plain mean over every cell.
+ */
+export type LossFn = (tf: Tf, y: tfType.Tensor, pred: tfType.Tensor, weights: tfType.Tensor | null) => tfType.Scalar;
+
 export interface Head {
+  /** The loss the model trains with (default: mean squared error, masked where labels are unknown). */
+  loss?: LossFn;
   /** Turns the backbone's feature map into the 37 normalised answers. */
   build(tf: Tf, features: tfType.SymbolicTensor): tfType.SymbolicTensor;
   /** Layer names that belong to the head (trainable when the backbone is frozen). */

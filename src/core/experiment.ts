@@ -39,7 +39,6 @@ export interface TrainConfig {
   size: number;
   lr: number;
   optimizer: OptimizerConfig;
-  loss: 'mse';
   /** Gradient accumulation: optimiser step every N batches. */
   accumulate: number;
   /** Training passes as compiled graphs where the backend can (tensorflow on CPU). */

@@ -1,7 +1,8 @@
 // The training loop, kept short: every behaviour (schedules, freezing, metrics, logging, checkpoints,
 // stopping) hooks in through named events, the way fastai's callbacks do.
 import * as tf from '@tensorflow/tfjs';
-import type { Schedule } from './contracts.js';
+import type { LossFn, Schedule } from './contracts.js';
+import { meanSquaredError } from './loss.js';
 import type { PhaseConfig } from './experiment.js';
 import type { Optimizer } from './optimizers.js';
 import { deriveSeed } from './random.js';
@@ -99,6 +100,8 @@ export interface LearnerOptions {
    * recorded eager passes per phase and batch shape; default true. `log` hears which and why.
    */
   compile?: boolean;
+  /** The model's loss (the head's); default mean squared error, masked where labels are unknown. */
+  loss?: LossFn;
   log?: (message: string) => void;
 }
 
@@ -108,6 +111,7 @@ export class Learner {
   readonly optimizer: Optimizer;
   readonly phases: Phase[];
   readonly seed: number;
+  readonly loss: LossFn;
   state!: LearnerState;
   private readonly callbacks: Callback[];
   /**
@@ -141,6 +145,7 @@ export class Learner {
     this.optimizer = opts.optimizer;
     this.phases = opts.phases;
     this.seed = opts.seed;
+    this.loss = opts.loss ?? meanSquaredError;
     this.callbacks = [...opts.callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
     this.compiledPasses = opts.compile === false ? null : compiledPassesFor(tf.getBackend(), (m) => opts.log?.(m));
     this.groupCount = opts.layerGroups.length + 1;
@@ -296,11 +301,10 @@ export class Learner {
           const eager = () =>
             tf.variableGrads(() => {
               const pred = this.model.apply(x, { training: true }) as tf.Tensor;
-              if (w) return tf.sum(tf.mul(w, tf.squaredDifference(pred, y))) as tf.Scalar;
-              // Each pass's mean loss weighted by its share of the batch: the passes' gradients add
-              // up to the gradient of the whole batch's mean loss.
-              const loss = tf.losses.meanSquaredError(y, pred) as tf.Scalar;
-              return n === batch.n ? loss : loss.mul(n / batch.n);
+              // Masked weights already sum to the pass's share of the batch. A plain pass's mean loss is
+              // weighted by its share: the passes' gradients add up to the whole batch's.
+              const loss = this.loss(tf, y, pred, w);
+              return w || n === batch.n ? loss : loss.mul(n / batch.n);
             }, this.trainable);
           // A graph per phase, shape and loss (masked or not).
           const key = `${s.phaseIndex}/${n}/${batch.n}/${batch.size}${w ? '/masked' : ''}`;
@@ -391,10 +395,7 @@ export class Learner {
         tf.tidy(() => {
           const x = tf.zeros([n, size, size, 3]);
           const y = tf.zeros([n, outputs]);
-          const { value, grads } = tf.variableGrads(
-            () => tf.losses.meanSquaredError(y, this.model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-            this.trainable,
-          );
+          const { value, grads } = tf.variableGrads(() => this.loss(tf, y, this.model.apply(x, { training: true }) as tf.Tensor, null), this.trainable);
           value.dataSync();
           tf.dispose(grads);
         }),

@@ -10,7 +10,7 @@ import { selectBackend } from './backend.js';
 import { Learner, StopTraining, type Callback } from './learner.js';
 import { Optimizer } from './optimizers.js';
 import { assembleSession, newRunDir, type ResolvedRun, type RunOptions } from './run.js';
-import { writeLineChart } from './plot.js';
+import { writeChart } from './plot.js';
 
 export interface LrFindOptions {
   startLr: number;
@@ -84,6 +84,7 @@ export async function lrFind(
     accumulate: 1,
     validBatchSize: config.train.valid_batch_size,
     seed: config.seed,
+    loss: session.head.loss,
     callbacks: [recorder],
   });
   try {
@@ -100,10 +101,10 @@ export async function lrFind(
   const shownLosses = keep(losses);
   const suggestion = valley(shownLrs, shownLosses);
   const plot = path.join(runDir, 'artifacts', 'lr-find.png');
-  await writeLineChart(plot, [{ name: 'smoothed training loss', points: shownLrs.map((lr, i) => [lr, shownLosses[i]]) }], {
+  const points = shownLrs.map((lr, i) => [lr, shownLosses[i]] as [number, number]);
+  await writeChart(plot, [{ title: 'smoothed training loss against learning rate', yLabel: 'loss', series: [{ name: 'smoothed training loss', points }] }], {
     title: `LR finder: ${config.name}`,
     xLabel: 'learning rate (log scale)',
-    yLabel: 'loss',
     logX: true,
     marker: { x: suggestion, label: `suggested ${suggestion.toExponential(2)}` },
   });

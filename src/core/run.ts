@@ -128,6 +128,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   let status: RunStatus = 'FAILED';
   let error: string | undefined;
   let summary: Record<string, unknown> = {};
+  let dataSummary: Record<string, unknown> | undefined;
   let dataModule: ImageDataModule | undefined;
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
@@ -136,6 +137,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
     const { splits, head, model, layerGroups, phases } = session;
     dataModule = session.dataModule;
+    dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, ...splits.split?.details };
     const optimizer = new Optimizer(config.train.optimizer);
     let metricPoints = checkpoint?.metricsLines ?? 0;
     const counter: RunLogger = {
@@ -155,6 +157,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       validBatchSize: config.train.valid_batch_size,
       seed: config.seed,
       compile: config.train.compile,
+      loss: head.loss,
       log,
       callbacks: [
         stopSignalCallback(abort.signal),
@@ -216,6 +219,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       run_id: runId,
       status,
       ...(error ? { error } : {}),
+      ...(dataSummary ? { data: dataSummary } : {}),
       backend: { name: backend.name, package: backend.package, version: backend.version, threads: backend.threads },
       versions: { gzx: GZX_VERSION, tfjs: tf.version.tfjs, node: process.version },
       host: { cpus: os.cpus().length, platform: `${os.platform()}-${os.arch()}` },
@@ -278,12 +282,15 @@ export async function assembleSession(
   log(`data: ${data.describe()}`);
   const splits = await data.prepare();
   ctx.container.register(TOKENS.dataSplits, { useValue: splits });
-  if (splits.train.length === 0 || splits.valid.length === 0) {
+  if (splits.train.length === 0) {
     throw new UserError(
-      `data: the split has ${splits.train.length} training and ${splits.valid.length} validation images; both need at least one. ` +
-        `Use more images or change data.with.valid_fraction.`,
+      `data: the split has no training images (and ${splits.valid.length} validation images). ` +
+        `Use more images, or hold fewer out for validation (data.with.valid_fraction or data.with.valid).`,
     );
   }
+  // Said once: a run without validation images trains all the same, without validation metrics.
+  const noValid = splits.valid.length === 0 ? '; no validation set: no validation metrics' : '';
+  log(`data: ${splits.split?.text ?? `${splits.train.length} training and ${splits.valid.length} validation images${noValid}`}`);
   for (const lg of loggers) await lg.setTags?.({ 'gzx.data_fingerprint': splits.fingerprint });
 
   const { model, layerGroups } = withSeededRandom(config.seed, () => {

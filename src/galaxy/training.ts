@@ -8,7 +8,7 @@ import type { Callback, LearnerState } from '../core/learner.js';
 import { decodeImage } from '../core/pipeline/index.js';
 import { resultsGrid, type GridCell } from './show.js';
 import type { RunHooks } from '../core/run.js';
-import { writeLineChart } from '../core/plot.js';
+import { writeChart } from '../core/plot.js';
 import { baselineRmse, coverageNote, labelCoverage, perQuestionRmseRecord, rmse, type LabelCoverage } from './metrics.js';
 import { UserError } from '../core/errors.js';
 
@@ -28,6 +28,7 @@ export function galaxyMetricsCallback(splits: DataSplits, loggers: RunLogger[] =
         `Choose validation galaxies with labels.`,
     );
   }
+  // No validation rows (valid_fraction 0): nothing to score, and no baseline to compare with.
   const baseline = validRows.length > 0 ? baselineRmse(trainRows, validRows) : NaN;
   const note = coverageNote(labelCoverage(validRows));
   return {
@@ -70,19 +71,25 @@ export async function writeCurves(runDir: string, file: string): Promise<void> {
     avg = 0.9 * avg + 0.1 * y;
     smoothed.push([x, avg / (1 - Math.pow(0.9, i + 1))]);
   });
-  await writeLineChart(
+  await writeChart(
     file,
     [
-      { name: 'train loss (MSE, smoothed)', points: smoothed },
-      { name: 'valid RMSE', points: series('valid_rmse') },
-      { name: 'baseline RMSE', points: series('baseline_rmse') },
+      { title: 'training loss', yLabel: 'MSE (smoothed)', series: [{ name: 'train loss (MSE, smoothed)', points: smoothed }] },
+      {
+        title: 'validation',
+        yLabel: 'RMSE',
+        series: [
+          { name: 'valid RMSE', points: series('valid_rmse') },
+          { name: 'column-mean baseline', points: series('baseline_rmse'), dashed: true },
+        ],
+      },
     ],
-    { title: 'training curves', xLabel: 'step', yLabel: 'loss / RMSE' },
+    { title: 'training curves', xLabel: 'step' },
   );
 }
 
-/** fastai's show_results for the run: the first validation galaxies with true and predicted answers. */
-export async function writePredictionGrid(file: string, splits: DataSplits, state: LearnerState, count = 16): Promise<void> {
+/** fastai's show_results for the run: the first validation galaxies with true and predicted answers; false when there are none. */
+export async function writePredictionGrid(file: string, splits: DataSplits, state: LearnerState, count = 16): Promise<boolean> {
   const byId = new Map(splits.valid.map((s) => [s.id, s]));
   const cells: GridCell[] = [];
   for (let i = 0; i < state.validIds.length && cells.length < count; i++) {
@@ -91,7 +98,9 @@ export async function writePredictionGrid(file: string, splits: DataSplits, stat
     const image = await decodeImage(sample.imagePath, { crop: splits.crop, size: 160 });
     cells.push({ id: sample.id, image, predicted: state.validPredictions[i], truth: sample.labels });
   }
-  if (cells.length > 0) await fs.writeFile(file, await resultsGrid(cells, { cellSize: 160 }));
+  if (cells.length === 0) return false;
+  await fs.writeFile(file, await resultsGrid(cells, { cellSize: 160 }));
+  return true;
 }
 
 export const galaxyRunHooks: RunHooks = {
@@ -100,7 +109,7 @@ export const galaxyRunHooks: RunHooks = {
     const curves = path.join('artifacts', 'curves.png');
     const grid = path.join('artifacts', 'predictions.png');
     await writeCurves(ctx.runDir, path.join(ctx.runDir, curves));
-    await writePredictionGrid(path.join(ctx.runDir, grid), ctx.splits, learner.state);
-    return [curves, grid];
+    const wroteGrid = await writePredictionGrid(path.join(ctx.runDir, grid), ctx.splits, learner.state);
+    return wroteGrid ? [curves, grid] : [curves];
   },
 };

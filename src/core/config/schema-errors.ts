@@ -112,6 +112,14 @@ export function formatSchemaErrors(errors: ErrorObject[], origins: OriginMap, ba
         what = desc ? `expected ${desc}; got ${showValue(e.data)}.` : `${e.message}.`;
         break;
       }
+      case 'not': {
+        // A rule between keys (`if`/`then` with `not`) says in its description what to change.
+        const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+        what = desc ? `${desc}; got ${showValue(e.data)}.` : `${e.message}.`;
+        break;
+      }
+      case 'if':
+        continue; // the failing `then` branch has its own error, which says more
       case 'false schema':
         what = 'no value is allowed here (too many items?).';
         break;

@@ -79,12 +79,43 @@ export function parseConfigFile(file: string, text: string): ConfigLayer {
   return { value, origins };
 }
 
-/** Deep merge: maps merge key by key, anything else (lists included) is replaced by `over`. */
+/** A key written `~name` in a child config deletes the inherited `name` (Hydra's `~key`). */
+const DELETE_PREFIX = '~';
+
+/**
+ * A plugin block (`{use, with}`) whose `use:` changes is a different plugin: the new block replaces
+ * the old one whole, as Hydra's config groups do, so the old plugin's `with:` options never reach it.
+ */
+function replacesPlugin(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return typeof a.use === 'string' && typeof b.use === 'string' && a.use !== b.use;
+}
+
+/**
+ * Deep merge: maps merge key by key, anything else (lists included) is replaced by `over`; a plugin
+ * block whose `use:` changes is replaced whole; `~key` in `over` deletes `key` from `base`.
+ */
 export function mergeLayers(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
   const merge = (a: Json, b: Json, pointer: string): Json => {
-    if (isPlainObject(a) && isPlainObject(b)) {
+    if (isPlainObject(a) && isPlainObject(b) && !replacesPlugin(a, b)) {
       for (const [k, v] of Object.entries(b)) {
         const child = pointer + toPointer([k]);
+        if (k.startsWith(DELETE_PREFIX)) {
+          const target = k.slice(DELETE_PREFIX.length);
+          const where = over.origins.locate(child, true);
+          if (!(target in a)) {
+            const known = Object.keys(a).filter((x) => !x.startsWith(DELETE_PREFIX));
+            throw new UserError(
+              `${formatOrigin(where)}: ${k}: there is no inherited key "${target}" to delete here` +
+                `${known.length ? ` (inherited: ${known.join(', ')})` : ''}. Remove the line or fix the name.`,
+            );
+          }
+          if (v !== null && v !== undefined) {
+            throw new UserError(`${formatOrigin(where)}: ${k}: a deletion takes no value; write "${k}: null" or "${k}:".`);
+          }
+          delete a[target];
+          base.origins.deleteSubtree(pointer + toPointer([target]));
+          continue;
+        }
         if (k in a) {
           a[k] = merge(a[k], v, child);
           const o = over.origins.get(child);
@@ -101,6 +132,7 @@ export function mergeLayers(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
     return b;
   };
   merge(base.value, over.value, '');
+  rejectDeletions(base);
   // The file on top is the one errors without a more precise place should name.
   const root = over.origins.get('');
   if (root) base.origins.set('', root);
@@ -115,7 +147,10 @@ export function loadLayered(file: string, chain: string[] = [], from?: { origin:
   const text = readConfigFile(file, from);
   const layer = parseConfigFile(file, text);
   const ext = layer.value.extends;
-  if (ext === undefined) return layer;
+  if (ext === undefined) {
+    rejectDeletions(layer);
+    return layer;
+  }
   const extOrigin = layer.origins.locate('/extends');
   const list = typeof ext === 'string' ? [ext] : ext;
   if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === '')) {
@@ -142,12 +177,32 @@ export function loadLayered(file: string, chain: string[] = [], from?: { origin:
   return merged ? mergeLayers(merged, layer) : layer;
 }
 
+/** A `~key` left after merging (or in a file that extends nothing) deletes nothing: an error naming it. */
+function rejectDeletions(layer: ConfigLayer): void {
+  const visit = (v: Json, segs: Segment[]): void => {
+    if (Array.isArray(v)) v.forEach((item, i) => visit(item, [...segs, i]));
+    if (!isPlainObject(v)) return;
+    for (const [k, child] of Object.entries(v)) {
+      if (k.startsWith(DELETE_PREFIX)) {
+        const where = layer.origins.locate(toPointer([...segs, k]), true);
+        throw new UserError(
+          `${formatOrigin(where)}: ${[...segs, k].join('.')}: "${k}" deletes an inherited key, but nothing is inherited here. ` +
+            `Use it in a config that extends another, or remove the line.`,
+        );
+      }
+      visit(child, [...segs, k]);
+    }
+  };
+  visit(layer.value, []);
+}
+
 function usage(arg: string, problem: string): UserError {
   return new UserError(`--set ${arg}: ${problem} Write --set key.path=value, e.g. --set train.phases.0.lr=1e-4.`, 2);
 }
 
 /** Applies one `--set a.b.0.c=value` (value parsed as YAML); numeric parts index lists. */
 export function applySet(layer: ConfigLayer, arg: string): void {
+  if (arg.startsWith(DELETE_PREFIX)) return deleteAt(layer, arg);
   const eq = arg.indexOf('=');
   if (eq <= 0) throw usage(arg, eq === 0 ? 'the key path is empty.' : 'missing "=".');
   const keyPath = arg.slice(0, eq).trim();
@@ -181,6 +236,11 @@ export function applySet(layer: ConfigLayer, arg: string): void {
     const holder = container as Record<string | number, unknown>;
     segs.push(seg);
     if (last) {
+      // A different plugin: the block's old `with:` options belong to the old one (Hydra's groups).
+      if (seg === 'use' && typeof holder.use === 'string' && holder.use !== value && 'with' in holder) {
+        delete holder.with;
+        layer.origins.deleteSubtree(toPointer([...segs.slice(0, -1), 'with']));
+      }
       holder[seg] = value;
       layer.origins.deleteSubtree(toPointer(segs));
       layer.origins.set(toPointer(segs), { value: origin });
@@ -189,6 +249,38 @@ export function applySet(layer: ConfigLayer, arg: string): void {
         holder[seg] = /^\d+$/.test(parts[i + 1]) ? [] : {};
         layer.origins.set(toPointer(segs), { value: origin });
       }
+      container = holder[seg];
+    }
+  }
+}
+
+/** `--set ~key.path`: deletes an inherited key (or list item), Hydra's `~key`. */
+function deleteAt(layer: ConfigLayer, arg: string): void {
+  const keyPath = arg.slice(DELETE_PREFIX.length).trim();
+  if (arg.includes('=')) throw usage(arg, 'a deletion takes no value: write --set ~key.path.');
+  const parts = keyPath.split('.');
+  if (keyPath === '' || parts.some((p) => p === '')) throw usage(arg, `"${keyPath}" has an empty part.`);
+  let container: unknown = layer.value;
+  const segs: Segment[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (Array.isArray(container)) {
+      // Removing an item would shift the file positions of the items after it.
+      throw usage(arg, `${segs.join('.')} is a list: replace it whole instead (--set ${segs.join('.')}=[…]).`);
+    }
+    const seg: Segment = part;
+    const holder = container as Record<string | number, unknown>;
+    const exists = isPlainObject(container) && part in container;
+    if (!exists) {
+      const here = segs.join('.') || '(top level)';
+      const keys = isPlainObject(container) ? ` (it has: ${Object.keys(container).join(', ')})` : '';
+      throw new UserError(`--set ${arg}: ${here} has no "${part}" to delete${keys}. Check the key path.`, 2);
+    }
+    segs.push(seg);
+    if (i === parts.length - 1) {
+      delete holder[seg];
+      layer.origins.deleteSubtree(toPointer(segs));
+    } else {
       container = holder[seg];
     }
   }

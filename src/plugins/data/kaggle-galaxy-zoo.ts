@@ -4,37 +4,58 @@ import type { DataSource } from '../../core/contracts.js';
 import { definePlugin, type JsonSchema, type PluginContext } from '../../core/plugin.js';
 import { readKaggleLayout, type KaggleLayoutOptions } from '../../galaxy/kaggle-layout.js';
 
-export interface KaggleGalaxyZooOptions {
-  dir: string;
-  csv: string;
-  images: string;
-  crop: number | null;
-  valid_fraction: number;
+/** Options shared with the synthetic source, which reads its folder with the same loader. */
+export interface SplitOptions {
+  valid: string | null;
+  valid_fraction: number | null;
   split_seed: number | null;
   limit: number;
   on_bad_image: 'skip' | 'fail';
 }
 
-/** Options shared with the synthetic source, which reads its folder with the same loader. */
+export interface KaggleGalaxyZooOptions extends SplitOptions {
+  dir: string;
+  csv: string;
+  images: string;
+  crop: number | null;
+}
+
+/** Share held out at random when neither `valid` nor `valid_fraction` is given. */
+export const DEFAULT_VALID_FRACTION = 0.2;
+/**
+ * Seed of the random hold-out when `split_seed` is not given: fixed, so runs with other experiment
+ * seeds validate on the same galaxies (their RMSEs compare, and an ensemble of them does not leak).
+ */
+export const DEFAULT_SPLIT_SEED = 0;
+
 export const SPLIT_OPTION_SCHEMAS: Record<string, JsonSchema> = {
+  valid: {
+    type: ['string', 'null'],
+    minLength: 1,
+    default: null,
+    description:
+      'A fixed validation set, its galaxies taken out of training: a folder in the Kaggle layout (csv + images inside it), ' +
+      'a solutions CSV whose images are in the images folder, or a list of GalaxyIDs of the CSV (.txt one per line, .yaml list); ' +
+      'relative to the config file\'s folder. null = hold out valid_fraction at random.',
+  },
   valid_fraction: {
-    type: 'number',
+    type: ['number', 'null'],
     minimum: 0,
     exclusiveMaximum: 1,
-    default: 0.2,
-    description: 'Share of galaxies held out for validation.',
+    default: null,
+    description: `Share of galaxies held out at random for validation; 0 = no validation set; null = ${DEFAULT_VALID_FRACTION} (none when valid is set).`,
   },
   split_seed: {
     type: ['integer', 'null'],
     minimum: 0,
-    default: null,
-    description: 'Seed of the train/valid split; null = the experiment seed.',
+    default: DEFAULT_SPLIT_SEED,
+    description: 'Seed of the random hold-out, independent of the experiment seed; null = the experiment seed.',
   },
   limit: {
     type: 'integer',
     minimum: 0,
     default: 0,
-    description: 'Use only the first N rows of the CSV (before the split); 0 = all.',
+    description: 'Use only the first N rows of the CSV (before the random split; with valid, N training rows); 0 = all.',
   },
   on_bad_image: {
     enum: ['skip', 'fail'],
@@ -43,11 +64,24 @@ export const SPLIT_OPTION_SCHEMAS: Record<string, JsonSchema> = {
   },
 };
 
-/** The loader's options from plugin options (paths resolved, defaults filled). */
+/** Object-level rule beside SPLIT_OPTION_SCHEMAS: a named validation set and a random share exclude each other. */
+export const SPLIT_OPTION_RULES: JsonSchema = {
+  if: { properties: { valid: { type: 'string' } }, required: ['valid'] },
+  then: {
+    properties: {
+      valid_fraction: {
+        not: { type: 'number' },
+        description: 'no valid_fraction when valid names a validation set (that set replaces the random hold-out); remove one of the two',
+      },
+    },
+  },
+};
+
+/** The loader's options from plugin options (paths resolved against the config folder, defaults filled). */
 export function layoutOptions(
   dir: string,
   o: Partial<Omit<KaggleGalaxyZooOptions, 'dir' | 'crop'>>,
-  ctx: Pick<PluginContext, 'seed'>,
+  ctx: Pick<PluginContext, 'seed' | 'configDir'>,
   crop: number | null,
 ): KaggleLayoutOptions {
   return {
@@ -55,8 +89,9 @@ export function layoutOptions(
     csv: o.csv ?? 'training_solutions_rev1.csv',
     images: o.images ?? 'images_training_rev1',
     crop: crop && crop > 0 ? crop : null,
-    validFraction: o.valid_fraction ?? 0.2,
-    splitSeed: o.split_seed ?? ctx.seed,
+    valid: o.valid ? path.resolve(ctx.configDir, o.valid) : null,
+    validFraction: o.valid_fraction ?? DEFAULT_VALID_FRACTION,
+    splitSeed: o.split_seed === undefined ? DEFAULT_SPLIT_SEED : (o.split_seed ?? ctx.seed),
     limit: o.limit ?? 0,
     onBadImage: o.on_bad_image ?? 'skip',
   };
@@ -64,8 +99,13 @@ export function layoutOptions(
 
 export function describeLayout(name: string, o: KaggleLayoutOptions): string {
   const crop = o.crop ? `centre crop ${o.crop}px` : 'no crop';
-  const limit = o.limit > 0 ? `, first ${o.limit} rows` : '';
-  return `${name}: ${o.dir} (${o.csv}, ${o.images}/; ${crop}; ${Math.round(o.validFraction * 100)}% valid, split seed ${o.splitSeed}${limit})`;
+  const limit = o.limit > 0 ? `, first ${o.limit} ${o.valid ? 'training ' : ''}rows` : '';
+  const split = o.valid
+    ? `validation set ${o.valid}`
+    : o.validFraction > 0
+      ? `${Math.round(o.validFraction * 100)}% valid, split seed ${o.splitSeed}`
+      : 'valid_fraction 0';
+  return `${name}: ${o.dir} (${o.csv}, ${o.images}/; ${crop}; ${split}${limit})`;
 }
 
 export const kaggleGalaxyZooData = definePlugin<KaggleGalaxyZooOptions, DataSource>({
@@ -88,6 +128,7 @@ export const kaggleGalaxyZooData = definePlugin<KaggleGalaxyZooOptions, DataSour
       },
       ...SPLIT_OPTION_SCHEMAS,
     },
+    ...SPLIT_OPTION_RULES,
   },
   create(options, ctx) {
     const layout = layoutOptions(path.resolve(ctx.configDir, options.dir), options, ctx, options.crop === undefined ? 224 : options.crop);

@@ -5,18 +5,14 @@ import type { DataSource } from '../../core/contracts.js';
 import { definePlugin } from '../../core/plugin.js';
 import { readKaggleLayout } from '../../galaxy/kaggle-layout.js';
 import { writeSyntheticDataset } from '../../galaxy/synth/dataset.js';
-import { SPLIT_OPTION_SCHEMAS, describeLayout, layoutOptions } from './kaggle-galaxy-zoo.js';
+import { SPLIT_OPTION_RULES, SPLIT_OPTION_SCHEMAS, describeLayout, layoutOptions, type SplitOptions } from './kaggle-galaxy-zoo.js';
 
-export interface SyntheticOptions {
+export interface SyntheticOptions extends SplitOptions {
   dir: string | null;
   count: number;
   size: number;
   seed: number | null;
   crop: number | null | 'auto';
-  valid_fraction: number;
-  split_seed: number | null;
-  limit: number;
-  on_bad_image: 'skip' | 'fail';
 }
 
 /** The real data's 224-of-424 centre crop, scaled to the generated size. */
@@ -49,6 +45,7 @@ export const syntheticData = definePlugin<SyntheticOptions, DataSource>({
       },
       ...SPLIT_OPTION_SCHEMAS,
     },
+    ...SPLIT_OPTION_RULES,
   },
   create(options, ctx) {
     const count = options.count ?? 2000;

@@ -1,5 +1,6 @@
 // fastai's create_head for the 37 Galaxy Zoo answers, ending in the tree's normalisation layer.
 import type * as tfType from '@tensorflow/tfjs';
+import { meanSquaredError } from '../../core/loss.js';
 import { definePlugin } from '../../core/plugin.js';
 import type { Head } from '../../core/contracts.js';
 import { ConcatPool, GalaxyNormalisation, batchNormalization, dropout } from '../../core/layers/index.js';
@@ -62,6 +63,9 @@ export function createGalaxyZooHead(options: GalaxyZooHeadOptions): Head {
     ...(options.normalise ? [HEAD_LAYER.normalise] : []),
   ];
   return {
+    // MSE on the normalised 37 answers (the Kaggle metric is its square root), over known cells only
+    // where a catalogue leaves answers unknown.
+    loss: meanSquaredError,
     build(tf: typeof tfType, features: tfType.SymbolicTensor): tfType.SymbolicTensor {
       if (features.shape.length !== 4) {
         throw new Error(`galaxy-zoo head expects a 4-D feature map, got shape [${features.shape.join(', ')}]`);
