@@ -159,38 +159,35 @@ def init_like_gzx(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def biased_moving_variance(module: nn.Module) -> int:
+def biased_moving_variance(module: nn.Module):
     """Makes every BatchNorm's moving variance average the biased batch variance, as gzx's does
     (tfjs-layers' choice, kept by gzx's native kernel); PyTorch averages the unbiased one, which is
     n/(n−1) larger (n = values per channel in the batch: 32 for the head's BatchNorm1d at batch 32).
-    Hooks around each training forward rescale PyTorch's update; training outputs are unchanged.
-    Returns how many BatchNorm layers were hooked."""
-    count = 0
-    for m in module.modules():
-        if not isinstance(m, nn.modules.batchnorm._BatchNorm) or not m.track_running_stats:
-            continue
+    Hooks note each training forward's old variance and n; call the returned function after
+    backward (autograd may still need the buffers during it) to rescale PyTorch's update.
+    Training outputs and gradients are unchanged."""
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
 
-        def before(mod, inputs):
-            if mod.training:
-                mod._gzx_old_var = mod.running_var.detach().clone()
-
-        def after(mod, inputs, output):
-            old = getattr(mod, "_gzx_old_var", None)
-            if not mod.training or old is None:
-                return
+    def before(mod, inputs):
+        if mod.training:
+            mod._gzx_old_var = mod.running_var.detach().clone()
             x = inputs[0]
-            n = x.numel() // x.shape[1]
-            if n > 1:
-                keep = 1 - mod.momentum
-                with torch.no_grad():
+            mod._gzx_n = x.numel() // x.shape[1]
+
+    for m in layers:
+        m.register_forward_pre_hook(before)
+
+    def settle() -> None:
+        with torch.no_grad():
+            for mod in layers:
+                old, n = getattr(mod, "_gzx_old_var", None), getattr(mod, "_gzx_n", 0)
+                if old is not None and n > 1:
+                    keep = 1 - mod.momentum
                     # torch: new = keep·old + m·u; gzx: keep·old + m·u·(n−1)/n
                     mod.running_var.copy_(keep * old + (mod.running_var - keep * old) * ((n - 1) / n))
-            mod._gzx_old_var = None
+                mod._gzx_old_var = None
 
-        m.register_forward_pre_hook(before)
-        m.register_forward_hook(after)
-        count += 1
-    return count
+    return settle
 
 
 # ---------------------------------------------------------------- model

@@ -165,6 +165,7 @@ function readMetrics(runDir) {
 async function runGzx(o, seed, validFile) {
   const args = ['bin/run.js', 'run', o.config, '--set', `seed=${seed}`, '--set', 'backend=tensorflow'];
   args.push('--set', `data.with.dir=${o.data}`, '--set', `data.with.valid=${validFile}`, '--set', `output_dir=${path.join(o.work, 'gzx')}`);
+  // The twin gets the same values through config.resolved.json.
   if (o.epochs) args.push('--set', `train.phases.0.epochs=${o.epochs}`);
   for (const s of o.sets) args.push('--set', s);
   const r = await runTimed('node', args, { echo: true });
@@ -247,16 +248,21 @@ async function main() {
   mkdirSync(o.work, { recursive: true });
 
   // The resolved config, exactly as gzx will run it (the twin reads this file).
-  const sets = ['backend=tensorflow', `data.with.dir=${o.data}`, ...(o.epochs ? [`train.phases.0.epochs=${o.epochs}`] : []), ...o.sets];
-  const cfgRun = spawnSync('node', ['bin/run.js', 'config', o.config, '--json', ...sets.flatMap((s) => ['--set', s])], { cwd: REPO, encoding: 'utf8' });
+  const validFile = path.join(o.work, 'valid-ids.txt');
+  const sets = ['backend=tensorflow', `data.with.dir=${o.data}`, `data.with.valid=${validFile}`, ...(o.epochs ? [`train.phases.0.epochs=${o.epochs}`] : []), ...o.sets];
+  const resolve = (extra) =>
+    spawnSync('node', ['bin/run.js', 'config', o.config, '--json', ...[...extra].flatMap((s) => ['--set', s])], { cwd: REPO, encoding: 'utf8' });
+  // The CSV's name comes from the config; the id file is written from it before gzx reads it.
+  const first = resolve(sets.filter((s) => !s.startsWith('data.with.valid=')));
+  if (first.status !== 0) die(`gzx config ${o.config} failed: ${first.stderr.trim().split('\n')[0]}`);
+  const { csv, images } = JSON.parse(first.stdout).data.with;
+  const csvPath = path.join(o.data, csv);
+  if (!existsSync(csvPath)) die(`data directory ${o.data} has no ${csv}`);
+  if (!existsSync(path.join(o.data, images))) die(`data directory ${o.data} has no ${images}/`);
+  const split = writeValidIds(csvPath, validFile);
+  const cfgRun = resolve(sets);
   if (cfgRun.status !== 0) die(`gzx config ${o.config} failed: ${cfgRun.stderr.trim().split('\n')[0]}`);
   const cfg = JSON.parse(cfgRun.stdout);
-  const csvPath = path.join(o.data, cfg.data.with.csv);
-  const imgDir = path.join(o.data, cfg.data.with.images);
-  if (!existsSync(csvPath)) die(`data directory ${o.data} has no ${cfg.data.with.csv}`);
-  if (!existsSync(imgDir)) die(`data directory ${o.data} has no ${cfg.data.with.images}/`);
-  const validFile = path.join(o.work, 'valid-ids.txt');
-  const split = writeValidIds(csvPath, validFile);
   const configJson = path.join(o.work, 'config.resolved.json');
   writeFileSync(configJson, JSON.stringify(cfg, null, 2));
 

@@ -98,8 +98,7 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     model = gt.build_model(cfg, init=args.init)
-    if args.bn_variance == "biased":
-        gt.biased_moving_variance(model)
+    settle_bn = gt.biased_moving_variance(model) if args.bn_variance == "biased" else (lambda: None)
     if ph.get("dropout") is not None and ph["dropout"] != cfg["head"]["with"]["ps"]:
         fail("a phase dropout change is not ported")
     so = sched["with"]
@@ -130,6 +129,7 @@ def main() -> None:
             loss = gt.masked_mse(pred, y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            settle_bn()
             optimizer.step()
             value = loss.item()
             loss_sum += value * len(idx)
