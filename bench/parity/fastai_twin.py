@@ -53,7 +53,10 @@ def main() -> None:
                     help="use gzx's choices where they differ from fastai's defaults: 4 layer groups "
                          "(stem+conv2+conv3, conv4, conv5, head), weight decay on BatchNorm and biases, "
                          "optimiser state kept across freeze()/unfreeze(), gzx's trunk initialisation and "
-                         "BatchNorm running variance")
+                         "BatchNorm running variance, and Adam debiased with one global step count")
+    ap.add_argument("--adam-step", choices=["per-param", "global"], default=None,
+                    help="Adam's debiasing step count: fastai's per weight (default), or gzx's one count of "
+                         "optimiser steps since the start (default with --like-gzx)")
     args = ap.parse_args()
 
     cfg = resolved_config(args.config, args.set)
@@ -69,6 +72,7 @@ def main() -> None:
         Learner, Metric, Normalize, PILImage, RegressionBlock, Rotate, Transform, Zoom, apply_init,
         create_body, create_head, imagenet_stats, num_features_model, params, set_seed, setup_aug_tfms,
     )
+    from fastai.optimizer import Optimizer, adam_step as adam_step_fn, average_grad, average_sqr_grad, l2_reg, weight_decay
     from torchvision import models
 
     sys.path.insert(0, str(HERE))
@@ -85,8 +89,6 @@ def main() -> None:
     dw = data["with"]
     ddir = (config_dir / dw["dir"]).resolve()
     df = pd.read_csv(ddir / dw["csv"], dtype={"GalaxyID": str}, keep_default_na=True)
-    if dw.get("limit"):
-        df = df.iloc[: dw["limit"]]
     columns = [c for c in df.columns if c != "GalaxyID"]
     assert len(columns) == 37, f"expected 37 answer columns, got {len(columns)}"
     # Empty cells are unknown answers: NaN here, masked out of loss and metric.
@@ -94,10 +96,15 @@ def main() -> None:
     valid_file = args.valid or (config_dir / dw["valid"] if dw.get("valid") else None)
     if valid_file is None:
         sys.exit("fastai twin: no validation ids (set data.with.valid in the config or pass --valid)")
+    if Path(valid_file).suffix != ".txt":
+        sys.exit("fastai twin: data.with.valid must be a .txt list of GalaxyIDs here")
     valid_ids = {line.strip() for line in Path(valid_file).read_text().splitlines() if line.strip()}
     missing = valid_ids - set(df.GalaxyID)
     if missing:
         sys.exit(f"fastai twin: {len(missing)} validation ids are not in the CSV, e.g. {sorted(missing)[:3]}")
+    if dw.get("limit"):  # as gzx: the first N training rows; the validation set stays whole
+        is_valid = df.GalaxyID.isin(valid_ids)
+        df = df[is_valid | (is_valid.eq(False).cumsum() <= dw["limit"])]
     image_dir = ddir / dw["images"]
     crop = dw.get("crop") or None
 
@@ -238,7 +245,31 @@ def main() -> None:
     opt = tr["optimizer"]
     if opt["name"] not in ("adam", "adamw"):
         sys.exit("fastai twin: optimizer must be adam or adamw")
-    opt_func = partial(Adam, mom=opt["beta1"], sqr_mom=opt["beta2"], eps=opt["eps"], decouple_wd=opt["name"] == "adamw")
+    adam_step = args.adam_step or ("global" if args.like_gzx else "per-param")
+
+    def adam_global_step(params, lr, mom, sqr_mom, eps, wd, decouple_wd=True):
+        """fastai's Adam with gzx's debiasing: step = optimiser steps since the start of training, one
+        count for every weight (src/core/optimizers.ts), instead of fastai's step_stat per weight, which
+        starts at 1 when a weight first gets a gradient (after unfreezing) and again after clear_state."""
+        count = [0]
+
+        def global_step_stat(p, **kwargs):
+            return {"step": count[0]}
+
+        cbs = [weight_decay] if decouple_wd else [l2_reg]
+        cbs += [partial(average_grad, dampening=True), average_sqr_grad, global_step_stat, adam_step_fn]
+        o = Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+        step = o.step
+
+        def counted_step(closure=None):
+            count[0] += 1
+            return step(closure)
+
+        o.step = counted_step
+        return o
+
+    opt_func = partial(Adam if adam_step == "per-param" else adam_global_step, mom=opt["beta1"], sqr_mom=opt["beta2"],
+                       eps=opt["eps"], decouple_wd=opt["name"] == "adamw")
     if tr["accumulate"] != 1 or tr["max_steps_per_epoch"]:
         sys.exit("fastai twin: accumulate and max_steps_per_epoch are not mapped")
 
@@ -318,7 +349,7 @@ def main() -> None:
     result = {
         "engine": "fastai", "versions": {"fastai": __import__("fastai").__version__, "torch": torch.__version__,
                                          "torchvision": __import__("torchvision").__version__},
-        "config": str(args.config), "like_gzx": args.like_gzx, "layer_groups": n_groups,
+        "config": str(args.config), "like_gzx": args.like_gzx, "adam_step": adam_step, "layer_groups": n_groups,
         "threads": args.threads, "peak_rates": peak_rates, "seconds": time.time() - started, "epochs": records,
     }
     if args.out:

@@ -37,15 +37,6 @@ def gzx_config(config: Path, sets: list[str], fail: bool = True) -> dict | None:
     return json.loads(out.stdout)
 
 
-def write_valid_ids(csv: Path, out: Path) -> int:
-    """Every fifth row of the CSV (rows 5, 10, …), as `npm run parity` chooses them."""
-    ids = [line.split(",", 1)[0] for line in csv.read_text().splitlines()[1:] if line.strip()]
-    valid = [gid for i, gid in enumerate(ids) if i % 5 == 4]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(valid) + "\n")
-    return len(valid)
-
-
 def column_mean_baseline(csv: Path, valid_file: Path) -> float:
     """RMSE over known validation cells of predicting each column's training mean (known cells)."""
     import numpy as np
@@ -94,13 +85,17 @@ def run_gzx(config: Path, sets: list[str], work: Path, log: Path) -> dict:
     }
 
 
-def run_fastai(python: str, config: Path, sets: list[str], work: Path, log: Path, like_gzx: bool, valid: Path | None) -> dict:
-    out = work / ("fastai-like-gzx.json" if like_gzx else "fastai.json")
-    args = [python, str(HERE / "fastai_twin.py"), str(config), "--out", str(out)] + [a for s in sets for a in ("--set", s)]
-    if like_gzx:
-        args.append("--like-gzx")
-    if valid:
-        args += ["--valid", str(valid)]
+FASTAI_ENGINES = {  # runner name → (label, fastai_twin.py flags)
+    "fastai": ("fastai", []),
+    "fastai-like-gzx": ("fastai (gzx's choices)", ["--like-gzx"]),
+    "fastai-like-gzx-per-param": ("fastai (gzx's choices, per-weight Adam step)", ["--like-gzx", "--adam-step", "per-param"]),
+}
+
+
+def run_fastai(python: str, config: Path, sets: list[str], work: Path, log: Path, engine: str) -> dict:
+    label, flags = FASTAI_ENGINES[engine]
+    out = work / f"{engine}.json"
+    args = [python, str(HERE / "fastai_twin.py"), str(config), "--out", str(out)] + [a for s in sets for a in ("--set", s)] + flags
     print("$ " + " ".join(args), flush=True)
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     t0 = time.time()
@@ -110,7 +105,7 @@ def run_fastai(python: str, config: Path, sets: list[str], work: Path, log: Path
         sys.exit(f"fastai twin failed ({proc.returncode}); see {log}")
     res = json.loads(out.read_text())
     res["seconds_wall"] = time.time() - t0
-    res["engine"] = "fastai (like gzx)" if like_gzx else "fastai"
+    res["engine"] = label
     for i, e in enumerate(res["epochs"]):
         e["epoch"] = i + 1
     return res
@@ -154,7 +149,8 @@ def plot(cfg: dict, runs: list[dict], baseline: float | None, out: Path) -> None
 
     phases = cfg["train"]["phases"]
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    styles = {"gzx": ("tab:blue", "o"), "fastai": ("tab:orange", "s"), "fastai (like gzx)": ("tab:green", "^")}
+    styles = dict(zip(["gzx"] + [label for label, _ in FASTAI_ENGINES.values()],
+                      [("tab:blue", "o"), ("tab:orange", "s"), ("tab:green", "^"), ("tab:purple", "v")]))
     for r in runs:
         c, m = styles.get(r["engine"], ("k", "x"))
         xs = [e["epoch"] for e in r["epochs"]]
@@ -185,7 +181,7 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=HERE / "recipe-resnet18.yaml")
     ap.add_argument("--set", action="append", default=[], help="gzx --set, passed to both engines")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "gzx-recipe")
-    ap.add_argument("--engines", default="gzx,fastai", help="comma list of gzx, fastai, fastai-like-gzx")
+    ap.add_argument("--engines", default="gzx,fastai", help="comma list of gzx, " + ", ".join(FASTAI_ENGINES))
     ap.add_argument("--results", type=Path, default=HERE / "results" / "recipe-resnet18.json")
     ap.add_argument("--plot", type=Path, default=HERE / "recipe.png")
     ap.add_argument("--keep", action="store_true", help="keep runs of other engines from --results")
@@ -200,41 +196,35 @@ def main() -> None:
         cfg, runs, baseline = res["config"], res["runs"], res.get("baseline_rmse")
     else:
         args.work.mkdir(parents=True, exist_ok=True)
-        cfg0 = gzx_config(args.config, args.set)
-        dw = cfg0["data"]["with"]
+        sets = args.set
+        cfg = gzx_config(args.config, sets)
+        dw = cfg["data"]["with"]
         csv = (args.config.resolve().parent / dw["dir"] / dw["csv"]).resolve()
-        valid_file = args.work / "valid-ids.txt"
-        n_valid = write_valid_ids(csv, valid_file)
-        sets = [f"data.with.valid={valid_file}"] + args.set
-        cfg = gzx_config(args.config, sets, fail=False)
-        twin_valid = None
-        if cfg is None:  # a gzx without data.with.valid: only the twin can run, given the ids directly
-            sets, cfg, twin_valid = args.set, gzx_config(args.config, args.set), valid_file
-            print("note: this gzx has no data.with.valid; the fastai twin gets the ids with --valid", flush=True)
-        print(f"recipe: {rel(args.config)}; {n_valid} validation ids (every 5th CSV row) in {valid_file}", flush=True)
+        if not dw.get("valid"):
+            sys.exit("the recipe needs data.with.valid (a fixed validation set both engines hold out)")
+        valid_file = (args.config.resolve().parent / dw["valid"]).resolve()
+        n_valid = len(valid_file.read_text().split())
+        print(f"recipe: {rel(args.config)}; {n_valid} validation ids in {rel(valid_file)}", flush=True)
         runs = []
         for engine in args.engines.split(","):
             if engine == "gzx":
-                if twin_valid:
-                    sys.exit("gzx cannot hold out the fixed validation set (no data.with.valid): merge main first")
                 runs.append(run_gzx(args.config, sets, args.work, args.work / "gzx.log"))
-            elif engine in ("fastai", "fastai-like-gzx"):
-                like = engine == "fastai-like-gzx"
-                runs.append(run_fastai(python, args.config, sets, args.work, args.work / f"{engine}.log", like, twin_valid))
+            elif engine in FASTAI_ENGINES:
+                runs.append(run_fastai(python, args.config, sets, args.work, args.work / f"{engine}.log", engine))
             else:
                 sys.exit(f"unknown engine {engine!r}")
             print(f"  {runs[-1]['engine']}: " + ", ".join(f"{v:.4f}" for v in per_phase(runs[-1], len(cfg['train']['phases'])) if v is not None), flush=True)
         if args.keep and args.results.exists():
             done = {r["engine"] for r in runs}
             runs += [r for r in json.loads(args.results.read_text())["runs"] if r["engine"] not in done]
-            order = {"gzx": 0, "fastai": 1, "fastai (like gzx)": 2}
+            order = {"gzx": 0, **{label: i + 1 for i, (label, _) in enumerate(FASTAI_ENGINES.values())}}
             runs.sort(key=lambda r: order.get(r["engine"], 9))
         baseline = column_mean_baseline(csv, valid_file)
         for r in runs:
             if r.get("baseline_rmse") is not None and abs(r["baseline_rmse"] - baseline) > 1e-4:
                 print(f"warning: {r['engine']} reports baseline {r['baseline_rmse']:.5f}, this script {baseline:.5f}")
         args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps({"config": cfg, "valid_ids": "every 5th CSV row (rows 5, 10, …)",
+        args.results.write_text(json.dumps({"config": cfg, "valid_ids": rel(valid_file),
                                             "baseline_rmse": baseline, "runs": runs}, indent=1) + "\n")
         print(f"wrote {rel(args.results)}")
     print()
