@@ -3,7 +3,7 @@
 // `npm run parity [-- --data DIR --seeds 1,2,3 --config bench/parity/resnet18-64.yaml]`.
 // Builds nothing itself (the npm script runs tsc first); creates the Python venv once.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,11 +130,18 @@ function writeValidIds(csvPath, file) {
   return { rows: ids.length, valid: valid.length };
 }
 
-/** Runs a command, echoing its stderr, and returns stdout, exit code and wall seconds. */
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+/**
+ * Runs a command, echoing its stderr; returns stdout, exit code, wall seconds and (where GNU time
+ * is installed) the CPU seconds of the process and its children (user + system).
+ */
 function runTimed(cmd, args, opts = {}) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cpuFile = path.join(os.tmpdir(), `gzx-parity-cpu-${process.pid}-${Date.now()}.txt`);
+    const [bin, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args];
+    const child = spawn(bin, argv, { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -145,7 +152,16 @@ function runTimed(cmd, args, opts = {}) {
       stderr += d;
       process.stderr.write(d);
     });
-    child.on('close', (code) => resolve({ code, stdout, stderr, wall: Number(process.hrtime.bigint() - started) / 1e9 }));
+    child.on('close', (code) => {
+      let cpu = null;
+      if (GNU_TIME && existsSync(cpuFile)) {
+        const last = readFileSync(cpuFile, 'utf8').trim().split('\n').pop() ?? '';
+        const [user, sys] = last.split(' ').map(Number);
+        if (Number.isFinite(user) && Number.isFinite(sys)) cpu = user + sys;
+        rmSync(cpuFile, { force: true });
+      }
+      resolve({ code, stdout, stderr, wall: Number(process.hrtime.bigint() - started) / 1e9, cpu });
+    });
   });
 }
 
@@ -184,6 +200,7 @@ async function runGzx(o, seed, validFile) {
     train_images_per_sec: ips,
     train_images_per_sec_after_epoch1: epochs.length > 1 ? (epochs.length - 1) / epochs.slice(1).reduce((a, e) => a + 1 / e.images_per_sec, 0) : null,
     wall_seconds: r.wall,
+    cpu_seconds: r.cpu,
     run_dir: path.relative(REPO, runDir),
     backend: summary.backend,
     epochs,
@@ -204,6 +221,7 @@ async function runTorch(o, python, seed, configJson, validFile) {
     ...res,
     train_images_per_sec_after_epoch1: e.length > 1 ? (e.length - 1) / e.slice(1).reduce((a, x) => a + 1 / x.images_per_sec, 0) : null,
     wall_seconds: r.wall,
+    cpu_seconds: r.cpu,
   };
 }
 
@@ -217,10 +235,10 @@ function stats(runs, key) {
 }
 
 function table(results) {
-  const rows = [['engine', 'seed', 'valid RMSE', 'baseline', 'train img/s', 'img/s ep2+', 'wall s']];
+  const rows = [['engine', 'seed', 'valid RMSE', 'baseline', 'train img/s', 'img/s ep2+', 'wall s', 'CPU s']];
   const f = (x, d) => (typeof x === 'number' ? x.toFixed(d) : '–');
   for (const r of results.runs) {
-    rows.push([r.engine, String(r.seed), f(r.valid_rmse, 4), f(r.baseline_rmse, 4), f(r.train_images_per_sec, 1), f(r.train_images_per_sec_after_epoch1, 1), f(r.wall_seconds, 0)]);
+    rows.push([r.engine, String(r.seed), f(r.valid_rmse, 4), f(r.baseline_rmse, 4), f(r.train_images_per_sec, 1), f(r.train_images_per_sec_after_epoch1, 1), f(r.wall_seconds, 0), f(r.cpu_seconds, 0)]);
   }
   for (const [engine, s] of Object.entries(results.summary)) {
     rows.push([
@@ -231,6 +249,7 @@ function table(results) {
       `${f(s.train_images_per_sec?.mean, 1)}±${f(s.train_images_per_sec?.std, 1)}`,
       f(s.train_images_per_sec_after_epoch1?.mean, 1),
       f(s.wall_seconds?.mean, 0),
+      f(s.cpu_seconds?.mean, 0),
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -298,7 +317,7 @@ async function main() {
   for (const engine of o.engines) {
     const rs = runs.filter((r) => r.engine === engine);
     summary[engine] = Object.fromEntries(
-      ['valid_rmse', 'baseline_rmse', 'train_images_per_sec', 'train_images_per_sec_after_epoch1', 'wall_seconds'].map((k) => [k, stats(rs, k)]),
+      ['valid_rmse', 'baseline_rmse', 'train_images_per_sec', 'train_images_per_sec_after_epoch1', 'wall_seconds', 'cpu_seconds'].map((k) => [k, stats(rs, k)]),
     );
   }
   const ratio = (k) => (summary.gzx?.[k] && summary.torch?.[k] ? summary.gzx[k].mean / summary.torch[k].mean : null);
@@ -313,6 +332,7 @@ async function main() {
       gzx: `tensorflow backend: libtensorflow's default thread pools (${os.availableParallelism()} cores); ${cfg.train.workers === 'auto' ? os.availableParallelism() : cfg.train.workers} image workers (decode in epoch 1 only, images cached)`,
       torch: `torch.set_num_threads(${o.threads}), interop 1, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}; images decoded once up front in ${o.threads} threads`,
     },
+    load_note: 'loadavg_1min_after per run: the machine is shared; speed figures are only as steady as it was',
     twin_init: o.init,
     twin_bn_moving_variance: o.bnVariance,
     normalisation_max_abs_diff: normalisationMaxDiff,
@@ -323,6 +343,7 @@ async function main() {
       gzx_over_torch_train_images_per_sec: ratio('train_images_per_sec'),
       gzx_over_torch_train_images_per_sec_after_epoch1: ratio('train_images_per_sec_after_epoch1'),
       gzx_over_torch_wall_seconds: ratio('wall_seconds'),
+      gzx_over_torch_cpu_seconds: ratio('cpu_seconds'),
     },
   };
   writeFileSync(o.out, `${JSON.stringify(results, null, 2)}\n`);
@@ -331,7 +352,8 @@ async function main() {
   if (r.gzx_over_torch_valid_rmse !== null) {
     process.stdout.write(
       `gzx ÷ torch: valid RMSE ${r.gzx_over_torch_valid_rmse.toFixed(4)} (target ≤ 1.02), train img/s ${r.gzx_over_torch_train_images_per_sec.toFixed(2)}` +
-        ` (epochs 2+: ${r.gzx_over_torch_train_images_per_sec_after_epoch1?.toFixed(2) ?? '–'}), wall time ${r.gzx_over_torch_wall_seconds.toFixed(2)}\n`,
+        ` (epochs 2+: ${r.gzx_over_torch_train_images_per_sec_after_epoch1?.toFixed(2) ?? '–'}), wall time ${r.gzx_over_torch_wall_seconds.toFixed(2)}` +
+        `${r.gzx_over_torch_cpu_seconds ? `, CPU time ${r.gzx_over_torch_cpu_seconds.toFixed(2)}` : ''}\n`,
     );
   }
   process.stdout.write(`wrote ${path.relative(process.cwd(), o.out) || o.out}\n`);
