@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeBackends } from '../src/core/backend.js';
+import { describeBackends } from '../src/runtime/backend.js';
 import { SOLUTIONS_FILE, TRAIN_IMAGES_DIR, syntheticLabels } from '../src/galaxy/synth/dataset.js';
 import { writeSolutionsCsv } from '../src/galaxy/csv.js';
 

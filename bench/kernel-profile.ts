@@ -3,9 +3,9 @@
 // Run: npx vite-node bench/kernel-profile.ts -- --model r50_64 [--stock] [--backend tensorflow]
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/core/backend.js';
-import { registerWasmKernels } from '../src/core/wasm-kernels/index.js';
-import { registerNativeKernels } from '../src/core/native-kernels/index.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import { registerWasmKernels } from '../src/runtime/wasm/index.js';
+import { registerNativeKernels } from '../src/runtime/native/index.js';
 import { MODELS, buildModel, trainer } from './train.js';
 
 const arg = (name: string) => {

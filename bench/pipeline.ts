@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import type { Sample } from '../src/core/contracts.js';
-import type { PluginRef } from '../src/core/experiment.js';
-import { ImagePipeline, decodeImage } from '../src/core/pipeline/index.js';
-import { TurboJpeg } from '../src/core/pipeline/jpeg-turbo.js';
+import type { Sample } from '../src/framework/contracts.js';
+import type { PluginRef } from '../src/framework/experiment-config.js';
+import { ImagePipeline, decodeImage } from '../src/vision/pipeline/index.js';
+import { TurboJpeg } from '../src/vision/pipeline/jpeg-turbo.js';
 
 // shared/ sits beside the checkout; GZX_SAMPLE_DIR overrides.
 const SAMPLE_DIR =

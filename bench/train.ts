@@ -6,17 +6,17 @@ import 'reflect-metadata';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { container } from 'tsyringe';
-import type { Backbone, Head } from '../src/core/contracts.js';
-import type { PluginContext } from '../src/core/plugin.js';
-import { describeBackends, selectBackend, type BackendName } from '../src/core/backend.js';
-import { registerWasmKernels } from '../src/core/wasm-kernels/index.js';
+import type { Backbone, Head } from '../src/framework/contracts.js';
+import type { PluginContext } from '../src/framework/plugin.js';
+import { describeBackends, selectBackend, type BackendName } from '../src/runtime/backend.js';
+import { registerWasmKernels } from '../src/runtime/wasm/index.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { resnetBackbone } from '../src/plugins/backbone/resnet.js';
 import { galaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
-import { registerNativeKernels } from '../src/core/native-kernels/index.js';
-import { Optimizer } from '../src/core/optimizers.js';
-import { Conv2D } from '../src/core/layers/conv2d.js';
-import { compiledPassesFor } from '../src/core/traced-pass.js';
+import { registerNativeKernels } from '../src/runtime/native/index.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import { Conv2D } from '../src/vision/layers/conv2d.js';
+import { compiledPassesFor } from '../src/runtime/traced-pass.js';
 
 export interface ModelSpec {
   id: string;

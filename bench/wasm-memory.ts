@@ -1,12 +1,12 @@
 // What a training step of ResNet50 needs of the wasm heap, and the passes gzx's memory plan picks
-// for a batch (src/core/memory-plan.ts), at each size. Measured like the plan measures: peak tensor
+// for a batch (src/runtime/memory-plan.ts), at each size. Measured like the plan measures: peak tensor
 // bytes of one forward/backward pass on blank images (tf.profile).
 // Run: npx vite-node bench/wasm-memory.ts [--sizes 112,224] [--batch 8] [--stock]
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/core/backend.js';
-import { registerWasmKernels } from '../src/core/wasm-kernels/index.js';
-import { HEAP_HEADROOM, WASM_HEAP_BYTES, describePlan, planMicroBatch } from '../src/core/memory-plan.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import { registerWasmKernels } from '../src/runtime/wasm/index.js';
+import { HEAP_HEADROOM, WASM_HEAP_BYTES, describePlan, planMicroBatch } from '../src/runtime/memory-plan.js';
 import { MODELS, buildModel } from './train.js';
 
 const arg = (name: string, fallback: string) => {

@@ -43,11 +43,11 @@ function parseArgs(argv) {
   return args;
 }
 
-// The app's own backend selection (dist/core/backend.js), so wasm gets gzx's gradient kernels
+// The app's own backend selection (dist/runtime/backend.js), so wasm gets gzx's gradient kernels
 // (stock wasm lacks Conv2DBackpropFilter) and tensorflow is loaded the way `gzx train` loads it.
 async function loadBackend(tf, backend) {
-  const compiled = new URL('../dist/core/backend.js', import.meta.url);
-  if (!existsSync(compiled)) throw new Error('dist/core/backend.js is missing; run `npm run build` first');
+  const compiled = new URL('../dist/runtime/backend.js', import.meta.url);
+  if (!existsSync(compiled)) throw new Error('dist/runtime/backend.js is missing; run `npm run build` first');
   const { selectBackend } = await import(compiled.href);
   const report = await selectBackend(backend, () => {});
   if (tf.getBackend() !== backend) throw new Error(`backend ${backend} did not initialise: ${JSON.stringify(report.reasons)}`);

@@ -43,8 +43,9 @@ export {
   type LoadedPredictor,
 } from './galaxy/predict.js';
 export { resultsGrid, showResults, cellCaption, type GridCell, type GridOptions, type ShowOptions } from './galaxy/show.js';
-export { ConcatPool, GalaxyNormalisation, galaxyNormalise } from './core/layers/index.js';
+export { ConcatPool } from './vision/layers/index.js';
+export { GalaxyNormalisation, galaxyNormalise } from './galaxy/layers/galaxy-normalisation.js';
 export { galaxyZooHead, createGalaxyZooHead, type GalaxyZooHeadOptions } from './plugins/head/galaxy-zoo.js';
-export { UserError, isUserError } from './core/errors.js';
-export { definePlugin, type PluginDefinition, type PluginContext, type PluginKind } from './core/plugin.js';
-export type * from './core/contracts.js';
+export { UserError, isUserError } from './base/errors.js';
+export { definePlugin, type PluginDefinition, type PluginContext, type PluginKind } from './framework/plugin.js';
+export type * from './framework/contracts.js';

@@ -1,9 +1,9 @@
 // `affine` composes flip, rotation and zoom into one resampling; it must agree with the separate plugins,
 // which the pipeline composes the same way when they follow each other.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Augmentation, RawImage, Rng } from '../src/core/contracts.js';
-import { decodeImage } from '../src/core/pipeline/decode.js';
-import { applyAugmentations } from '../src/core/pipeline/augmentations.js';
+import type { Augmentation, RawImage, Rng } from '../src/framework/contracts.js';
+import { decodeImage } from '../src/vision/pipeline/decode.js';
+import { applyAugmentations } from '../src/vision/pipeline/augmentations.js';
 import { affineAugment } from '../src/plugins/augment/affine.js';
 import { flipAugment, mirror } from '../src/plugins/augment/flip.js';
 import { lightingAugment } from '../src/plugins/augment/lighting.js';

@@ -2,8 +2,8 @@
 // Its own file: the wasm module is unusable after exhausting its heap.
 import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, withBatchMemoryGuard } from '../src/core/backend.js';
-import { UserError } from '../src/core/errors.js';
+import { selectBackend, withBatchMemoryGuard } from '../src/runtime/backend.js';
+import { UserError } from '../src/base/errors.js';
 
 it('exhausting the wasm heap becomes a UserError with a batch size and accumulation that fit', async () => {
   await selectBackend('wasm', () => {});

@@ -1,8 +1,8 @@
 // Backend choice and a real training step on wasm compared with cpu.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackends, packageVersion, selectBackend } from '../src/core/backend.js';
-import { UserError } from '../src/core/errors.js';
+import { describeBackends, packageVersion, selectBackend } from '../src/runtime/backend.js';
+import { UserError } from '../src/base/errors.js';
 
 describe('selectBackend', () => {
   it('auto picks the best backend that loads and says in one line each why better ones did not', async () => {

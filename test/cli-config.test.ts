@@ -112,7 +112,7 @@ describe('gzx plugins', () => {
     const r = await gzx('plugins', 'augmnt');
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      'gzx: Unknown plugin kind "augmnt". Did you mean "augment"? Kinds: data, augment, backbone, head, schedule, logger.\n',
+      'gzx: Unknown plugin kind "augmnt". Did you mean "augment"? Kinds: data, augment, backbone, head, schedule, logger, callback.\n',
     );
   });
 });

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadExperiment } from '../src/core/config/load.js';
-import { PluginRegistry } from '../src/core/registry.js';
-import { UserError } from '../src/core/errors.js';
+import { loadExperiment } from '../src/framework/config/load.js';
+import { PluginRegistry } from '../src/framework/registry.js';
+import { UserError } from '../src/base/errors.js';
 import { FIXTURES, FIXTURE_PLUGINS, writeFixtureConfig } from './helpers/fixture-config.js';
-import { displayPath } from '../src/core/config/origins.js';
+import { displayPath } from '../src/framework/config/origins.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-config-errors-'));
 const writeConfig = (name: string, body: string) => writeFixtureConfig(tmp, name, body);
@@ -31,7 +31,7 @@ describe('schema errors', () => {
     expect(err.exitCode).toBe(1);
     expect(err.message).toBe(
       `${shown(file)}:8:1: nmae: unknown key; allowed here: name, description, seed, plugins, output_dir, backend, ` +
-        'data, augment, backbone, head, schedule, logger, train. Did you mean "name"?',
+        'data, augment, backbone, head, schedule, logger, callbacks, train. Did you mean "name"?',
     );
   });
 

@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { loadExperiment, configHash } from '../src/core/config/load.js';
-import { PluginRegistry } from '../src/core/registry.js';
+import { loadExperiment, configHash } from '../src/framework/config/load.js';
+import { PluginRegistry } from '../src/framework/registry.js';
 import { createRegistry } from '../src/cli/registry.js';
-import { UserError } from '../src/core/errors.js';
+import { UserError } from '../src/base/errors.js';
 import { FIXTURES, FIXTURE_PLUGINS, writeFixtureConfig } from './helpers/fixture-config.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-config-'));
@@ -264,7 +264,7 @@ describe('plugins: in a config', () => {
 
 describe('docs/config.md', () => {
   it('documents every key of the experiment schema with its default', async () => {
-    const { loadExperimentSchema } = await import('../src/core/config/load.js');
+    const { loadExperimentSchema } = await import('../src/framework/config/load.js');
     const schema = loadExperimentSchema() as any;
     const docs = fs.readFileSync(path.resolve(__dirname, '../docs/config.md'), 'utf8');
     // Each schema object has its own section (heading) in the docs.

@@ -1,7 +1,7 @@
 // gzx's Conv2D layer: the stock layer's numbers, without the gradients no trainable weight needs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { conv2d } from '../src/core/layers/conv2d.js';
+import { conv2d } from '../src/vision/layers/conv2d.js';
 
 /** image → conv (stride 2) → BN → ReLU → conv → mean → scalar loss, with the given conv factory. */
 function net(makeConv: typeof tf.layers.conv2d, bias = false) {

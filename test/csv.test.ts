@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readSolutionsCsv, writeSolutionsCsv, openSolutionsWriter } from '../src/galaxy/csv.js';
 import { CSV_HEADER, NUM_COLUMNS, normaliseAnswers } from '../src/galaxy/tree.js';
-import { UserError } from '../src/core/errors.js';
+import { UserError } from '../src/base/errors.js';
 
 let dir: string;
 beforeAll(() => {

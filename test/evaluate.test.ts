@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateFiles, formatEvaluation } from '../src/galaxy/evaluate.js';
-import { UserError } from '../src/core/errors.js';
+import { UserError } from '../src/base/errors.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fx = (name: string) => path.join(root, 'test/fixtures/csv', name);

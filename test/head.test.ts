@@ -2,11 +2,12 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { galaxyZooHead, createGalaxyZooHead, HEAD_LAYER, type GalaxyZooHeadOptions } from '../src/plugins/head/galaxy-zoo.js';
-import { ConcatPool, galaxyNormalise } from '../src/core/layers/index.js';
-import { GALAXY_NORMALISE, hostKernels } from '../src/core/ops/host-kernels.js';
+import { ConcatPool } from '../src/vision/layers/index.js';
+import { GALAXY_NORMALISE, galaxyNormalise } from '../src/galaxy/layers/galaxy-normalisation.js';
+import { hostKernels } from '../src/runtime/kernels/host/op.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import { COLUMNS, NUM_COLUMNS, QUESTIONS, normaliseAnswers } from '../src/galaxy/tree.js';
-import { SeededRng } from '../src/core/random.js';
+import { SeededRng } from '../src/base/random.js';
 import { HAND_INPUT, HAND_OUTPUT, REAL_LIKE_LABEL } from './fixtures/csv/galaxy-rows.js';
 
 const defaults: GalaxyZooHeadOptions = { ps: 0.25, hidden: 8, pool: 'concat', normalise: true };

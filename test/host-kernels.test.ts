@@ -1,13 +1,14 @@
-// The head's host kernels (src/core/ops/host-kernels.ts) against the tensor ops the layers use
+// The head's host kernels (src/runtime/kernels/host/op.ts) against the tensor ops the layers use
 // without them. They are registered for the cpu backend around each check, so the same layer
 // computes both ways on one backend; tensorflow and wasm register them for real.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { ConcatPool, dropout, galaxyNormalise } from '../src/core/layers/index.js';
-import { galaxyNormaliseOps } from '../src/core/layers/galaxy-normalisation.js';
-import { CONCAT_POOL, CONCAT_POOL_GRAD, DROPOUT, hostKernels } from '../src/core/ops/host-kernels.js';
-import { withSeededRandom } from '../src/core/seeded-random.js';
-import { SeededRng } from '../src/core/random.js';
+import { ConcatPool, dropout } from '../src/vision/layers/index.js';
+import { galaxyNormalise } from '../src/galaxy/layers/galaxy-normalisation.js';
+import { galaxyNormaliseOps } from '../src/galaxy/layers/galaxy-normalisation.js';
+import { CONCAT_POOL, CONCAT_POOL_GRAD, DROPOUT, hostKernels } from '../src/runtime/kernels/host/op.js';
+import { withSeededRandom } from '../src/runtime/seeded-random.js';
+import { SeededRng } from '../src/base/random.js';
 import { NUM_COLUMNS } from '../src/galaxy/tree.js';
 import { HAND_INPUT } from './fixtures/csv/galaxy-rows.js';
 

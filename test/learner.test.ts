@@ -2,21 +2,21 @@
 // progressive resizing, dropout changes and the NaN stop.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { Learner, StopTraining, maskUnknownCells, spreadRates, type Callback, type LearnerOptions, type Phase } from '../src/core/learner.js';
-import { Optimizer } from '../src/core/optimizers.js';
-import { meanSquaredError } from '../src/core/loss.js';
-import { withSeededRandom } from '../src/core/seeded-random.js';
-import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../src/core/callbacks.js';
+import { Learner, StopTraining, maskUnknownCells, spreadRates, type Callback, type LearnerOptions, type Phase } from '../src/framework/learner.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import { meanSquaredError } from '../src/framework/loss.js';
+import { withSeededRandom } from '../src/runtime/seeded-random.js';
+import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../src/framework/callbacks.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { oneCycleSchedule } from '../src/plugins/schedule/one-cycle.js';
 import { constantSchedule } from '../src/plugins/schedule/constant.js';
 import { cosineSchedule } from '../src/plugins/schedule/cosine.js';
-import type { Schedule } from '../src/core/contracts.js';
-import type { OptimizerConfig } from '../src/core/experiment.js';
+import type { Schedule } from '../src/framework/contracts.js';
+import type { OptimizerConfig } from '../src/framework/experiment-config.js';
 import { MemoryData } from './helpers/memory-data.js';
-import type { Batch } from '../src/core/data-module.js';
-import { type PassCompiler, registerPassCompiler } from '../src/core/traced-pass.js';
+import type { Batch } from '../src/framework/data-module.js';
+import { type PassCompiler, registerPassCompiler } from '../src/runtime/traced-pass.js';
 
 /** Training batches that arrive `delayMs` late each (in every epoch, or the first only), as from a pipeline slower than the model. */
 class SlowData extends MemoryData {
@@ -260,7 +260,7 @@ describe('learner', () => {
         callbacks: [{ name: 'loss', afterBatch: (l) => void losses.push(l.state.loss) }],
         compile: false,
       });
-      learner.microBatch = microBatch;
+      learner.passes.microBatch = microBatch;
       await learner.fit();
       return { loss: losses[0], expected: sum / known, plain: plainSum / first.y!.length };
     }

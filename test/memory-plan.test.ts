@@ -2,17 +2,17 @@
 // too large for it, and the message when not even one image fits.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { Learner, type Callback, type Phase } from '../src/core/learner.js';
-import { Optimizer } from '../src/core/optimizers.js';
-import { withSeededRandom } from '../src/core/seeded-random.js';
-import { memoryPlanCallback } from '../src/core/callbacks.js';
-import { HEAP_HEADROOM, planMicroBatch } from '../src/core/memory-plan.js';
-import { selectBackend } from '../src/core/backend.js';
+import { Learner, type Callback, type Phase } from '../src/framework/learner.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import { withSeededRandom } from '../src/runtime/seeded-random.js';
+import { memoryPlanCallback } from '../src/framework/callbacks.js';
+import { HEAP_HEADROOM, planMicroBatch } from '../src/runtime/memory-plan.js';
+import { selectBackend } from '../src/runtime/backend.js';
 import { constantSchedule } from '../src/plugins/schedule/constant.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
-import type { Schedule } from '../src/core/contracts.js';
-import { UserError } from '../src/core/errors.js';
+import type { Schedule } from '../src/framework/contracts.js';
+import { UserError } from '../src/base/errors.js';
 import { MemoryData } from './helpers/memory-data.js';
 
 const MB = 2 ** 20;
@@ -95,7 +95,7 @@ describe('passes over a batch', () => {
     const split = plainModel();
     await learner(whole, []).fit();
     const l = learner(split, []);
-    l.microBatch = 3; // 8 = 3 + 3 + 2: uneven passes are weighted by their size
+    l.passes.microBatch = 3; // 8 = 3 + 3 + 2: uneven passes are weighted by their size
     await l.fit();
     const a = whole.getWeights().map((w) => w.dataSync());
     const b = split.getWeights().map((w) => w.dataSync());
@@ -140,7 +140,7 @@ describe('memoryPlanCallback on wasm', () => {
     const lines: string[] = [];
     const l = learner(model, [memoryPlanCallback((m) => lines.push(m), heap)]);
     await l.fit();
-    expect(l.microBatch).toBe(3);
+    expect(l.passes.microBatch).toBe(3);
     expect(lines.join('\n')).toMatch(/training batch of 8 at 16 px .* 3 passes of 3 with gradients accumulated/);
     expect(Number.isFinite(l.state.loss)).toBe(true);
   });

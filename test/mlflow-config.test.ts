@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadExperiment } from '../src/core/config/load.js';
+import { loadExperiment } from '../src/framework/config/load.js';
 import { createRegistry } from '../src/cli/registry.js';
 
 const QUICKSTART = fileURLToPath(new URL('../configs/quickstart.yaml', import.meta.url));

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MlflowApiError, MlflowClient } from '../src/mlflow/client.js';
-import { UserError } from '../src/core/errors.js';
+import { MlflowApiError, MlflowClient } from '../src/tracking/mlflow/client.js';
+import { UserError } from '../src/base/errors.js';
 import { LocalRunWriter } from '../src/plugins/logger/local.js';
 import { MlflowRunLogger, mlflowLogger } from '../src/plugins/logger/mlflow.js';
-import { readRunFolder } from '../src/core/runs/folder.js';
-import { syncRun } from '../src/core/runs/sync.js';
-import type { PluginContext } from '../src/core/plugin.js';
+import { readRunFolder } from '../src/tracking/runs/folder.js';
+import { syncRun } from '../src/tracking/runs/sync.js';
+import type { PluginContext } from '../src/framework/plugin.js';
 import { TEST_AUTH, authHeaders, deadUri, fakeRunInfo, restGet, restHistory, restPost, simulateTraining, startTestMlflowServer } from './helpers/mlflow.js';
 
 // The server requires HTTP Basic auth, so every call below also proves the credentials travel.

@@ -7,16 +7,16 @@ import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { SeededRng } from '../src/core/random.js';
-import { selectBackend } from '../src/core/backend.js';
-import { batchNormalization } from '../src/core/layers/batch-normalization.js';
-import { GalaxyNormalisation } from '../src/core/layers/galaxy-normalisation.js';
-import { ConcatPool } from '../src/core/layers/concat-pool.js';
-import { batchNormTraining } from '../src/core/ops/batch-norm-training.js';
-import { gzxNativeKernelNames, registerNativeKernels } from '../src/core/native-kernels/index.js';
-import { NativeUpdates } from '../src/core/native-kernels/optimizer-updates.js';
-import { Optimizer } from '../src/core/optimizers.js';
-import type { OptimizerConfig } from '../src/core/experiment.js';
+import { SeededRng } from '../src/base/random.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import { batchNormalization } from '../src/vision/layers/batch-normalization.js';
+import { GalaxyNormalisation } from '../src/galaxy/layers/galaxy-normalisation.js';
+import { ConcatPool } from '../src/vision/layers/concat-pool.js';
+import { batchNormTraining } from '../src/runtime/kernels/batch-norm/op.js';
+import { gzxNativeKernelNames, registerNativeKernels } from '../src/runtime/native/index.js';
+import { NativeUpdates } from '../src/runtime/kernels/optimizer-updates/native.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import type { OptimizerConfig } from '../src/framework/experiment-config.js';
 
 const required = process.env.GZX_REQUIRE_NATIVE === '1';
 const setupScript = fileURLToPath(new URL('../scripts/setup-native.mjs', import.meta.url));
@@ -224,12 +224,12 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
 
     it("trains gzx's layers in a fresh process without TensorFlow printing errors", () => {
       // TensorFlow's C++ log goes straight to the process's stderr: only a child process shows it.
-      const dist = (file: string) => JSON.stringify(new URL(`../dist/core/${file}`, import.meta.url).href);
+      const dist = (file: string) => JSON.stringify(new URL(`../dist/${file}`, import.meta.url).href);
       const script = `
         const tf = await import('@tensorflow/tfjs');
-        const { selectBackend } = await import(${dist('backend.js')});
-        const { batchNormalization } = await import(${dist('layers/batch-normalization.js')});
-        const { conv2d } = await import(${dist('layers/conv2d.js')});
+        const { selectBackend } = await import(${dist('runtime/backend.js')});
+        const { batchNormalization } = await import(${dist('vision/layers/batch-normalization.js')});
+        const { conv2d } = await import(${dist('vision/layers/conv2d.js')});
         await selectBackend('tensorflow', () => {});
         const input = tf.input({ shape: [8, 8, 3] });
         const features = batchNormalization({ momentum: 0.9 }).apply(conv2d({ filters: 4, kernelSize: 3, useBias: false }).apply(input));

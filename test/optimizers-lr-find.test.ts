@@ -4,9 +4,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Optimizer } from '../src/core/optimizers.js';
-import type { OptimizerConfig } from '../src/core/experiment.js';
-import { valley } from '../src/core/lr-find.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import type { OptimizerConfig } from '../src/framework/experiment-config.js';
+import { valley } from '../src/app/lr-find.js';
 import { findLearningRate } from '../src/app/experiment.js';
 
 const base: OptimizerConfig = { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false };

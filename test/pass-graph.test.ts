@@ -3,18 +3,18 @@
 // replay. Skipped when @tensorflow/tfjs-node is not set up, unless GZX_REQUIRE_NATIVE=1 (CI).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/core/backend.js';
-import { registerNativeKernels } from '../src/core/native-kernels/index.js';
-import { Learner, type Phase } from '../src/core/learner.js';
-import { Optimizer } from '../src/core/optimizers.js';
-import { withSeededRandom } from '../src/core/seeded-random.js';
-import { type PassCompiler, type PassResult, passCompilerFor } from '../src/core/traced-pass.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import { registerNativeKernels } from '../src/runtime/native/index.js';
+import { Learner, type Phase } from '../src/framework/learner.js';
+import { Optimizer } from '../src/framework/optimizers.js';
+import { withSeededRandom } from '../src/runtime/seeded-random.js';
+import { type PassCompiler, type PassResult, passCompilerFor } from '../src/runtime/traced-pass.js';
 import { simpleCnnBackbone } from '../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import { oneCycleSchedule } from '../src/plugins/schedule/one-cycle.js';
-import type { Schedule } from '../src/core/contracts.js';
+import type { Schedule } from '../src/framework/contracts.js';
 import { MemoryData } from './helpers/memory-data.js';
-import { batchNormalization } from '../src/core/layers/batch-normalization.js';
+import { batchNormalization } from '../src/vision/layers/batch-normalization.js';
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // as the app sets it before loading TensorFlow
 

@@ -6,12 +6,12 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import type { Sample } from '../src/core/contracts.js';
-import type { PluginRef } from '../src/core/experiment.js';
-import { ImagePipeline, autoCachePlan, compiledModuleFor, decodeImage, imageWorkerCount, toFloat, type Batch, type PipelineOptions } from '../src/core/pipeline/index.js';
-import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/core/pipeline/decode.js';
-import { diskCacheDir } from '../src/core/pipeline/cache.js';
-import { TurboJpeg, scaledSide } from '../src/core/pipeline/jpeg-turbo.js';
+import type { Sample } from '../src/framework/contracts.js';
+import type { PluginRef } from '../src/framework/experiment-config.js';
+import { ImagePipeline, autoCachePlan, compiledModuleFor, decodeImage, imageWorkerCount, toFloat, type Batch, type PipelineOptions } from '../src/vision/pipeline/index.js';
+import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../src/vision/pipeline/decode.js';
+import { diskCacheDir } from '../src/vision/pipeline/cache.js';
+import { TurboJpeg, scaledSide } from '../src/vision/pipeline/jpeg-turbo.js';
 
 import { SAMPLE_DIR } from './helpers/samples.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -98,7 +98,7 @@ function expectSameBatches(a: Batch[], b: Batch[]) {
 }
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist/core/pipeline/worker.js'))) {
+  if (!fs.existsSync(path.join(ROOT, 'dist/vision/pipeline/worker.js'))) {
     throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does it in pretest)');
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-pipeline-'));
@@ -518,7 +518,7 @@ describe('ImagePipeline', () => {
     const script = path.join(tmp, 'exit-check.mjs');
     fs.writeFileSync(
       script,
-      `import { ImagePipeline } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/core/pipeline/index.js')).href)};
+      `import { ImagePipeline } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/vision/pipeline/index.js')).href)};
        const samples = ${JSON.stringify(jpegs.slice(0, 12).map((f, i) => ({ id: String(i), imagePath: f })))};
        const req = { samples, size: 32, crop: null, batchSize: 2, augment: [{ use: 'flip', with: {} }], seed: 1, epoch: 0, shuffle: true };
        const opts = { workers: 2, cacheImages: false, pluginModules: [${JSON.stringify(BUILTIN)}], configDir: '.', badImagePolicy: 'skip' };

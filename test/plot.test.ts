@@ -1,7 +1,7 @@
 // Charts through Vega-Lite: round ticks, one panel per quantity, the baseline dashed, log axes for rates.
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { chartSvg, writeChart } from '../src/core/plot.js';
+import { chartSvg, writeChart } from '../src/tracking/plot.js';
 import { useTmpDir } from './helpers/tmp-dir.js';
 import path from 'node:path';
 

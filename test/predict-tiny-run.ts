@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
-import { saveModel } from '../src/core/model-io.js';
-import { SeededRng } from '../src/core/random.js';
+import { saveModel } from '../src/framework/model-io.js';
+import { SeededRng } from '../src/base/random.js';
 
 import { SAMPLE_DIR } from './helpers/samples.js';
 

@@ -18,7 +18,7 @@ import {
 } from '../src/galaxy/predict.js';
 import { readSolutionsCsv } from '../src/galaxy/csv.js';
 import { CSV_HEADER, QUESTIONS } from '../src/galaxy/tree.js';
-import { UserError } from '../src/core/errors.js';
+import { UserError } from '../src/base/errors.js';
 import { makeRunFolder, SAMPLE_DIR } from './predict-tiny-run.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

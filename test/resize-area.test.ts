@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { resizeArea } from '../src/core/pipeline/resize-area.js';
-import type { RawImage } from '../src/core/contracts.js';
+import { resizeArea } from '../src/vision/pipeline/resize-area.js';
+import type { RawImage } from '../src/framework/contracts.js';
 
 function rgb(width: number, height: number, value: (x: number, y: number, c: number) => number): RawImage {
   const data = new Uint8Array(width * height * 3);

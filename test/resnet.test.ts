@@ -10,11 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import ajvModule from 'ajv/dist/2020.js';
 import { container } from 'tsyringe';
 import { afterAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/core/backend.js';
-import type { Backbone } from '../src/core/contracts.js';
-import { UserError } from '../src/core/errors.js';
-import { saveModel } from '../src/core/model-io.js';
-import type { PluginContext } from '../src/core/plugin.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import type { Backbone } from '../src/framework/contracts.js';
+import { UserError } from '../src/base/errors.js';
+import { saveModel } from '../src/framework/model-io.js';
+import type { PluginContext } from '../src/framework/plugin.js';
 import { builtinPlugins } from '../src/plugins/index.js';
 import {
   InputNormalizationLayer,
@@ -295,7 +295,7 @@ describe('any input size, training and save/reload', () => {
 });
 
 describe('a saved resnet model loads where no plugin is imported (gzx predict)', () => {
-  it('core/layers registers the normalisation layer, so model-io loadModel rebuilds it', async () => {
+  it('vision/layers registers the input normalisation layer, so model-io loadModel rebuilds it', async () => {
     const built = buildResnet(tf, { depth: 18, normalize: 'imagenet-caffe', width: 0.125, seed: 2 });
     const model = tf.model({ inputs: built.inputs, outputs: built.features });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-resnet-saved-'));
@@ -306,8 +306,8 @@ describe('a saved resnet model loads where no plugin is imported (gzx predict)',
       // A fresh Node process with only what src/galaxy/predict.ts imports (compiled: npm test builds dist first).
       const script = `
         import * as tf from '@tensorflow/tfjs';
-        import '${path.join(TEST_DIR, '..', 'dist', 'core', 'layers', 'index.js')}';
-        import { loadModel } from '${path.join(TEST_DIR, '..', 'dist', 'core', 'model-io.js')}';
+        import '${path.join(TEST_DIR, '..', 'dist', 'vision', 'layers', 'index.js')}';
+        import { loadModel } from '${path.join(TEST_DIR, '..', 'dist', 'framework', 'model-io.js')}';
         const m = await loadModel(${JSON.stringify(path.join(dir, 'model'))});
         const x = tf.randomUniform([1, 40, 40, 3], 0, 1, 'float32', 4);
         console.log(JSON.stringify({ layer: m.getLayer('input_norm').getClassName(), y: Array.from(m.predict(x).dataSync()).slice(0, 5) }));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { trainExperiment } from '../src/app/experiment.js';
 import { useTmpDir } from './helpers/tmp-dir.js';
-import { readModelArtifacts } from '../src/core/model-io.js';
+import { readModelArtifacts } from '../src/framework/model-io.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const tmpDir = useTmpDir('gzx-e2e-');

@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRunFolders, readMetrics, readRunFolder, resolveRuns } from '../src/core/runs/folder.js';
-import { compareRuns, compareTable, runsListTable } from '../src/core/runs/table.js';
-import { UserError } from '../src/core/errors.js';
-import { isValidKey, sanitiseKey, splitBatch, MAX_BATCH_BYTES } from '../src/mlflow/limits.js';
+import { listRunFolders, readMetrics, readRunFolder, resolveRuns } from '../src/tracking/runs/folder.js';
+import { compareRuns, compareTable, runsListTable } from '../src/tracking/runs/table.js';
+import { UserError } from '../src/base/errors.js';
+import { isValidKey, sanitiseKey, splitBatch, MAX_BATCH_BYTES } from '../src/tracking/mlflow/limits.js';
 import { deadUri, fabricateRunFolder } from './helpers/mlflow.js';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { showResults, resultsGrid, cellCaption, wrapText, type GridCell } from '../src/galaxy/show.js';
 import { writeSolutionsCsv } from '../src/galaxy/csv.js';
 import { COLUMNS, NUM_COLUMNS, normaliseAnswers } from '../src/galaxy/tree.js';
-import { UserError } from '../src/core/errors.js';
+import { UserError } from '../src/base/errors.js';
 import { makeRunFolder, SAMPLE_DIR } from './predict-tiny-run.js';
 import { REAL_LIKE_LABEL } from './fixtures/csv/galaxy-rows.js';
 

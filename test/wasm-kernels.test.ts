@@ -1,9 +1,11 @@
 // Every gzx wasm kernel against the cpu backend: values and gradients, several shapes/strides/pads.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/core/backend.js';
-import { gzxWasmKernelNames, registerWasmKernels } from '../src/core/wasm-kernels/index.js';
-import { batchNormalization } from '../src/core/layers/batch-normalization.js';
+import { selectBackend } from '../src/runtime/backend.js';
+import { gzxWasmKernelNames, registerWasmKernels } from '../src/runtime/wasm/index.js';
+import { batchNormalization } from '../src/vision/layers/batch-normalization.js';
+// Defines the galaxy normalisation's host kernel, which the wasm backend then registers with its own.
+import '../src/galaxy/layers/galaxy-normalisation.js';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -262,5 +264,16 @@ describe('switching the speed kernels off and on (bench before/after)', () => {
       registerWasmKernels({ speedups: true });
     }
     expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining', 'GzxGalaxyNormalise']));
+  });
+});
+
+describe('host kernels defined by a domain module', () => {
+  it('are registered on a backend that already runs host kernels, when defined after it started', async () => {
+    const { defineHostKernel } = await import('../src/runtime/kernels/host/op.js');
+    registerWasmKernels({ speedups: true });
+    expect(tf.getKernel('GzxTestLateKernel', 'wasm')).toBeUndefined();
+    defineHostKernel('GzxTestLateKernel', ({ x }) => tf.clone(x as unknown as tf.Tensor));
+    expect(tf.getKernel('GzxTestLateKernel', 'wasm')).toBeDefined();
+    expect(gzxWasmKernelNames()).toContain('GzxTestLateKernel');
   });
 });

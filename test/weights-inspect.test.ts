@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadExperiment } from '../src/core/config/load.js';
-import { UserError } from '../src/core/errors.js';
-import { checkBackboneWeights, describeWeightSource } from '../src/core/weights/inspect.js';
+import { loadExperiment } from '../src/framework/config/load.js';
+import { UserError } from '../src/base/errors.js';
+import { checkBackboneWeights, describeWeightSource } from '../src/vision/weights/inspect.js';
 import { createRegistry } from '../src/cli/registry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../src/core/errors.js';
-import { formatLoadReport, loadWeightsByName } from '../src/core/weights/index.js';
+import { UserError } from '../src/base/errors.js';
+import { formatLoadReport, loadWeightsByName } from '../src/vision/weights/index.js';
 import { buildResnet } from '../src/plugins/backbone/resnet.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'weights');

@@ -3,14 +3,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadExperiment, configHash, configToYaml, type ResolvedExperiment } from '../core/config/load.js';
-import type { PluginRegistry } from '../core/registry.js';
+import { loadExperiment, configHash, configToYaml, type ResolvedExperiment } from '../framework/config/load.js';
+import type { PluginRegistry } from '../framework/registry.js';
 import { createRegistry } from '../plugins/index.js';
-import { runExperiment, type RunResult } from '../core/run.js';
-import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from '../core/lr-find.js';
-import { UserError } from '../core/errors.js';
+import { runExperiment, type RunResult } from './run.js';
+import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from './lr-find.js';
+import { UserError } from '../base/errors.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
-import { gitCommitOf } from '../mlflow/tags.js';
+import { gitCommitOf } from '../tracking/mlflow/tags.js';
 
 
 /** The run folder is the source of truth, so the `local` logger is always on. */

@@ -1,7 +1,7 @@
 // Every gzx command extends this: a user's mistake prints one clear message and no stack trace.
 import 'reflect-metadata';
 import { Command, Errors } from '@oclif/core';
-import { isUserError } from '../core/errors.js';
+import { isUserError } from '../base/errors.js';
 
 export abstract class GzxCommand extends Command {
   protected async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {

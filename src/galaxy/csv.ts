@@ -4,7 +4,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parse, CsvError } from 'csv-parse/sync';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../base/errors.js';
 import { CSV_HEADER, NUM_COLUMNS } from './tree.js';
 
 export interface SolutionsTable {

@@ -1,5 +1,5 @@
 // Scores a predictions CSV against a truth CSV the way the challenge does, matching rows by GalaxyID.
-import { UserError } from '../core/errors.js';
+import { UserError } from '../base/errors.js';
 import { readSolutionsCsv } from './csv.js';
 import { SquaredErrorSums, coverageNote, type LabelCoverage } from './metrics.js';
 import { NUM_COLUMNS, QUESTIONS } from './tree.js';

@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, isScalar, isSeq } from 'yaml';
-import type { DataSplits, Sample, SplitReport } from '../core/contracts.js';
-import { UserError } from '../core/errors.js';
-import { SeededRng, deriveSeed } from '../core/random.js';
+import type { DataSplits, Sample, SplitReport } from '../framework/contracts.js';
+import { UserError } from '../base/errors.js';
+import { SeededRng, deriveSeed } from '../base/random.js';
 import { readSolutionsCsv, type SolutionsTable } from './csv.js';
 
 export interface KaggleLayoutOptions {

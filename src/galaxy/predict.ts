@@ -3,11 +3,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import YAML from 'yaml';
-import { UserError } from '../core/errors.js';
-import { loadModel } from '../core/model-io.js';
-import { decodeImage, toFloat, BadImageError } from '../core/pipeline/decode.js';
-import type { RawImage } from '../core/contracts.js';
-import { GalaxyNormalisation, galaxyNormalise } from '../core/layers/index.js';
+import { UserError } from '../base/errors.js';
+import { loadModel } from '../framework/model-io.js';
+import { decodeImage, toFloat, BadImageError } from '../vision/pipeline/decode.js';
+import type { RawImage } from '../framework/contracts.js';
+import '../vision/layers/index.js'; // registers gzx's layers, which loading a saved model needs
+import { GalaxyNormalisation, galaxyNormalise } from './layers/galaxy-normalisation.js';
 import { openSolutionsWriter } from './csv.js';
 import { NUM_COLUMNS } from './tree.js';
 

@@ -3,9 +3,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
-import type { RawImage } from '../core/contracts.js';
-import { UserError } from '../core/errors.js';
-import { decodeImage } from '../core/pipeline/decode.js';
+import type { RawImage } from '../framework/contracts.js';
+import { UserError } from '../base/errors.js';
+import { decodeImage } from '../vision/pipeline/decode.js';
 import { readSolutionsCsv } from './csv.js';
 import { describeAnswers, topAnswers } from './describe.js';
 import { rmse } from './metrics.js';

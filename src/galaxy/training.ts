@@ -2,15 +2,15 @@
 // and pictures at the end (training curves, a grid of predictions).
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { DataSplits, RunLogger } from '../core/contracts.js';
-import { readMetrics } from '../core/runs/folder.js';
-import type { Callback, LearnerState } from '../core/learner.js';
-import { decodeImage } from '../core/pipeline/index.js';
+import type { DataSplits, RunLogger } from '../framework/contracts.js';
+import { readMetrics } from '../tracking/runs/folder.js';
+import type { Callback, LearnerState } from '../framework/learner.js';
+import { decodeImage } from '../vision/pipeline/index.js';
 import { resultsGrid, type GridCell } from './show.js';
-import type { RunHooks } from '../core/run.js';
-import { writeChart } from '../core/plot.js';
+import type { RunHooks } from '../framework/run-hooks.js';
+import { writeChart } from '../tracking/plot.js';
 import { baselineRmse, coverageNote, labelCoverage, perQuestionRmseRecord, rmse, type LabelCoverage } from './metrics.js';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../base/errors.js';
 
 /**
  * valid_rmse, valid_rmse_q1…q11 and the column-mean baseline, computed on the validation split.

@@ -1,6 +1,6 @@
 // The built-in plugins. Each lives in src/plugins/<kind>/<name>.ts with its option schema beside it.
-import type { PluginDefinition } from '../core/plugin.js';
-import { PluginRegistry } from '../core/registry.js';
+import type { PluginDefinition } from '../framework/plugin.js';
+import { PluginRegistry } from '../framework/registry.js';
 import { galaxyZooHead } from './head/galaxy-zoo.js';
 import { simpleCnnBackbone } from './backbone/simple-cnn.js';
 import { resnetBackbone } from './backbone/resnet.js';
@@ -13,6 +13,9 @@ import { mlflowLogger } from './logger/mlflow.js';
 import { plugins as augmentPlugins } from './augment/index.js';
 import { syntheticData } from './data/synthetic.js';
 import { kaggleGalaxyZooData } from './data/kaggle-galaxy-zoo.js';
+import { earlyStoppingCallback } from './callback/early-stopping.js';
+import { saveBestCallback } from './callback/save-best.js';
+import { gradientClippingCallback } from './callback/gradient-clipping.js';
 
 export const builtinPlugins: PluginDefinition[] = [
   simpleCnnBackbone,
@@ -27,6 +30,9 @@ export const builtinPlugins: PluginDefinition[] = [
   ...augmentPlugins,
   syntheticData,
   kaggleGalaxyZooData,
+  earlyStoppingCallback,
+  saveBestCallback,
+  gradientClippingCallback,
 ];
 
 /** The same list under the name PluginRegistry.loadModules expects (worker threads load it by URL). */

@@ -1,6 +1,6 @@
 // An in-memory DataModule for learner tests: fixed random images whose labels are a function of them.
-import type { Batch, DataModule } from '../../src/core/data-module.js';
-import { SeededRng } from '../../src/core/random.js';
+import type { Batch, DataModule } from '../../src/framework/data-module.js';
+import { SeededRng } from '../../src/base/random.js';
 import { normaliseAnswers } from '../../src/galaxy/tree.js';
 
 export class MemoryData implements DataModule {

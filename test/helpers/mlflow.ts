@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../src/core/contracts.js';
+import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../src/framework/contracts.js';
 import { LocalRunWriter } from '../../src/plugins/logger/local.js';
-import { SeededRng } from '../../src/core/random.js';
-import { flattenParams } from '../../src/core/params.js';
+import { SeededRng } from '../../src/base/random.js';
+import { flattenParams } from '../../src/framework/params.js';
 // @ts-expect-error plain ESM script without type declarations
 import { startMlflowServer, freePort } from '../../scripts/mlflow-server.mjs';
 

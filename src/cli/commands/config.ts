@@ -11,7 +11,7 @@ export default class ConfigShow extends GzxCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ConfigShow);
-    const { loadExperiment } = await import('../../core/config/load.js');
+    const { loadExperiment } = await import('../../framework/config/load.js');
     const { createRegistry } = await import('../registry.js');
     const resolved = await loadExperiment(args.file, flags.set ?? [], createRegistry());
     process.stdout.write(flags.json ? JSON.stringify(resolved.config, null, 2) + '\n' : resolved.yaml);

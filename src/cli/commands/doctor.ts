@@ -2,8 +2,8 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { GzxCommand } from '../base.js';
 import { jsonFlag } from '../flags.js';
-import { describeBackends, packageVersion, type BackendDescription } from '../../core/backend.js';
-import { TurboJpeg } from '../../core/pipeline/jpeg-turbo.js';
+import { describeBackends, packageVersion, type BackendDescription } from '../../runtime/backend.js';
+import { TurboJpeg } from '../../vision/pipeline/jpeg-turbo.js';
 
 interface DoctorReport {
   node: string;

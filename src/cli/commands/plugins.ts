@@ -2,10 +2,10 @@ import { Args, Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
 // Plugins (and TensorFlow.js behind them) load inside run(), so usage errors and --help stay fast.
 import { jsonFlag, setFlag } from '../flags.js';
-import { describePlugins, formatPluginList } from '../../core/config/describe.js';
-import { PLUGIN_KINDS, type PluginKind } from '../../core/plugin.js';
-import { UserError } from '../../core/errors.js';
-import { didYouMean } from '../../core/suggest.js';
+import { describePlugins, formatPluginList } from '../../framework/config/describe.js';
+import { PLUGIN_KINDS, type PluginKind } from '../../framework/plugin.js';
+import { UserError } from '../../base/errors.js';
+import { didYouMean } from '../../base/suggest.js';
 
 export default class Plugins extends GzxCommand {
   static summary = 'List registered plugins with their options (type, default, description).';
@@ -32,7 +32,7 @@ export default class Plugins extends GzxCommand {
       );
     }
     const { createRegistry } = await import('../registry.js');
-    const { loadConfigPlugins } = await import('../../core/config/load.js');
+    const { loadConfigPlugins } = await import('../../framework/config/load.js');
     const registry = createRegistry();
     if (flags.config) await loadConfigPlugins(flags.config, flags.set ?? [], registry);
     const infos = describePlugins(registry, kind as PluginKind | undefined);

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
-import { selectBackend, type BackendPreference } from '../../core/backend.js';
+import { selectBackend, type BackendPreference } from '../../runtime/backend.js';
 import { predictToCsv, parseTtaSpec } from '../../galaxy/predict.js';
 
 export const modelFlag = Flags.string({

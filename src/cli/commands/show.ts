@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
-import { selectBackend, type BackendPreference } from '../../core/backend.js';
+import { selectBackend, type BackendPreference } from '../../runtime/backend.js';
 import { showResults } from '../../galaxy/show.js';
 import { modelFlag, imagesFlag, sizeFlag, cropFlag, backendFlag } from './predict.js';
 

@@ -12,7 +12,7 @@ export default class Validate extends GzxCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Validate);
-    const { loadExperiment } = await import('../../core/config/load.js');
+    const { loadExperiment } = await import('../../framework/config/load.js');
     const { createRegistry } = await import('../registry.js');
     await loadExperiment(args.file, flags.set ?? [], createRegistry());
     this.log(`${args.file}: OK`);

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { GzxCommand } from '../base.js';
 // TensorFlow.js and h5wasm load inside run(), so usage errors and --help stay fast.
 import { setFlag } from '../flags.js';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../base/errors.js';
 
 export default class Weights extends GzxCommand {
   static summary = 'Show what a pretrained weights file holds, or check how it loads into a config\'s backbone.';
@@ -29,13 +29,13 @@ export default class Weights extends GzxCommand {
     const limit = flags.all ? Number.POSITIVE_INFINITY : 12;
     if (!flags.config) {
       if (!args.source) throw new UserError('gzx weights: give a weights file or folder, or --config <file> to check its backbone.with.pretrained.', 2);
-      const { describeWeightSource } = await import('../../core/weights/inspect.js');
+      const { describeWeightSource } = await import('../../vision/weights/inspect.js');
       for (const line of await describeWeightSource(args.source, limit)) this.log(line);
       return;
     }
-    const { loadExperiment } = await import('../../core/config/load.js');
+    const { loadExperiment } = await import('../../framework/config/load.js');
     const { createRegistry } = await import('../registry.js');
-    const { checkBackboneWeights } = await import('../../core/weights/inspect.js');
+    const { checkBackboneWeights } = await import('../../vision/weights/inspect.js');
     const registry = createRegistry();
     const resolved = await loadExperiment(flags.config, flags.set ?? [], registry);
     await checkBackboneWeights(resolved, registry, args.source, (line) => this.log(line));

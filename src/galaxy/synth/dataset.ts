@@ -3,8 +3,8 @@
 // A folder whose synth.json matches the request is reused instead of regenerated.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
-import { SeededRng, deriveSeed } from '../../core/random.js';
+import { UserError } from '../../base/errors.js';
+import { SeededRng, deriveSeed } from '../../base/random.js';
 import { writeSolutionsCsv } from '../csv.js';
 import { sampleGalaxy } from './labels.js';
 import { encodeJpeg, jpegQuality, renderGalaxy } from './render.js';

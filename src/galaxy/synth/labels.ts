@@ -1,7 +1,7 @@
 // Synthetic Galaxy Zoo labels: a latent galaxy type with latent true attributes, then
 // volunteer-like disagreement (Dirichlet noise around the true answer) per question, weighted
 // by the tree with normaliseAnswers, so rows obey the tree exactly and fractions are soft.
-import { SeededRng } from '../../core/random.js';
+import { SeededRng } from '../../base/random.js';
 import { NUM_COLUMNS, QUESTIONS, normaliseAnswers } from '../tree.js';
 
 export const GALAXY_TYPES = ['smooth', 'disk', 'edge-on', 'star'] as const;

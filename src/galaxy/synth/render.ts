@@ -4,8 +4,8 @@
 // bounding box is faster than rasterising blurred vector shapes. Lengths are in pixels of a
 // 424-px frame and scaled to the requested size.
 import sharp from 'sharp';
-import { SeededRng } from '../../core/random.js';
-import type { RawImage } from '../../core/contracts.js';
+import { SeededRng } from '../../base/random.js';
+import type { RawImage } from '../../framework/contracts.js';
 import { appearanceFromLabels, type Appearance } from './appearance.js';
 
 type Rgb = [number, number, number];

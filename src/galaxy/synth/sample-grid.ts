@@ -2,7 +2,7 @@
 // Run: `npm run docs:synth-grid` (builds, then writes docs/synthetic-samples.png).
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { SeededRng, deriveSeed } from '../../core/random.js';
+import { SeededRng, deriveSeed } from '../../base/random.js';
 import { normaliseAnswers } from '../tree.js';
 import { renderGalaxy } from './render.js';
 

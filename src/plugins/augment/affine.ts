@@ -1,10 +1,10 @@
 // fastai's way with flips, rotation and zoom: compose them into one affine matrix and resample
 // once (one pass and one interpolation). flip → rotate → zoom in a row come to the same, since the
 // pipeline composes consecutive affine plugins; this is the recipe's one-plugin spelling.
-import type { AffineDraw, Augmentation, Rng } from '../../core/contracts.js';
-import { UserError } from '../../core/errors.js';
-import { definePlugin } from '../../core/plugin.js';
-import { affineAugmentation, multiply, type Padding } from '../../core/pipeline/warp.js';
+import type { AffineDraw, Augmentation, Rng } from '../../framework/contracts.js';
+import { UserError } from '../../base/errors.js';
+import { definePlugin } from '../../framework/plugin.js';
+import { affineAugmentation, multiply, type Padding } from '../../vision/pipeline/warp.js';
 import { ROTATION_OPTIONS } from './rotate.js';
 
 export interface AffineOptions {

@@ -1,7 +1,7 @@
 // Random mirror images: a galaxy seen in a mirror is the same kind of galaxy.
-import type { AffineDraw, Augmentation, Rng } from '../../core/contracts.js';
-import { definePlugin } from '../../core/plugin.js';
-import { affineAugmentation, mirror } from '../../core/pipeline/warp.js';
+import type { AffineDraw, Augmentation, Rng } from '../../framework/contracts.js';
+import { definePlugin } from '../../framework/plugin.js';
+import { affineAugmentation, mirror } from '../../vision/pipeline/warp.js';
 
 export interface FlipOptions {
   /** Probability of a left–right mirror. */

@@ -1,6 +1,6 @@
 // The built-in augmentations alone: image-pipeline workers load this list, not the whole
 // built-in index, so they do not start TensorFlow.js.
-import type { PluginDefinition } from '../../core/plugin.js';
+import type { PluginDefinition } from '../../framework/plugin.js';
 import { flipAugment } from './flip.js';
 import { rotateAugment } from './rotate.js';
 import { zoomAugment } from './zoom.js';

@@ -1,7 +1,7 @@
 // Random brightness and contrast, as fastai's lighting transforms: both act on logit(pixel), so
 // bright and dark ends saturate smoothly instead of clipping.
-import type { Augmentation, RawImage } from '../../core/contracts.js';
-import { definePlugin } from '../../core/plugin.js';
+import type { Augmentation, RawImage } from '../../framework/contracts.js';
+import { definePlugin } from '../../framework/plugin.js';
 
 export interface LightingOptions {
   /** Brightness change drawn from 0.5 ± max_brightness/2 (0.5 = unchanged). */

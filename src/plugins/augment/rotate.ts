@@ -1,8 +1,8 @@
 // Random rotation by any angle: galaxies have no preferred orientation on the sky.
-import type { AffineDraw, Augmentation, RawImage, Rng } from '../../core/contracts.js';
-import { UserError } from '../../core/errors.js';
-import { definePlugin } from '../../core/plugin.js';
-import { affineAugmentation, applyAffineDraw, type Padding } from '../../core/pipeline/warp.js';
+import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/contracts.js';
+import { UserError } from '../../base/errors.js';
+import { definePlugin } from '../../framework/plugin.js';
+import { affineAugmentation, applyAffineDraw, type Padding } from '../../vision/pipeline/warp.js';
 
 export interface RotateOptions {
   min_degrees: number;

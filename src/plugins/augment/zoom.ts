@@ -1,7 +1,7 @@
 // Random zoom-in about the centre (fastai's zoom with max_zoom): scale up, crop back to size.
-import type { AffineDraw, Augmentation, RawImage, Rng } from '../../core/contracts.js';
-import { definePlugin } from '../../core/plugin.js';
-import { affineAugmentation, applyAffineDraw } from '../../core/pipeline/warp.js';
+import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/contracts.js';
+import { definePlugin } from '../../framework/plugin.js';
+import { affineAugmentation, applyAffineDraw } from '../../vision/pipeline/warp.js';
 
 export interface ZoomOptions {
   /** Largest scale factor (>= 1). */

@@ -4,14 +4,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { definePlugin } from '../../core/plugin.js';
-import type { Backbone, BackboneBuild } from '../../core/contracts.js';
-import { UserError } from '../../core/errors.js';
-import { deriveSeed } from '../../core/random.js';
-import { applyWeightFile, formatLoadReport, readWeightFile, type WeightFile } from '../../core/weights/index.js';
-import { InputNormalizationLayer, type InputNormalization } from '../../core/layers/input-normalization.js';
-import { batchNormalization } from '../../core/layers/batch-normalization.js';
-import { conv2d } from '../../core/layers/conv2d.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Backbone, BackboneBuild } from '../../framework/contracts.js';
+import { UserError } from '../../base/errors.js';
+import { deriveSeed } from '../../base/random.js';
+import { applyWeightFile, formatLoadReport, readWeightFile, type WeightFile } from '../../vision/weights/index.js';
+import { InputNormalizationLayer, type InputNormalization } from '../../vision/layers/input-normalization.js';
+import { batchNormalization } from '../../vision/layers/batch-normalization.js';
+import { conv2d } from '../../vision/layers/conv2d.js';
 
 export { InputNormalizationLayer, type InputNormalization };
 

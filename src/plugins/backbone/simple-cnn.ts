@@ -1,7 +1,7 @@
-import { definePlugin } from '../../core/plugin.js';
-import type { Backbone } from '../../core/contracts.js';
-import { batchNormalization } from '../../core/layers/batch-normalization.js';
-import { conv2d } from '../../core/layers/conv2d.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Backbone } from '../../framework/contracts.js';
+import { batchNormalization } from '../../vision/layers/batch-normalization.js';
+import { conv2d } from '../../vision/layers/conv2d.js';
 
 interface SimpleCnnOptions {
   channels: number[];

@@ -1,7 +1,7 @@
 // Data source: a folder in the Kaggle Galaxy Zoo layout (the real challenge data, or the synthetic twin).
 import path from 'node:path';
-import type { DataSource } from '../../core/contracts.js';
-import { definePlugin, type JsonSchema, type PluginContext } from '../../core/plugin.js';
+import type { DataSource } from '../../framework/contracts.js';
+import { definePlugin, type JsonSchema, type PluginContext } from '../../framework/plugin.js';
 import { readKaggleLayout, type KaggleLayoutOptions } from '../../galaxy/kaggle-layout.js';
 
 /** Options shared with the synthetic source, which reads its folder with the same loader. */

@@ -1,8 +1,8 @@
 // Data source: the synthetic galaxy twin, generated on first use (or reused) and read with the
 // same Kaggle-layout loader as the real data.
 import path from 'node:path';
-import type { DataSource } from '../../core/contracts.js';
-import { definePlugin } from '../../core/plugin.js';
+import type { DataSource } from '../../framework/contracts.js';
+import { definePlugin } from '../../framework/plugin.js';
 import { readKaggleLayout } from '../../galaxy/kaggle-layout.js';
 import { writeSyntheticDataset } from '../../galaxy/synth/dataset.js';
 import { SPLIT_OPTION_RULES, SPLIT_OPTION_SCHEMAS, describeLayout, layoutOptions, type SplitOptions } from './kaggle-galaxy-zoo.js';

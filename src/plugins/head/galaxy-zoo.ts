@@ -1,9 +1,10 @@
 // fastai's create_head for the 37 Galaxy Zoo answers, ending in the tree's normalisation layer.
 import type * as tfType from '@tensorflow/tfjs';
-import { meanSquaredError } from '../../core/loss.js';
-import { definePlugin } from '../../core/plugin.js';
-import type { Head } from '../../core/contracts.js';
-import { ConcatPool, GalaxyNormalisation, batchNormalization, dropout } from '../../core/layers/index.js';
+import { meanSquaredError } from '../../framework/loss.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Head } from '../../framework/contracts.js';
+import { ConcatPool, batchNormalization, dropout } from '../../vision/layers/index.js';
+import { GalaxyNormalisation } from '../../galaxy/layers/galaxy-normalisation.js';
 import { NUM_COLUMNS } from '../../galaxy/tree.js';
 
 export interface GalaxyZooHeadOptions {

@@ -1,5 +1,5 @@
-import { definePlugin } from '../../core/plugin.js';
-import type { Progress, RunLogger } from '../../core/contracts.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Progress, RunLogger } from '../../framework/contracts.js';
 
 interface ConsoleOptions {
   /** Without a terminal, print a progress line every this many steps. */

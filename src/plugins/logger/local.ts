@@ -2,9 +2,9 @@
 // Format: docs/architecture.md ("Run folder").
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { definePlugin } from '../../core/plugin.js';
-import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../core/contracts.js';
-import type { RunMeta } from '../../core/runs/folder.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../framework/contracts.js';
+import type { RunMeta } from '../../tracking/runs/folder.js';
 
 export class LocalRunWriter implements RunLogger {
   private dir = '';

@@ -3,13 +3,13 @@
 // `gzx runs sync` uploads what is missing later.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { definePlugin, type PluginContext } from '../../core/plugin.js';
-import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../core/contracts.js';
-import { UserError } from '../../core/errors.js';
-import { MlflowApiError, MlflowClient, MlflowUnreachableError, normaliseTrackingUri, type Metric, type MlflowRun } from '../../mlflow/client.js';
-import { runTags, gitCommitOf } from '../../mlflow/tags.js';
-import { type MlflowLink, writeMlflowLink } from '../../core/runs/folder.js';
-import { DEFAULT_ARTIFACTS, diffParams, findOrCreateServerRun, syncArtifacts } from '../../core/runs/sync.js';
+import { definePlugin, type PluginContext } from '../../framework/plugin.js';
+import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../framework/contracts.js';
+import { UserError } from '../../base/errors.js';
+import { MlflowApiError, MlflowClient, MlflowUnreachableError, normaliseTrackingUri, type Metric, type MlflowRun } from '../../tracking/mlflow/client.js';
+import { runTags, gitCommitOf } from '../../tracking/mlflow/tags.js';
+import { type MlflowLink, writeMlflowLink } from '../../tracking/runs/folder.js';
+import { DEFAULT_ARTIFACTS, diffParams, findOrCreateServerRun, syncArtifacts } from '../../tracking/runs/sync.js';
 
 export interface MlflowLoggerOptions {
   tracking_uri?: string;

@@ -1,5 +1,5 @@
-import { definePlugin } from '../../core/plugin.js';
-import type { Schedule } from '../../core/contracts.js';
+import { definePlugin } from '../../framework/plugin.js';
+import type { Schedule } from '../../framework/contracts.js';
 import { combinedCos } from './curves.js';
 
 interface OneCycleOptions {

@@ -1,9 +1,9 @@
 import { Args } from '@oclif/core';
 import { GzxCommand } from '../../base.js';
 import { jsonFlag } from '../../flags.js';
-import { UserError } from '../../../core/errors.js';
-import { resolveRuns } from '../../../core/runs/folder.js';
-import { compareRuns, compareTable } from '../../../core/runs/table.js';
+import { UserError } from '../../../base/errors.js';
+import { resolveRuns } from '../../../tracking/runs/folder.js';
+import { compareRuns, compareTable } from '../../../tracking/runs/table.js';
 import { runsDirFlag } from './list.js';
 
 export default class RunsCompare extends GzxCommand {

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { GzxCommand } from '../../base.js';
 import { jsonFlag } from '../../flags.js';
-import { listRunFolders } from '../../../core/runs/folder.js';
-import { backendOf, bestMetric, runsListTable } from '../../../core/runs/table.js';
+import { listRunFolders } from '../../../tracking/runs/folder.js';
+import { backendOf, bestMetric, runsListTable } from '../../../tracking/runs/table.js';
 
 export const runsDirFlag = Flags.string({ description: 'Folder that holds the run folders.', default: 'runs', helpValue: 'DIR' });
 

@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { GzxCommand } from '../../base.js';
-import { UserError } from '../../../core/errors.js';
-import { listRunFolders, resolveRuns } from '../../../core/runs/folder.js';
-import { describeSync, syncRun } from '../../../core/runs/sync.js';
-import { MlflowClient } from '../../../mlflow/client.js';
+import { UserError } from '../../../base/errors.js';
+import { listRunFolders, resolveRuns } from '../../../tracking/runs/folder.js';
+import { describeSync, syncRun } from '../../../tracking/runs/sync.js';
+import { MlflowClient } from '../../../tracking/mlflow/client.js';
 import { runsDirFlag } from './list.js';
 
 export default class RunsSync extends GzxCommand {

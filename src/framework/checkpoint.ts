@@ -1,0 +1,101 @@
+// Per-epoch checkpoints: weights, optimiser state, schedule position, seeds and data order,
+// written to a temporary folder and renamed into place so a kill never leaves a torn checkpoint.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { Optimizer } from './optimizers.js';
+import { restoreWeights, saveModel } from './model-io.js';
+import type { StartPoint } from './learner.js';
+import { deriveSeed } from '../base/random.js';
+
+export const CHECKPOINT_DIR = 'checkpoint';
+
+export interface CheckpointState extends StartPoint {
+  /** Epochs completed over all phases. */
+  epoch: number;
+  seed: number;
+  /** Seed of the next epoch's shuffle (derived from seed and epoch; recorded for inspection). */
+  nextDataOrderSeed: number;
+  /** Lines of metrics.jsonl that belong to completed epochs; resume truncates after them. */
+  metricsLines: number;
+  optimizer: { step: number; slots: { name: string; slot: string; offset: number; length: number }[] };
+  savedAt: string;
+}
+
+export async function writeCheckpoint(
+  runDir: string,
+  model: tf.LayersModel,
+  optimizer: Optimizer,
+  position: Omit<CheckpointState, 'optimizer' | 'savedAt' | 'nextDataOrderSeed'>,
+): Promise<void> {
+  const final = path.join(runDir, CHECKPOINT_DIR);
+  const tmp = `${final}.tmp`;
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  await saveModel(model, path.join(tmp, 'model'));
+  const opt = await optimizer.getState();
+  const index: CheckpointState['optimizer']['slots'] = [];
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const [name, perVar] of Object.entries(opt.slots)) {
+    for (const [slot, values] of Object.entries(perVar)) {
+      index.push({ name, slot, offset, length: values.length });
+      chunks.push(Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+      offset += values.length;
+    }
+  }
+  await fs.writeFile(path.join(tmp, 'optimizer.bin'), Buffer.concat(chunks));
+  const state: CheckpointState = {
+    ...position,
+    nextDataOrderSeed: deriveSeed(position.seed, position.epoch),
+    optimizer: { step: opt.step, slots: index },
+    savedAt: new Date().toISOString(),
+  };
+  await fs.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2));
+  // Swap: the old checkpoint is removed only once the new one is complete.
+  const old = `${final}.old`;
+  await fs.rm(old, { recursive: true, force: true });
+  await fs.rename(final, old).catch(() => undefined);
+  await fs.rename(tmp, final);
+  await fs.rm(old, { recursive: true, force: true });
+}
+
+/** The folder holding the last complete checkpoint: `checkpoint/`, or `checkpoint.old/` if killed mid-swap. */
+async function completeCheckpointDir(runDir: string): Promise<string | null> {
+  for (const dir of [CHECKPOINT_DIR, `${CHECKPOINT_DIR}.old`]) {
+    const full = path.join(runDir, dir);
+    try {
+      await fs.access(path.join(full, 'state.json'));
+      return full;
+    } catch {
+      /* try the next */
+    }
+  }
+  return null;
+}
+
+export async function readCheckpointState(runDir: string): Promise<CheckpointState | null> {
+  const dir = await completeCheckpointDir(runDir);
+  return dir ? (JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8')) as CheckpointState) : null;
+}
+
+/** Loads weights and optimiser state into a freshly built model; returns where to continue. */
+export async function restoreCheckpoint(
+  runDir: string,
+  model: tf.LayersModel,
+  optimizer: Optimizer,
+  variables: Map<string, tf.Variable>,
+): Promise<CheckpointState | null> {
+  const dir = await completeCheckpointDir(runDir);
+  if (!dir) return null;
+  const state = JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  await restoreWeights(model, path.join(dir, 'model'));
+  const bin = await fs.readFile(path.join(dir, 'optimizer.bin'));
+  const all = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
+  const slots: Record<string, Record<string, Float32Array>> = {};
+  for (const s of state.optimizer.slots) {
+    (slots[s.name] ??= {})[s.slot] = all.slice(s.offset, s.offset + s.length);
+  }
+  optimizer.setState({ step: state.optimizer.step, slots }, variables);
+  return state;
+}

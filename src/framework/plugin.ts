@@ -1,0 +1,47 @@
+// The plugin contract. src/core never imports a plugin: plugins register themselves
+// through a PluginModule (see registry.ts), built-in ones from src/plugins/index.ts.
+import type * as tfType from '@tensorflow/tfjs';
+import type { DependencyContainer } from 'tsyringe';
+
+export const PLUGIN_KINDS = ['data', 'augment', 'backbone', 'head', 'schedule', 'logger', 'callback'] as const;
+export type PluginKind = (typeof PLUGIN_KINDS)[number];
+
+/** A JSON Schema (draft 2020-12) object describing a plugin's `with:` options. */
+export type JsonSchema = Record<string, unknown>;
+
+/** What every plugin factory receives besides its validated options. */
+export interface PluginContext {
+  /** The TensorFlow.js namespace with the chosen backend already active. */
+  tf: typeof tfType;
+  /** Experiment seed (integer). */
+  seed: number;
+  /** Folder of this run (`runs/<id>`), or a scratch folder for commands that make no run. */
+  runDir: string;
+  /** Folder the config file lives in; relative paths in options resolve against it. */
+  configDir: string;
+  /** Human-facing line output (the console logger decides how it looks). */
+  log: (message: string) => void;
+  /** The run's tsyringe child container, for plugins that want other services. */
+  container: DependencyContainer;
+}
+
+export interface PluginDefinition<Options = any, Instance = unknown> {
+  name: string;
+  kind: PluginKind;
+  /** One line, shown by `gzx plugins`. */
+  description: string;
+  /** JSON Schema of `with:`; must set `additionalProperties: false` and defaults. */
+  optionsSchema: JsonSchema;
+  create(options: Options, ctx: PluginContext): Instance | Promise<Instance>;
+}
+
+/** What a third-party module (`plugins: [./my-plugin.js]`) exports: `plugins` or a default array. */
+export interface PluginModule {
+  plugins?: PluginDefinition[];
+  default?: PluginDefinition[] | { plugins: PluginDefinition[] };
+}
+
+/** Identity helper that keeps option types while declaring a plugin. */
+export function definePlugin<O, I>(def: PluginDefinition<O, I>): PluginDefinition<O, I> {
+  return def;
+}

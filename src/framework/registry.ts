@@ -1,0 +1,96 @@
+// Maps `use: <name>` in a config to a plugin definition, per kind (mmengine's registry idea).
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { PLUGIN_KINDS, type PluginDefinition, type PluginKind, type PluginModule } from './plugin.js';
+import { UserError } from '../base/errors.js';
+import { didYouMean } from '../base/suggest.js';
+
+export class PluginRegistry {
+  private readonly byKind = new Map<PluginKind, Map<string, PluginDefinition>>(
+    PLUGIN_KINDS.map((k) => [k, new Map()]),
+  );
+  /** Where each plugin came from (built-in or a module path), for error messages. */
+  private readonly origin = new Map<string, string>();
+
+  register(def: PluginDefinition, origin = 'built-in'): void {
+    if (!PLUGIN_KINDS.includes(def.kind)) {
+      throw new UserError(
+        `Plugin "${def.name}" from ${origin} has kind "${def.kind}", which is not one of: ${PLUGIN_KINDS.join(', ')}.`,
+      );
+    }
+    const table = this.byKind.get(def.kind)!;
+    const key = `${def.kind}/${def.name}`;
+    if (table.has(def.name) && this.origin.get(key) !== origin) {
+      throw new UserError(
+        `Two plugins are registered as ${def.kind} "${def.name}": one from ${this.origin.get(key)}, one from ${origin}. Rename one of them.`,
+      );
+    }
+    table.set(def.name, def);
+    this.origin.set(key, origin);
+  }
+
+  registerAll(defs: PluginDefinition[], origin = 'built-in'): void {
+    for (const d of defs) this.register(d, origin);
+  }
+
+  has(kind: PluginKind, name: string): boolean {
+    return this.byKind.get(kind)!.has(name);
+  }
+
+  names(kind: PluginKind): string[] {
+    return [...this.byKind.get(kind)!.keys()].sort();
+  }
+
+  list(kind?: PluginKind): PluginDefinition[] {
+    const kinds = kind ? [kind] : PLUGIN_KINDS;
+    return kinds.flatMap((k) => [...this.byKind.get(k)!.values()].sort((a, b) => a.name.localeCompare(b.name)));
+  }
+
+  /** The definition, or a UserError listing what is registered and the closest name. */
+  get(kind: PluginKind, name: string, where = ''): PluginDefinition {
+    const def = this.byKind.get(kind)!.get(name);
+    if (def) return def;
+    const names = this.names(kind);
+    throw new UserError(
+      `${where}${kind} plugin "${name}" is not registered.${didYouMean(name, names)} ` +
+        `Registered ${kind} plugins: ${names.join(', ') || '(none)'}.`,
+    );
+  }
+
+  /**
+   * Loads third-party plugin modules named in a config (`plugins: [./x.js, npm-package]`).
+   * Relative paths resolve against the config's folder; bare names resolve as npm packages.
+   */
+  async loadModules(specifiers: string[], baseDir: string, where = 'plugins'): Promise<void> {
+    for (const [i, spec] of specifiers.entries()) {
+      const isPath = spec.startsWith('.') || spec.startsWith('/') || path.isAbsolute(spec);
+      const target = isPath ? pathToFileURL(path.resolve(baseDir, spec)).href : spec;
+      let mod: PluginModule;
+      try {
+        mod = (await import(target)) as PluginModule;
+      } catch (e) {
+        const reason = (e as Error).message.split('\n')[0];
+        throw new UserError(
+          `${where}[${i}]: cannot load plugin module "${spec}"${isPath ? ` (${path.resolve(baseDir, spec)})` : ''}: ${reason}. ` +
+            `Fix the path (relative to the config file) or install the package.`,
+        );
+      }
+      const defs = pluginsOf(mod);
+      if (!defs) {
+        throw new UserError(
+          `${where}[${i}]: module "${spec}" exports no plugins. Export \`plugins\` (an array of plugin definitions) or a default array.`,
+        );
+      }
+      this.registerAll(defs, spec);
+    }
+  }
+}
+
+function pluginsOf(mod: PluginModule): PluginDefinition[] | null {
+  if (Array.isArray(mod.plugins)) return mod.plugins;
+  if (Array.isArray(mod.default)) return mod.default;
+  if (mod.default && Array.isArray((mod.default as { plugins?: unknown }).plugins)) {
+    return (mod.default as { plugins: PluginDefinition[] }).plugins;
+  }
+  return null;
+}

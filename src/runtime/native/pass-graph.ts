@@ -1,0 +1,427 @@
+// Training passes as one TensorFlow graph on the tensorflow backend (CPU). Op by op, every tfjs op
+// is a call into TensorFlow's eager runtime with a fixed cost (~30–250 µs here); a small CNN's pass is
+// ~150 of them. tfjs-node can run TensorFlow graphs only as SavedModels, so the ops of an eager pass
+// are recorded at tfjs-node's binding (op name, attributes, which tensor fed which input), written as
+// a GraphDef in a SavedModel with tfjs-node's own protobuf classes, loaded into a session, and run
+// with the batch, the per-step inputs (src/runtime/traced-pass.ts) and the variables' current values
+// fed in; variables the pass assigns (batch norm's moving averages) come back as outputs.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import {
+  type CompiledPass,
+  type PassCompiler,
+  type PassResult,
+  type PerStepInput,
+  type Recording,
+  collectPerStepInputs,
+} from '../traced-pass.js';
+import type { NativeBackend, NativeBinding, OpAttr } from './native-backend.js';
+
+/** Where a recorded op's input came from. */
+type Source =
+  | { kind: 'op'; node: number; output: number }
+  | { kind: 'input'; index: number }
+  | { kind: 'per-step'; index: number }
+  | { kind: 'variable'; variable: tf.Variable }
+  | { kind: 'const'; shape: number[]; dtype: number; bytes: Uint8Array };
+
+interface RecordedOp {
+  op: string;
+  attrs: OpAttr[];
+  inputs: Source[];
+}
+
+interface PassRecording {
+  ok: true;
+  signature: string;
+  ops: RecordedOp[];
+  inputs: { shape: number[]; dtype: number }[];
+  perStep: PerStepInput[];
+  value: Source;
+  grads: [string, Source][];
+  assigned: [tf.Variable, Source][];
+}
+
+/** A pass that reads a value into JavaScript cannot become a graph. */
+class NotRecordable extends Error {}
+
+const requireHere = createRequire(import.meta.url);
+
+// tfjs-node's compiled TensorFlow protos (google-protobuf), from whichever package is installed.
+function protos(): Record<string, any> {
+  for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+    try {
+      return requireHere(`${pkg}/dist/proto/api_pb.js`);
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error('tfjs-node protobuf classes not found');
+}
+
+function tfDtype(b: NativeBinding, dtype: string): number {
+  const map: Record<string, number> = { float32: b.TF_FLOAT, int32: b.TF_INT32, bool: b.TF_BOOL };
+  if (!(dtype in map)) throw new NotRecordable(`a ${dtype} tensor`);
+  return map[dtype];
+}
+
+function bytesOf(values: ArrayBufferView | ArrayLike<number>, dtype: number, b: NativeBinding): Uint8Array {
+  if (ArrayBuffer.isView(values)) return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  const typed = dtype === b.TF_FLOAT ? Float32Array.from(values) : dtype === b.TF_BOOL ? Uint8Array.from(values) : Int32Array.from(values);
+  return new Uint8Array(typed.buffer);
+}
+
+function describe(s: Source): string {
+  switch (s.kind) {
+    case 'op':
+      return `op${s.node}:${s.output}`;
+    case 'input':
+      return `input${s.index}`;
+    case 'per-step':
+      return `step-input${s.index}`;
+    case 'variable':
+      return `variable:${s.variable.name}`;
+    case 'const':
+      return `const:${s.dtype}:[${s.shape.join(',')}]:${crypto.createHash('sha1').update(s.bytes).digest('hex')}`;
+  }
+}
+
+export class NativePassCompiler implements PassCompiler {
+  private readonly backend = tf.backend() as unknown as NativeBackend;
+
+  record(inputs: tf.Tensor[], pass: () => PassResult): { result: PassResult; recording: Recording } {
+    const backend = this.backend;
+    const binding = backend.binding;
+    const ids = (ts: tf.TensorInfo[]) => backend.getInputTensorIds(ts);
+    const inputIds = ids(inputs);
+    const variables = Object.values(tf.engine().state.registeredVariables) as tf.Variable[];
+    const variableIds = ids(variables);
+    const variableAt = new Map(variableIds.map((id, i) => [id, variables[i]]));
+    // Each variable's value now (a reference, not a copy), to undo a pass that stops half way.
+    const before = variables.map((v) => tf.keep(tf.clone(v)));
+    const variableCount = variables.length;
+
+    const shapes = new Map<number, { shape: number[]; dtype: string }>();
+    const dataIdOf = new Map<object, number>();
+    const created = new Map<number, { shape: number[]; dtype: number; values: ArrayBufferView | ArrayLike<number> }>();
+    const producer = new Map<number, { node: number; output: number }>();
+    const rawOps: { op: string; attrs: OpAttr[]; inputIds: number[] }[] = [];
+
+    // A copy of the binding with the two calls that make tensors recorded (its own properties are
+    // read-only, so the backend gets the copy for the pass's duration).
+    const all = binding as unknown as Record<string, unknown>;
+    const copy: Record<string, unknown> = Object.create(null);
+    for (const key of Object.getOwnPropertyNames(all)) {
+      const v = all[key];
+      copy[key] = typeof v === 'function' ? v.bind(binding) : v;
+    }
+    const recording = copy as unknown as NativeBinding;
+    recording.executeOp = (name, attrs, opInputIds, numOutputs) => {
+      const outputs = binding.executeOp(name, attrs, opInputIds, numOutputs);
+      const node = rawOps.length;
+      rawOps.push({ op: name, attrs, inputIds: [...opInputIds] });
+      outputs.forEach((m, output) => producer.set(m.id, { node, output }));
+      return outputs;
+    };
+    recording.createTensor = (shape, dtype, values) => {
+      const id = binding.createTensor(shape, dtype, values);
+      created.set(id, { shape: [...shape], dtype, values: ArrayBuffer.isView(values) ? values : Array.from(values) });
+      return id;
+    };
+    const own = backend as unknown as Record<string, unknown>;
+    const saved = { binding: own.binding, getInputTensorIds: own.getInputTensorIds, readSync: own.readSync, read: own.read };
+    own.binding = recording;
+    own.getInputTensorIds = (tensors: tf.TensorInfo[]) => {
+      const result = (saved.getInputTensorIds as NativeBackend['getInputTensorIds']).call(backend, tensors);
+      tensors.forEach((t, i) => {
+        shapes.set(result[i], { shape: t.shape, dtype: t.dtype });
+        if (t.dataId) dataIdOf.set(t.dataId, result[i]);
+      });
+      return result;
+    };
+    const refuse = () => {
+      throw new NotRecordable('it reads a tensor into JavaScript mid-pass');
+    };
+    own.readSync = refuse;
+    own.read = refuse;
+    let result: PassResult;
+    let perStep: PerStepInput[];
+    let failure: string | null = null;
+    try {
+      ({ result, inputs: perStep } = collectPerStepInputs(pass));
+    } catch (e) {
+      if (!(e instanceof NotRecordable)) throw e;
+      failure = e.message;
+    } finally {
+      Object.assign(own, saved);
+    }
+    if (failure !== null) {
+      // The pass stopped half way: undo what it assigned (a batch norm's averages) and run it again
+      // unrecorded for this step's result.
+      variables.forEach((v, i) => {
+        if (ids([v])[0] !== variableIds[i]) v.assign(before[i]);
+      });
+      tf.dispose(before);
+      return { result: pass(), recording: { ok: false, reason: failure } };
+    }
+    tf.dispose(before);
+    result = result!;
+    if (Object.keys(tf.engine().state.registeredVariables).length !== variableCount) {
+      return { result, recording: { ok: false, reason: 'it creates variables' } };
+    }
+    try {
+      const perStepIds = new Map(perStep!.map((p, i) => [dataIdOf.get(p.tensor.dataId), i]));
+      const inputIndex = new Map(inputIds.map((id, i) => [id, i]));
+      const source = (id: number): Source => {
+        const made = producer.get(id);
+        if (made) return { kind: 'op', ...made };
+        if (inputIndex.has(id)) return { kind: 'input', index: inputIndex.get(id)! };
+        if (perStepIds.has(id)) return { kind: 'per-step', index: perStepIds.get(id)! };
+        const variable = variableAt.get(id);
+        if (variable) return { kind: 'variable', variable };
+        // Anything else is a constant of this pass (shapes, scalars) or made before it (layer constants).
+        const c = created.get(id);
+        if (c) return { kind: 'const', shape: c.shape, dtype: c.dtype, bytes: bytesOf(c.values, c.dtype, binding) };
+        const info = shapes.get(id);
+        if (!info) throw new NotRecordable(`tensor ${id} of unknown origin`);
+        const dtype = tfDtype(binding, info.dtype);
+        return { kind: 'const', shape: info.shape, dtype, bytes: bytesOf(binding.tensorDataSync(id), dtype, binding) };
+      };
+      const ops = rawOps.map((r) => ({ op: r.op, attrs: r.attrs, inputs: r.inputIds.map(source) }));
+      const idOf = (t: tf.Tensor) => ids([t])[0];
+      const value = source(idOf(result.value));
+      const grads = Object.entries(result.grads).map(([name, g]) => [name, source(idOf(g))] as [string, Source]);
+      const assigned: [tf.Variable, Source][] = [];
+      variables.forEach((v, i) => {
+        const now = idOf(v);
+        if (now !== variableIds[i]) assigned.push([v, source(now)]);
+      });
+      const signature = JSON.stringify({
+        ops: ops.map((o) => [o.op, o.attrs, o.inputs.map(describe)]),
+        inputs: inputs.map((t) => [t.dtype, t.shape]),
+        perStep: perStep!.map((p) => [p.tensor.dtype, p.tensor.shape]),
+        value: describe(value),
+        grads: grads.map(([n, s]) => [n, describe(s)]),
+        assigned: assigned.map(([v, s]) => [v.name, describe(s)]),
+      });
+      const rec: PassRecording = {
+        ok: true,
+        signature,
+        ops,
+        inputs: inputs.map((t) => ({ shape: t.shape, dtype: tfDtype(binding, t.dtype) })),
+        perStep: perStep!,
+        value,
+        grads,
+        assigned,
+      };
+      return { result, recording: rec };
+    } catch (e) {
+      if (!(e instanceof NotRecordable)) throw e;
+      return { result, recording: { ok: false, reason: e.message } };
+    }
+  }
+
+  compile(first: Recording, second: Recording): CompiledPass | string {
+    if (!first.ok) return first.reason;
+    if (!second.ok) return second.reason;
+    if (first.signature !== second.signature) return 'two passes differed (a value made in JavaScript changes between steps)';
+    return buildGraph(this.backend, second as PassRecording);
+  }
+}
+
+/** The recorded pass as a SavedModel, loaded into a TensorFlow session. */
+function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | string {
+  const pb = protos();
+  const b = backend.binding;
+  const graph = new pb.GraphDef();
+  const shapeProto = (shape: number[]) => {
+    const s = new pb.TensorShape();
+    for (const size of shape) {
+      const dim = new pb.TensorShape.Dim();
+      dim.setSize(size);
+      s.addDim(dim);
+    }
+    return s;
+  };
+  const addNode = (name: string, op: string, inputs: string[], attrs: [string, unknown][]) => {
+    const node = new pb.NodeDef();
+    node.setName(name);
+    node.setOp(op);
+    for (const input of inputs) node.addInput(input);
+    for (const [key, value] of attrs) node.getAttrMap().set(key, value);
+    graph.addNode(node);
+  };
+  const typeAttr = (dtype: number) => {
+    const a = new pb.AttrValue();
+    a.setType(dtype);
+    return a;
+  };
+  const shapeAttr = (shape: number[]) => {
+    const a = new pb.AttrValue();
+    a.setShape(shapeProto(shape));
+    return a;
+  };
+  // Per attribute type: the AttrValue setter of one value and the ListValue adder of a list's.
+  const setters = new Map<number, [string, string]>([
+    [b.TF_ATTR_STRING, ['setS', 'addS']],
+    [b.TF_ATTR_INT, ['setI', 'addI']],
+    [b.TF_ATTR_FLOAT, ['setF', 'addF']],
+    [b.TF_ATTR_BOOL, ['setB', 'addB']],
+    [b.TF_ATTR_TYPE, ['setType', 'addType']],
+  ]);
+  const attrValue = (attr: OpAttr) => {
+    const a = new pb.AttrValue();
+    if (attr.type === b.TF_ATTR_SHAPE) {
+      a.setShape(shapeProto(attr.value as number[]));
+      return a;
+    }
+    const setter = setters.get(attr.type);
+    if (!setter) throw new NotRecordable(`attribute ${attr.name} of an unknown type`);
+    const encode = (v: unknown) => (attr.type === b.TF_ATTR_STRING ? Buffer.from(String(v)) : v);
+    if (Array.isArray(attr.value)) {
+      const list = new pb.AttrValue.ListValue();
+      for (const v of attr.value) list[setter[1]](encode(v));
+      a.setList(list);
+    } else a[setter[0]](encode(attr.value));
+    return a;
+  };
+
+  const feeds: { name: string; tensor: () => tf.Tensor }[] = [];
+  const variableFeeds = new Map<tf.Variable, string>();
+  const consts = new Map<string, string>();
+  let placeholders = 0;
+  const placeholder = (shape: number[], dtype: number) => {
+    const name = `feed${placeholders++}`;
+    addNode(name, 'Placeholder', [], [
+      ['dtype', typeAttr(dtype)],
+      ['shape', shapeAttr(shape)],
+    ]);
+    return `${name}:0`;
+  };
+  const inputFeeds = rec.inputs.map((info) => placeholder(info.shape, info.dtype));
+  // Per-step tensors made for one run, fed in the order recorded.
+  let perStepNow: tf.Tensor[] = [];
+  let inputsNow: tf.Tensor[] = [];
+  inputFeeds.forEach((name, i) => feeds.push({ name, tensor: () => inputsNow[i] }));
+  const perStepFeeds = rec.perStep.map((p, i) => {
+    const name = placeholder(p.tensor.shape, b.TF_FLOAT);
+    feeds.push({ name, tensor: () => perStepNow[i] });
+    return name;
+  });
+  const ref = (s: Source): string => {
+    switch (s.kind) {
+      case 'op':
+        return `op${s.node}:${s.output}`;
+      case 'input':
+        return inputFeeds[s.index];
+      case 'per-step':
+        return perStepFeeds[s.index];
+      case 'variable': {
+        let name = variableFeeds.get(s.variable);
+        if (!name) {
+          name = placeholder(s.variable.shape, tfDtype(b, s.variable.dtype));
+          variableFeeds.set(s.variable, name);
+          const v = s.variable;
+          feeds.push({ name, tensor: () => v });
+        }
+        return name;
+      }
+      case 'const': {
+        const key = describe(s);
+        let name = consts.get(key);
+        if (!name) {
+          const t = new pb.Tensor();
+          t.setDtype(s.dtype);
+          t.setTensorShape(shapeProto(s.shape));
+          t.setTensorContent(s.bytes);
+          const value = new pb.AttrValue();
+          value.setTensor(t);
+          name = `const${consts.size}`;
+          addNode(name, 'Const', [], [
+            ['dtype', typeAttr(s.dtype)],
+            ['value', value],
+          ]);
+          name = `${name}:0`;
+          consts.set(key, name);
+        }
+        return name;
+      }
+    }
+  };
+  try {
+    rec.ops.forEach((o, i) =>
+      addNode(
+        `op${i}`,
+        o.op,
+        o.inputs.map(ref),
+        o.attrs.map((a) => [a.name, attrValue(a)]),
+      ),
+    );
+  } catch (e) {
+    if (e instanceof NotRecordable) return e.message;
+    throw e;
+  }
+  // Every output through an Identity: an output may be a feed or a constant, not only an op's.
+  const fetches: string[] = [];
+  const output = (s: Source) => {
+    const name = `output${fetches.length}`;
+    addNode(name, 'Identity', [ref(s)], [['T', typeAttr(b.TF_FLOAT)]]);
+    fetches.push(`${name}:0`);
+  };
+  output(rec.value);
+  rec.grads.forEach(([, s]) => output(s));
+  rec.assigned.forEach(([, s]) => output(s));
+
+  const meta = new pb.MetaGraphDef();
+  const info = new pb.MetaGraphDef.MetaInfoDef();
+  info.addTags('serve');
+  meta.setMetaInfoDef(info);
+  meta.setGraphDef(graph);
+  const savedModel = new pb.SavedModel();
+  savedModel.setSavedModelSchemaVersion(1);
+  savedModel.addMetaGraphs(meta);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-pass-'));
+  let id: number;
+  try {
+    fs.writeFileSync(path.join(dir, 'saved_model.pb'), savedModel.serializeBinary());
+    id = backend.loadSavedModelMetaGraph(dir, 'serve');
+  } catch (e) {
+    return `TensorFlow did not load the graph: ${String((e as Error).message ?? e).split('\n')[0]}`;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const feedInfos = feeds.map((f) => ({ name: f.name }));
+  const gradNames = rec.grads.map(([name]) => name);
+  const assigned = rec.assigned.map(([v]) => v);
+  return {
+    run(inputs: tf.Tensor[]): PassResult {
+      inputsNow = inputs;
+      perStepNow = rec.perStep.map((p) => p.make());
+      try {
+        const outs = backend.runSavedModel(
+          id,
+          feeds.map((f) => f.tensor()),
+          feedInfos,
+          fetches,
+        );
+        const grads: tf.NamedTensorMap = {};
+        gradNames.forEach((name, i) => (grads[name] = outs[1 + i]));
+        assigned.forEach((v, i) => {
+          const out = outs[1 + gradNames.length + i];
+          v.assign(out);
+          out.dispose();
+        });
+        return { value: outs[0] as tf.Scalar, grads };
+      } finally {
+        tf.dispose(perStepNow);
+        perStepNow = [];
+        inputsNow = [];
+      }
+    },
+    dispose: () => backend.deleteSavedModel(id),
+  };
+}
