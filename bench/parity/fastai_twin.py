@@ -247,7 +247,7 @@ def main() -> None:
         sys.exit("fastai twin: optimizer must be adam or adamw")
     adam_step = args.adam_step or ("global" if args.like_gzx else "per-param")
 
-    def adam_global_step(params, lr, mom, sqr_mom, eps, wd, decouple_wd=True):
+    def adam_global_step(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01, decouple_wd=True):
         """fastai's Adam with gzx's debiasing: step = optimiser steps since the start of training, one
         count for every weight (src/core/optimizers.ts), instead of fastai's step_stat per weight, which
         starts at 1 when a weight first gets a gradient (after unfreezing) and again after clear_state."""
@@ -283,12 +283,21 @@ def main() -> None:
         def before_fit(self):
             self.t0 = time.time()
 
+        def before_epoch(self):
+            self.loss_sum, self.seen = 0.0, 0
+
+        def after_batch(self):  # the epoch's mean batch loss, as gzx's train_loss_epoch (fastai logs a smoothed one)
+            if self.training:
+                n = self.learn.xb[0].shape[0]
+                self.loss_sum += float(self.learn.loss) * n
+                self.seen += n
+
         def after_epoch(self):
             names = list(self.learn.recorder.metric_names[1:-1])  # train_loss, valid_loss, valid_rmse
             vals = dict(zip(names, self.learn.recorder.log[1:-1]))
             records.append({
                 "phase": self.phase_index, "phase_name": self.phase_name, "epoch_in_phase": self.epoch,
-                "size": self.size, "train_loss": float(vals["train_loss"]), "valid_loss": float(vals["valid_loss"]),
+                "size": self.size, "train_loss_mean": self.loss_sum / max(self.seen, 1), "train_loss_smooth": float(vals["train_loss"]), "valid_loss": float(vals["valid_loss"]),
                 "valid_rmse": float(vals["valid_rmse"]), "seconds": time.time() - self.t0,
             })
             self.t0 = time.time()

@@ -141,6 +141,15 @@ def table(cfg: dict, runs: list[dict], baseline: float | None) -> str:
     return text
 
 
+def fastai_version() -> str:
+    try:
+        import fastai
+
+        return fastai.__version__
+    except ImportError:
+        return "2.x"
+
+
 def plot(cfg: dict, runs: list[dict], baseline: float | None, out: Path) -> None:
     import matplotlib
 
@@ -148,29 +157,38 @@ def plot(cfg: dict, runs: list[dict], baseline: float | None, out: Path) -> None
     import matplotlib.pyplot as plt
 
     phases = cfg["train"]["phases"]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     styles = dict(zip(["gzx"] + [label for label, _ in FASTAI_ENGINES.values()],
                       [("tab:blue", "o"), ("tab:orange", "s"), ("tab:green", "^"), ("tab:purple", "v")]))
     for r in runs:
         c, m = styles.get(r["engine"], ("k", "x"))
         xs = [e["epoch"] for e in r["epochs"]]
         ax.plot(xs, [e["valid_rmse"] for e in r["epochs"]], marker=m, color=c, label=r["engine"])
+        key = "train_loss" if r["engine"] == "gzx" else "train_loss_mean"  # epoch means of batch losses
+        if all(e.get(key) is not None for e in r["epochs"]):
+            ax2.plot(xs, [e[key] for e in r["epochs"]], marker=m, color=c, label=r["engine"])
     if baseline is not None:
         ax.axhline(baseline, color="grey", ls=":", label=f"column-mean baseline {baseline:.4f}")
     start = 0
     for i, ph in enumerate(phases):
         end = start + ph["epochs"]
         if i % 2 == 0:
-            ax.axvspan(start + 0.5, end + 0.5, color="0.93", zorder=0)
+            for a in (ax, ax2):
+                a.axvspan(start + 0.5, end + 0.5, color="0.93", zorder=0)
         label = f"{i + 1}" + (" F" if ph["freeze"] == "backbone" else "") + f"\n{ph['size']}px"
         ax.text((start + end + 1) / 2, 1.01, label, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8)
         start = end
-    ax.set_xlabel("epoch (shaded bands: phases; F = backbone frozen)")
+    ax2.set_xlabel("epoch (shaded bands: phases; F = backbone frozen)")
     ax.set_ylabel("valid RMSE (known cells)")
-    ax.set_title(f"{cfg['name']}: gzx vs fastai {''}", pad=28)
+    ax2.set_ylabel("train loss (epoch mean)")
+    if baseline is not None:
+        ax2.axhline(baseline ** 2, color="grey", ls=":", label="baseline MSE")
+    ax.set_title(f"{cfg['name']}: gzx vs fastai {fastai_version()} on one resolved config", pad=28)
     ax.set_xlim(0.5, start + 0.5)
     ax.legend(fontsize=8)
+    ax2.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    ax2.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     print(f"wrote {rel(out)}")
