@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const load = (p) => import(pathToFileURL(path.join(repo, 'dist', 'core', 'pipeline', p)).href);
+const load = (p) => import(pathToFileURL(path.join(repo, 'dist', 'vision', 'pipeline', p)).href);
 const { decodeImage } = await load('decode.js');
 const { applyAffineDraw } = await load('warp.js');
 const [crop, size, matricesJson, ...images] = process.argv.slice(2);

@@ -322,7 +322,7 @@ async function main() {
   }
   const ratio = (k) => (summary.gzx?.[k] && summary.torch?.[k] ? summary.gzx[k].mean / summary.torch[k].mean : null);
   const results = {
-    command: `npm run parity -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: process.argv.length > 2 ? `npm run parity -- ${process.argv.slice(2).join(' ')}` : 'npm run parity',
     date: new Date().toISOString(),
     host: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model ?? '?', platform: `${process.platform}-${process.arch}` },
     data: { dir: o.data, csv: cfg.data.with.csv, rows: split.rows, train: split.rows - split.valid, valid: split.valid, valid_ids: 'every 5th CSV row (rows 5, 10, …)' },
