@@ -150,6 +150,23 @@ def fastai_version() -> str:
         return "2.x"
 
 
+def train_table(cfg: dict, runs: list[dict]) -> str:
+    """Epoch-mean train loss after each phase (runs that recorded it)."""
+    phases = cfg["train"]["phases"]
+    have = []
+    for r in runs:
+        key = "train_loss" if r["engine"] == "gzx" else "train_loss_mean"
+        if all(e.get(key) is not None for e in r["epochs"]):
+            last = {}
+            for e in r["epochs"]:
+                last[e["phase"]] = e[key]
+            have.append((r["engine"], [last.get(p) for p in range(len(phases))]))
+    rows = [["phase"] + [f"{name} train loss" for name, _ in have], ["---"] * (1 + len(have))]
+    for i, ph in enumerate(phases):
+        rows.append([f"{i + 1} {ph.get('name', '')}"] + ["—" if v[i] is None else f"{v[i]:.4f}" for _, v in have])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 def plot(cfg: dict, runs: list[dict], baseline: float | None, out: Path) -> None:
     import matplotlib
 
@@ -247,6 +264,8 @@ def main() -> None:
         print(f"wrote {rel(args.results)}")
     print()
     print(table(cfg, runs, baseline))
+    print()
+    print(train_table(cfg, runs))
     plot(cfg, runs, baseline, args.plot)
 
 
