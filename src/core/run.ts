@@ -24,6 +24,7 @@ import { withSeededRandom } from './seeded-random.js';
 import { UserError } from './errors.js';
 import { flattenParams } from './params.js';
 import { GZX_VERSION } from './version.js';
+import { WriteError, writeFileAtomic } from './safe-write.js';
 
 /** tsyringe tokens of what a run provides to plugins that ask their container. */
 export const TOKENS = {
@@ -122,11 +123,12 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
 
   const loggers: RunLogger[] = [];
   for (const [i, ref] of config.logger.entries()) loggers.push(await create<RunLogger>('logger', ref, `logger[${i}]`));
-  await fs.writeFile(path.join(runDir, 'config.yaml'), resolved.yaml);
+  await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);
   for (const lg of loggers) await lg.start(info);
 
   let status: RunStatus = 'FAILED';
   let error: string | undefined;
+  let failure: unknown;
   let summary: Record<string, unknown> = {};
   let dataSummary: Record<string, unknown> | undefined;
   let dataModule: ImageDataModule | undefined;
@@ -202,6 +204,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     } else {
       status = 'FAILED';
       error = e instanceof Error ? e.message : String(e);
+      failure = e;
       await finish();
       throw e;
     }
@@ -229,7 +232,10 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       try {
         await lg.end(status, summary);
       } catch (err) {
-        log(`logger failed to close: ${(err as Error).message}`);
+        // A full disk that failed the run usually fails its last record too: said once, by the run's error.
+        if (!(failure instanceof WriteError && err instanceof WriteError && err.code === failure.code)) {
+          log(`could not record the end of the run: ${(err as Error).message}`);
+        }
       }
     }
   }
@@ -370,7 +376,7 @@ async function truncateMetrics(runDir: string, keepLines: number): Promise<void>
   }
   const lines = text.split('\n').filter((l) => l.length > 0);
   if (lines.length <= keepLines) return;
-  await fs.writeFile(file, lines.slice(0, keepLines).map((l) => `${l}\n`).join(''));
+  await writeFileAtomic(file, lines.slice(0, keepLines).map((l) => `${l}\n`).join(''));
 }
 
 export type { DependencyContainer };

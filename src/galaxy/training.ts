@@ -11,6 +11,7 @@ import type { RunHooks } from '../core/run.js';
 import { writeChart } from '../core/plot.js';
 import { baselineRmse, coverageNote, labelCoverage, perQuestionRmseRecord, rmse, type LabelCoverage } from './metrics.js';
 import { UserError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/safe-write.js';
 
 /**
  * valid_rmse, valid_rmse_q1…q11 and the column-mean baseline, computed on the validation split.
@@ -99,7 +100,7 @@ export async function writePredictionGrid(file: string, splits: DataSplits, stat
     cells.push({ id: sample.id, image, predicted: state.validPredictions[i], truth: sample.labels });
   }
   if (cells.length === 0) return false;
-  await fs.writeFile(file, await resultsGrid(cells, { cellSize: 160 }));
+  await writeFileAtomic(file, await resultsGrid(cells, { cellSize: 160 }));
   return true;
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../core/contracts.js';
 import type { RunMeta } from '../../core/runs/folder.js';
+import { appendFileChecked, writeFileAtomic } from '../../core/safe-write.js';
 
 export class LocalRunWriter implements RunLogger {
   private dir = '';
@@ -25,7 +26,7 @@ export class LocalRunWriter implements RunLogger {
       tags: { ...previous?.tags, ...run.tags },
       artifacts: previous?.artifacts ?? [],
     };
-    await fs.writeFile(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
+    await writeFileAtomic(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
     await this.writeMeta();
   }
 
@@ -48,7 +49,7 @@ export class LocalRunWriter implements RunLogger {
     await this.flush();
     Object.assign(this.meta, { status, endTime: Date.now() });
     if (typeof summary.error === 'string') this.meta.error = summary.error;
-    await fs.writeFile(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2));
+    await writeFileAtomic(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2));
     await this.writeMeta();
   }
 
@@ -56,13 +57,11 @@ export class LocalRunWriter implements RunLogger {
     if (this.buffer.length === 0) return;
     const text = this.buffer.map((l) => `${l}\n`).join('');
     this.buffer = [];
-    await fs.appendFile(path.join(this.dir, 'metrics.jsonl'), text);
+    await appendFileChecked(path.join(this.dir, 'metrics.jsonl'), text);
   }
 
   private async writeMeta(): Promise<void> {
-    const file = path.join(this.dir, 'meta.json');
-    await fs.writeFile(`${file}.tmp`, JSON.stringify(this.meta, null, 2));
-    await fs.rename(`${file}.tmp`, file);
+    await writeFileAtomic(path.join(this.dir, 'meta.json'), JSON.stringify(this.meta, null, 2));
   }
 }
 

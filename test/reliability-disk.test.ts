@@ -1,0 +1,114 @@
+// Disk faults: a write that fails (an injected ENOSPC) leaves no half-written file, marks the run
+// FAILED naming the file and the fix in one line, loses at most the epoch in progress, and the run
+// resumes once the fault is gone. Damaged run folders do not hide the others from `gzx runs list`.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic, replaceDirAtomic, WriteError } from '../src/core/safe-write.js';
+import { listRunFolders } from '../src/core/runs/folder.js';
+import { fabricateRunFolder } from './helpers/mlflow.js';
+import { useTmpDir } from './helpers/tmp-dir.js';
+import { expectOneClearLine, gzx } from './helpers/cli.js';
+
+const tmpDir = useTmpDir('gzx-disk-');
+
+async function withFault<T>(spec: string, fn: () => Promise<T>): Promise<T> {
+  process.env.GZX_FAULT_WRITE = spec;
+  try {
+    return await fn();
+  } finally {
+    delete process.env.GZX_FAULT_WRITE;
+  }
+}
+
+describe('all-or-nothing writes', () => {
+  it('a failed write keeps the previous file, leaves no temporary file and names file, reason and fix', async () => {
+    const file = path.join(tmpDir(), 'summary.json');
+    await writeFileAtomic(file, '{"old": true}');
+    const err = await withFault('ENOSPC:summary.json', () => writeFileAtomic(file, JSON.stringify({ big: 'x'.repeat(1000) }))).catch((e) => e);
+    expect(err).toBeInstanceOf(WriteError);
+    expect(err.message).toMatch(/^no space left on device while writing .*summary\.json; free space, or set output_dir/);
+    expect(await fs.readFile(file, 'utf8')).toBe('{"old": true}');
+    expect((await fs.readdir(tmpDir())).filter((f) => f.startsWith('summary.json'))).toEqual(['summary.json']);
+  });
+
+  it('a folder is replaced whole: a failure inside keeps the old folder and removes the temporary one', async () => {
+    const dir = path.join(tmpDir(), 'checkpoint');
+    await replaceDirAtomic(dir, async (write) => write('state.json', '1'));
+    const err = await withFault('EIO:optimizer.bin', () =>
+      replaceDirAtomic(dir, async (write) => {
+        await write('state.json', '2');
+        await write('optimizer.bin', Buffer.alloc(100));
+      }),
+    ).catch((e) => e);
+    expect(err.message).toContain(`while writing ${path.join(dir, 'optimizer.bin')}`);
+    expect(await fs.readFile(path.join(dir, 'state.json'), 'utf8')).toBe('1');
+    expect((await fs.readdir(tmpDir())).filter((f) => f.startsWith('checkpoint'))).toEqual(['checkpoint']);
+  });
+});
+
+describe('a disk that fills during a run', () => {
+  it('fails the run in one line, keeps the last checkpoint, and --resume finishes it once space is back', async () => {
+    const config = path.join(tmpDir(), 'tiny.yaml');
+    await fs.writeFile(
+      config,
+      `name: tiny
+seed: 3
+output_dir: ${path.join(tmpDir(), 'runs')}
+data: {use: synthetic, with: {dir: ${path.join(tmpDir(), 'data')}, count: 48, size: 64, valid_fraction: 0.25}}
+backbone: {use: simple-cnn, with: {channels: [4, 8]}}
+head: {use: galaxy-zoo, with: {hidden: 8}}
+logger: []
+train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 3}]}
+`,
+    );
+    // The second epoch's checkpoint runs out of space while writing the optimiser state.
+    const failed = await gzx(['run', config], { cwd: tmpDir(), env: { GZX_FAULT_WRITE: 'ENOSPC:optimizer.bin:2' } });
+    expect(failed.code).toBe(1);
+    const line = expectOneClearLine(failed);
+    expect(line).toMatch(/^gzx: no space left on device while writing .*checkpoint\/optimizer\.bin; free space, or set output_dir/);
+    const [runId] = await fs.readdir(path.join(tmpDir(), 'runs'));
+    const runDir = path.join(tmpDir(), 'runs', runId);
+    const meta = JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8'));
+    expect(meta.status).toBe('FAILED');
+    expect(meta.error).toContain('optimizer.bin');
+    expect(JSON.parse(await fs.readFile(path.join(runDir, 'summary.json'), 'utf8')).status).toBe('FAILED');
+    const files = await fs.readdir(runDir);
+    expect(files.filter((f) => /\.tmp|\.old/.test(f))).toEqual([]);
+    const state = JSON.parse(await fs.readFile(path.join(runDir, 'checkpoint', 'state.json'), 'utf8'));
+    expect(state.epoch).toBe(1); // only the epoch in progress was lost
+
+    const listed = await gzx(['runs', 'list', '--dir', path.join(tmpDir(), 'runs'), '--json'], { cwd: tmpDir() });
+    expect(JSON.parse(listed.stdout).map((r: { status: string }) => r.status)).toEqual(['FAILED']);
+
+    const resumed = await gzx(['run', '--resume', runDir], { cwd: tmpDir() });
+    expect(resumed.stderr).toContain('resuming');
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8')).status).toBe('FINISHED');
+    expect(JSON.parse(await fs.readFile(path.join(runDir, 'checkpoint', 'state.json'), 'utf8')).epoch).toBe(3);
+  }, 180_000);
+});
+
+describe('readers that survive damage', () => {
+  it('runs list skips a folder with a truncated summary.json with one warning and shows the rest', async () => {
+    const root = path.join(tmpDir(), 'damaged-runs');
+    await fabricateRunFolder({ root, id: '20261201-090000-good', seed: 1, lr: 0.003, epochs: 1, stepsPerEpoch: 2 });
+    await fabricateRunFolder({ root, id: '20261201-100000-full-disk', seed: 2, lr: 0.003, epochs: 1, stepsPerEpoch: 2 });
+    await fabricateRunFolder({ root, id: '20261201-110000-also-good', seed: 3, lr: 0.003, epochs: 1, stepsPerEpoch: 2 });
+    await fs.writeFile(path.join(root, '20261201-100000-full-disk', 'summary.json'), '');
+    const warnings: string[] = [];
+    const runs = await listRunFolders(root, (m) => warnings.push(m));
+    expect(runs.map((r) => r.id)).toEqual(['20261201-090000-good', '20261201-110000-also-good']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/skipped run folder .*20261201-100000-full-disk: .*summary\.json is not valid JSON/);
+
+    const cli = await gzx(['runs', 'list', '--dir', root], { cwd: tmpDir() });
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('20261201-090000-good');
+    expect(cli.stdout).toContain('20261201-110000-also-good');
+    expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+    const compare = await gzx(['runs', 'compare', '--dir', root, '20261201-090000-good', '20261201-100000-full-disk', '20261201-110000-also-good'], { cwd: tmpDir() });
+    expect(compare.code).toBe(0);
+    expect(compare.stderr).toContain('skipped run folder');
+  });
+});
