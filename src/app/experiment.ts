@@ -11,6 +11,7 @@ import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from 
 import { UserError } from '../core/errors.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
 import { gitCommitOf } from '../mlflow/tags.js';
+import { checkExperiment } from '../core/config/check.js';
 
 
 /** The run folder is the source of truth, so the `local` logger is always on. */
@@ -71,6 +72,8 @@ function sourceTags(resolved: ResolvedExperiment): Record<string, string> {
 
 export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
   const { registry, resolved } = await resolveForRun(req);
+  // Everything `gzx validate` checks, before a run folder exists: a mistake leaves no FAILED run behind.
+  await checkExperiment(resolved, registry, { outputDir: !req.resumeDir });
   return runExperiment(resolved, {
     registry,
     pluginModuleUrls: pluginModuleUrls(resolved),
@@ -87,6 +90,7 @@ export async function findLearningRate(
   options: Partial<LrFindOptions> = {},
 ): Promise<LrFindResult> {
   const { registry, resolved } = await resolveForRun(req);
+  await checkExperiment(resolved, registry, { outputDir: true });
   return lrFind(resolved, { registry, pluginModuleUrls: pluginModuleUrls(resolved), log: req.log }, {
     ...LR_FIND_DEFAULTS,
     ...options,

@@ -24,7 +24,7 @@ import { withSeededRandom } from './seeded-random.js';
 import { UserError } from './errors.js';
 import { flattenParams } from './params.js';
 import { GZX_VERSION } from './version.js';
-import { WriteError, writeFileAtomic } from './safe-write.js';
+import { WriteError, writeError, writeFileAtomic } from './safe-write.js';
 
 /** tsyringe tokens of what a run provides to plugins that ask their container. */
 export const TOKENS = {
@@ -353,14 +353,22 @@ export async function newRunDir(config: ExperimentConfig): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const safeName = config.name.replace(/[^A-Za-z0-9_.-]+/g, '-');
   const base = path.resolve(config.output_dir, `${stamp}-${safeName}`);
+  let madeParent = false;
   for (let i = 0; ; i++) {
     const dir = i === 0 ? base : `${base}-${i}`;
     try {
       await fs.mkdir(dir, { recursive: false });
       return dir;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') await fs.mkdir(path.dirname(dir), { recursive: true });
-      else if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      // Once only: a folder that still cannot be made (e.g. under /proc) must not loop forever.
+      if (code === 'ENOENT' && !madeParent) {
+        madeParent = true;
+        await fs.mkdir(path.dirname(dir), { recursive: true }).catch((err) => {
+          throw writeError(err, path.dirname(dir));
+        });
+        i--;
+      } else if (code !== 'EEXIST') throw writeError(e, dir);
     }
   }
 }

@@ -10,6 +10,7 @@ import type { RawImage } from '../core/contracts.js';
 import { GalaxyNormalisation, galaxyNormalise } from '../core/layers/index.js';
 import { openSolutionsWriter } from './csv.js';
 import { NUM_COLUMNS } from './tree.js';
+import { checkOutputPath } from '../core/output-path.js';
 
 // ---------- test-time augmentation ----------
 
@@ -297,6 +298,7 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
   const batchSize = options.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${batchSize}.`);
   const views = Array.isArray(options.tta) ? options.tta : ttaViews(options.tta ?? 1);
+  await checkOutputPath(options.out, 'file', '--out'); // before scoring every image
   const files = await listImages(options.images);
   const predictor = await loadPredictor(options.model, { crop: options.crop, size: options.size });
   const { crop, size } = predictor;

@@ -105,10 +105,7 @@ export async function loadExperiment(
     validatePluginRef(value, pointer, kind, registry, origins, problems);
   }
   if (problems.length === 0) problems.push(...checkLrRanges(value, origins));
-  if (problems.length > 0) {
-    const head = problems.length > 1 ? `${problems.length} problems in ${displayPath(configPath)}:\n` : '';
-    throw new UserError(head + sortByPosition(problems).join('\n'));
-  }
+  if (problems.length > 0) throw problemsError(problems, configPath);
   fillPhases(value);
 
   const config = orderLikeSchema(value, loadExperimentSchema(), registry) as unknown as ExperimentConfig;
@@ -120,6 +117,19 @@ export async function loadExperiment(
     hash: configHash(config),
     where: (keyPath: string) => formatOrigin(origins.locate(toPointer(keyPath.split('.')))),
   };
+}
+
+/** Most problems listed at once: a hostile or generated config can have hundreds of thousands. */
+export const MAX_LISTED_PROBLEMS = 50;
+
+/** One UserError listing the problems in file order, the first MAX_LISTED_PROBLEMS, then "and N more". */
+export function problemsError(problems: string[], configPath: string): UserError {
+  const sorted = sortByPosition(problems);
+  const shown = sorted.slice(0, MAX_LISTED_PROBLEMS);
+  const more = sorted.length - shown.length;
+  const head = problems.length > 1 ? `${problems.length} problems in ${displayPath(configPath)}:\n` : '';
+  const tail = more > 0 ? `\n… and ${more} more (fix these, then run gzx validate again)` : '';
+  return new UserError(head + shown.join('\n') + tail);
 }
 
 /** File order (line, column), `--set` problems last: reads like the file. */
@@ -208,7 +218,7 @@ async function loadPluginModules(
   }
 }
 
-function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: string; kind: PluginKind }> {
+export function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: string; kind: PluginKind }> {
   const single: PluginKind[] = ['data', 'backbone', 'head', 'schedule'];
   for (const kind of single) if (value[kind] !== undefined) yield { pointer: `/${kind}`, kind };
   for (const kind of ['augment', 'logger'] as const) {
@@ -225,7 +235,7 @@ function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: strin
   }
 }
 
-function getAt(root: unknown, pointer: string): unknown {
+export function getAt(root: unknown, pointer: string): unknown {
   let cur: unknown = root;
   for (const part of pointer.split('/').slice(1)) {
     if (cur === null || typeof cur !== 'object') return undefined;
