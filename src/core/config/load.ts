@@ -9,7 +9,7 @@ import type { ExperimentConfig, PluginRef } from '../experiment.js';
 import { PLUGIN_KINDS, type JsonSchema, type PluginKind } from '../plugin.js';
 import type { PluginRegistry } from '../registry.js';
 import { UserError, isUserError } from '../errors.js';
-import { applySet, isPlainObject, loadLayered } from './sources.js';
+import { applySet, capLines, isPlainObject, loadLayered } from './sources.js';
 import { displayPath, dottedPath, formatOrigin, toPointer, type OriginMap } from './origins.js';
 import { formatSchemaErrors } from './schema-errors.js';
 
@@ -119,17 +119,10 @@ export async function loadExperiment(
   };
 }
 
-/** Most problems listed at once: a hostile or generated config can have hundreds of thousands. */
-export const MAX_LISTED_PROBLEMS = 50;
-
-/** One UserError listing the problems in file order, the first MAX_LISTED_PROBLEMS, then "and N more". */
+/** One UserError listing the problems in file order: the first MAX_LISTED_PROBLEMS, then "and N more". */
 export function problemsError(problems: string[], configPath: string): UserError {
-  const sorted = sortByPosition(problems);
-  const shown = sorted.slice(0, MAX_LISTED_PROBLEMS);
-  const more = sorted.length - shown.length;
   const head = problems.length > 1 ? `${problems.length} problems in ${displayPath(configPath)}:\n` : '';
-  const tail = more > 0 ? `\n… and ${more} more (fix these, then run gzx validate again)` : '';
-  return new UserError(head + shown.join('\n') + tail);
+  return new UserError(head + capLines(sortByPosition(problems)));
 }
 
 /** File order (line, column), `--set` problems last: reads like the file. */
