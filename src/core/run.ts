@@ -16,7 +16,7 @@ import { Optimizer } from './optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from './learner.js';
 import { ImageDataModule } from './data-module.js';
 import { diskCacheDir } from './pipeline/cache.js';
-import { autoCachePlan, imageWorkerCount } from './pipeline/index.js';
+import { autoCachePlan, imageWorkerCount, SKIPPED_IMAGES_FILE } from './pipeline/index.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from './callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from './checkpoint.js';
 import { saveModel } from './model-io.js';
@@ -217,6 +217,14 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   return { runId, runDir, status, summary };
 
   async function finish(): Promise<void> {
+    const skipped = dataModule?.skipped() ?? [];
+    if (skipped.length > 0) {
+      try {
+        await writeSkippedImages(runDir, skipped);
+      } catch (err) {
+        log(`could not list the skipped images: ${(err as Error).message}`);
+      }
+    }
     summary = {
       ...summary,
       run_id: runId,
@@ -317,6 +325,7 @@ export async function assembleSession(
     cacheDir: cacheImages === 'disk' ? diskCacheDir(config.train.cache_dir, resolved.configDir) : null,
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
+    log,
   });
   return { splits, head, model, layerGroups, phases, dataModule, workers, cacheImages };
 }
@@ -371,6 +380,19 @@ export async function newRunDir(config: ExperimentConfig): Promise<string> {
       } else if (code !== 'EEXIST') throw writeError(e, dir);
     }
   }
+}
+
+/** runs/<id>/skipped-images.txt: `path<TAB>reason` per skipped image, kept across resumes. */
+async function writeSkippedImages(runDir: string, skipped: { path: string; reason: string }[]): Promise<void> {
+  const file = path.join(runDir, SKIPPED_IMAGES_FILE);
+  const all = new Map<string, string>();
+  const before = await fs.readFile(file, 'utf8').catch(() => '');
+  for (const line of before.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) all.set(line.slice(0, tab), line.slice(tab + 1));
+  }
+  for (const s of skipped) if (!all.has(s.path)) all.set(s.path, s.reason);
+  await writeFileAtomic(file, [...all].map(([p, reason]) => `${p}\t${reason}\n`).join(''));
 }
 
 /** On resume, metric lines past the checkpoint belong to an epoch that will be redone. */
