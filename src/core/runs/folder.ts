@@ -43,6 +43,16 @@ export interface LocalRun {
 
 const STATUSES: RunStatus[] = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED'];
 
+/** meta.json of a run folder, or null when `dir` is not a readable run folder. */
+export async function readRunMeta(dir: string): Promise<RunMeta | null> {
+  try {
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as RunMeta;
+    return meta && typeof meta === 'object' && STATUSES.includes(meta.status) ? meta : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function readRunFolder(dir: string): Promise<LocalRun> {
   dir = path.resolve(dir);
   const metaFile = path.join(dir, 'meta.json');
