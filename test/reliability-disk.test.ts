@@ -3,6 +3,7 @@
 // resumes once the fault is gone. Damaged run folders do not hide the others from `gzx runs list`.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { writeFileAtomic, replaceDirAtomic, WriteError } from '../src/core/safe-write.js';
 import { listRunFolders } from '../src/core/runs/folder.js';
@@ -86,6 +87,46 @@ train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 3}]}
     expect(resumed.code).toBe(0);
     expect(JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8')).status).toBe('FINISHED');
     expect(JSON.parse(await fs.readFile(path.join(runDir, 'checkpoint', 'state.json'), 'utf8')).epoch).toBe(3);
+  }, 180_000);
+});
+
+describe('a real full disk (a small tmpfs; skipped where mounting is not allowed)', () => {
+  it('fails in one line naming the file, then resumes once the disk has room', async (ctx) => {
+    const mnt = path.join(tmpDir(), 'small-disk');
+    await fs.mkdir(mnt, { recursive: true });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const config = path.join(tmpDir(), 'full.yaml');
+      await fs.writeFile(
+        config,
+        `name: full
+seed: 3
+output_dir: ${path.join(mnt, 'runs')}
+data: {use: synthetic, with: {dir: ${path.join(tmpDir(), 'data')}, count: 48, size: 64, valid_fraction: 0.25}}
+backbone: {use: simple-cnn, with: {channels: [16, 32]}}
+head: {use: galaxy-zoo, with: {hidden: 1024}}
+logger: []
+train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 2}]}
+`,
+      );
+      const failed = await gzx(['run', config], { cwd: tmpDir() });
+      expect(failed.code).toBe(1);
+      expect(expectOneClearLine(failed)).toMatch(/^gzx: no space left on device while writing .*small-disk\/runs\/.*; free space, or set output_dir/);
+      const [runId] = await fs.readdir(path.join(mnt, 'runs'));
+      const runDir = path.join(mnt, 'runs', runId);
+      expect(JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8')).status).toBe('FAILED');
+      expect((await fs.readdir(runDir)).filter((f) => /\.tmp|\.old/.test(f))).toEqual([]);
+      execFileSync('mount', ['-o', 'remount,size=8m', mnt]);
+      const resumed = await gzx(['run', '--resume', runDir], { cwd: tmpDir() });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8')).status).toBe('FINISHED');
+    } finally {
+      execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    }
   }, 180_000);
 });
 
