@@ -3,13 +3,14 @@
 // resumes once the fault is gone. Damaged run folders do not hide the others from `gzx runs list`.
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { writeFileAtomic, replaceDirAtomic, WriteError } from '../src/core/safe-write.js';
 import { listRunFolders } from '../src/core/runs/folder.js';
 import { fabricateRunFolder } from './helpers/mlflow.js';
 import { useTmpDir } from './helpers/tmp-dir.js';
-import { expectOneClearLine, gzx } from './helpers/cli.js';
+import { BIN, expectOneClearLine, gzx } from './helpers/cli.js';
+import { readModelArtifacts } from '../src/core/model-io.js';
 
 const tmpDir = useTmpDir('gzx-disk-');
 
@@ -128,6 +129,49 @@ train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 2}]}
       execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
     }
   }, 180_000);
+});
+
+describe('kill -9, then --resume', () => {
+  it('ends with the same weights, byte for byte, as a run never interrupted', async () => {
+    const config = path.join(tmpDir(), 'kill.yaml');
+    await fs.writeFile(
+      config,
+      `name: kill
+seed: 11
+output_dir: ${path.join(tmpDir(), 'kill-runs')}
+data: {use: synthetic, with: {dir: ${path.join(tmpDir(), 'kill-data')}, count: 160, size: 64, valid_fraction: 0.2}}
+augment: [{use: flip}]
+backbone: {use: simple-cnn, with: {channels: [8, 16]}}
+head: {use: galaxy-zoo, with: {hidden: 16}}
+logger: []
+train: {size: 16, batch_size: 8, workers: 0, compile: false, phases: [{epochs: 6}]}
+`,
+    );
+    const whole = await gzx(['run', config], { cwd: tmpDir() });
+    expect(whole.code, whole.stderr).toBe(0);
+    const runs = path.join(tmpDir(), 'kill-runs');
+    const [wholeId] = await fs.readdir(runs);
+
+    const child = spawn(process.execPath, [BIN, 'run', config], { cwd: tmpDir(), stdio: 'ignore' });
+    let killedDir = '';
+    for (let i = 0; i < 1200 && !killedDir; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      for (const id of (await fs.readdir(runs)).filter((d) => d !== wholeId)) {
+        const state = await fs.readFile(path.join(runs, id, 'checkpoint', 'state.json'), 'utf8').catch(() => '');
+        if (state && JSON.parse(state).epoch >= 1) killedDir = path.join(runs, id);
+      }
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(killedDir).not.toBe('');
+    expect(JSON.parse(await fs.readFile(path.join(killedDir, 'meta.json'), 'utf8')).status).toBe('RUNNING');
+
+    const resumed = await gzx(['run', '--resume', killedDir], { cwd: tmpDir() });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const a = await readModelArtifacts(path.join(runs, wholeId, 'model'));
+    const b = await readModelArtifacts(path.join(killedDir, 'model'));
+    expect(Buffer.from(b.weightData as ArrayBuffer).equals(Buffer.from(a.weightData as ArrayBuffer))).toBe(true);
+  }, 300_000);
 });
 
 describe('readers that survive damage', () => {
