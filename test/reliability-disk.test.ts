@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { writeFileAtomic, replaceDirAtomic, WriteError } from '../src/core/safe-write.js';
 import { listRunFolders } from '../src/core/runs/folder.js';
+import { trainExperiment } from '../src/app/experiment.js';
 import { fabricateRunFolder } from './helpers/mlflow.js';
 import { useTmpDir } from './helpers/tmp-dir.js';
 import { BIN, expectOneClearLine, gzx } from './helpers/cli.js';
@@ -89,6 +90,33 @@ train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 3}]}
     expect(JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8')).status).toBe('FINISHED');
     expect(JSON.parse(await fs.readFile(path.join(runDir, 'checkpoint', 'state.json'), 'utf8')).epoch).toBe(3);
   }, 180_000);
+});
+
+describe('a disk that fills as the run ends', () => {
+  it('a summary.json that cannot be written fails the finished run in one error, and meta.json says FAILED', async () => {
+    const config = path.join(tmpDir(), 'end.yaml');
+    await fs.writeFile(
+      config,
+      `name: end
+seed: 3
+output_dir: ${path.join(tmpDir(), 'end-runs')}
+data: {use: synthetic, with: {dir: ${path.join(tmpDir(), 'data')}, count: 48, size: 64, valid_fraction: 0.25}}
+backbone: {use: simple-cnn, with: {channels: [4, 8]}}
+head: {use: galaxy-zoo, with: {hidden: 8}}
+logger: []
+train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 1}]}
+`,
+    );
+    const err = await withFault('ENOSPC:summary.json', () => trainExperiment({ configFile: config, log: () => undefined })).catch((e) => e);
+    expect(err).toBeInstanceOf(WriteError);
+    expect(err.message).toMatch(/^no space left on device while writing .*summary\.json; free space, or set output_dir/);
+    const [runId] = await fs.readdir(path.join(tmpDir(), 'end-runs'));
+    const runDir = path.join(tmpDir(), 'end-runs', runId);
+    const meta = JSON.parse(await fs.readFile(path.join(runDir, 'meta.json'), 'utf8'));
+    expect(meta.status).toBe('FAILED');
+    expect(meta.error).toContain('summary.json');
+    expect((await fs.readdir(runDir)).filter((f) => f.startsWith('summary.json'))).toEqual([]);
+  }, 120_000);
 });
 
 describe('a real full disk (a small tmpfs; skipped where mounting is not allowed)', () => {

@@ -88,6 +88,11 @@ describe('hostile YAML', () => {
     expect(lines.at(-1)).toBe(`… and ${total - MAX_LISTED_PROBLEMS} more (fix these, then run gzx validate again)`);
   }, 60_000);
 
+  it('runaway nesting is a syntax error that says so', async () => {
+    const file = write('deep.yaml', `name: deep\nseed: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+    expect((await failure(file)).message).toMatch(/deep\.yaml:2:\d+: YAML syntax error: nested too deeply/);
+  });
+
   it('duplicate keys are still found, by line', async () => {
     const file = write('dup.yaml', 'name: d\nseed: 1\nseed: 2\n');
     expect((await failure(file)).message).toMatch(/dup\.yaml:3:1: YAML syntax error: Map keys must be unique \("seed" appears twice\)/);

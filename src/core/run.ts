@@ -129,6 +129,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   let status: RunStatus = 'FAILED';
   let error: string | undefined;
   let failure: unknown;
+  let closeFailure: WriteError | undefined;
   let summary: Record<string, unknown> = {};
   let dataSummary: Record<string, unknown> | undefined;
   let dataModule: ImageDataModule | undefined;
@@ -213,6 +214,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     await dataModule?.close();
   }
   await finish();
+  if (closeFailure) throw closeFailure;
   if (error && status !== 'FINISHED') log(`run ${status.toLowerCase()}: ${error}`);
   return { runId, runDir, status, summary };
 
@@ -241,7 +243,11 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         await lg.end(status, summary);
       } catch (err) {
         // A full disk that failed the run usually fails its last record too: said once, by the run's error.
-        if (!(failure instanceof WriteError && err instanceof WriteError && err.code === failure.code)) {
+        if (err instanceof WriteError && !failure) {
+          // The run itself went well but its record could not be written: that fails it, in one line.
+          status = 'FAILED';
+          closeFailure ??= err;
+        } else if (!(failure instanceof WriteError && err instanceof WriteError && err.code === failure.code)) {
           log(`could not record the end of the run: ${(err as Error).message}`);
         }
       }

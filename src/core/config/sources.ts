@@ -107,7 +107,9 @@ export function parseConfigFile(file: string, text: string): ConfigLayer {
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const pos = at(e.pos[0]);
-      return `${formatOrigin(pos)}: YAML syntax error: ${e.message.split('\n')[0]}`;
+      // yaml reports runaway nesting as a stack overflow: say what it means.
+      const what = /call stack/i.test(e.message) ? 'nested too deeply (a config needs a few levels, not hundreds)' : e.message.split('\n')[0];
+      return `${formatOrigin(pos)}: YAML syntax error: ${what}`;
     });
     throw new UserError(capLines(lines));
   }

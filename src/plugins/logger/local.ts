@@ -46,11 +46,21 @@ export class LocalRunWriter implements RunLogger {
   }
 
   async end(status: RunStatus, summary: Record<string, unknown>): Promise<void> {
-    await this.flush();
-    Object.assign(this.meta, { status, endTime: Date.now() });
+    // meta.json is written last whatever failed before it, so the run never stays RUNNING; a failed
+    // write makes a finished run FAILED, naming the file.
+    let failure: unknown = null;
+    for (const write of [() => this.flush(), () => writeFileAtomic(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2))]) {
+      try {
+        await write();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    Object.assign(this.meta, { status: failure ? 'FAILED' : status, endTime: Date.now() });
     if (typeof summary.error === 'string') this.meta.error = summary.error;
-    await writeFileAtomic(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2));
+    else if (failure) this.meta.error = (failure as Error).message;
     await this.writeMeta();
+    if (failure) throw failure;
   }
 
   private async flush(): Promise<void> {
