@@ -119,6 +119,28 @@ train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 1}]}
   }, 120_000);
 });
 
+describe('a disk that is full from the start', () => {
+  it('config.yaml or params.json that cannot be written: FAILED in one line; meta.json: no folder left at all', async () => {
+    const config = path.join(tmpDir(), 'start.yaml');
+    const runs = path.join(tmpDir(), 'start-runs');
+    await fs.writeFile(
+      config,
+      `name: start\noutput_dir: ${runs}\ndata: {use: synthetic, with: {dir: ${path.join(tmpDir(), 'data')}, count: 48, size: 64}}\nlogger: []\ntrain: {size: 16, workers: 0, phases: [{epochs: 1}]}\n`,
+    );
+    for (const file of ['config.yaml', 'params.json']) {
+      await fs.rm(runs, { recursive: true, force: true });
+      const err = await withFault(`ENOSPC:${file}`, () => trainExperiment({ configFile: config, log: () => undefined })).catch((e) => e);
+      expect(err.message).toMatch(new RegExp(`^no space left on device while writing .*${file.replace('.', '\\.')}; free space`));
+      const [id] = await fs.readdir(runs);
+      expect(JSON.parse(await fs.readFile(path.join(runs, id, 'meta.json'), 'utf8')).status).toBe('FAILED');
+    }
+    await fs.rm(runs, { recursive: true, force: true });
+    const err = await withFault('ENOSPC:meta.json', () => trainExperiment({ configFile: config, log: () => undefined })).catch((e) => e);
+    expect(err.message).toMatch(/^no space left on device while writing .*meta\.json/);
+    expect(await fs.readdir(runs)).toEqual([]);
+  }, 120_000);
+});
+
 describe('a real full disk (a small tmpfs; skipped where mounting is not allowed)', () => {
   it('fails in one line naming the file, then resumes once the disk has room', async (ctx) => {
     const mnt = path.join(tmpDir(), 'small-disk');

@@ -88,6 +88,13 @@ describe('hostile YAML', () => {
     expect(lines.at(-1)).toBe(`… and ${total - MAX_LISTED_PROBLEMS} more (fix these, then run gzx validate again)`);
   }, 60_000);
 
+  it('empty values and tags on collections do not trip the tag check; devices are refused, not read forever', async () => {
+    expect((await failure(write('empty.yaml', ''))).message).toMatch(/empty\.yaml:1:1: \(top level\): required key "data" is missing/);
+    expect((await failure(write('set.yaml', 'name: x\ndescription: !!set {a, b}\n'))).message).toMatch(/set\.yaml:2:\d+: YAML tag !!set is not allowed/);
+    const zero = write('zero.yaml', 'extends: /dev/zero\nname: x\n');
+    expect((await failure(zero)).message).toMatch(/zero\.yaml:1:10: extends: \/dev\/zero is not a regular file \(a device, pipe or socket\)\. Name a YAML file\./);
+  });
+
   it('runaway nesting is a syntax error that says so', async () => {
     const file = write('deep.yaml', `name: deep\nseed: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
     expect((await failure(file)).message).toMatch(/deep\.yaml:2:\d+: YAML syntax error: nested too deeply/);

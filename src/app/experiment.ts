@@ -44,6 +44,12 @@ export async function resolveForRun(req: TrainRequest): Promise<{ registry: Plug
   if (req.resumeDir) {
     const runConfig = path.join(req.resumeDir, 'config.yaml');
     const meta = await readMeta(req.resumeDir);
+    if (!(await fs.stat(runConfig).catch(() => null))) {
+      throw new UserError(
+        `${runConfig}: not found: the run failed before it started${meta.status === 'FAILED' ? ' (meta.json says why)' : ''}, so there is nothing to resume. ` +
+          `Start it again with \`gzx run ${meta.configPath}\`.`,
+      );
+    }
     if (req.sets?.length) {
       throw new UserError('--set cannot be combined with --resume: a resumed run keeps the config it started with.', 2);
     }

@@ -3,6 +3,7 @@
 // and any domain callbacks (metrics, pictures).
 import 'reflect-metadata'; // tsyringe needs the Reflect polyfill loaded before it
 import fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -123,9 +124,6 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
 
   const loggers: RunLogger[] = [];
   for (const [i, ref] of config.logger.entries()) loggers.push(await create<RunLogger>('logger', ref, `logger[${i}]`));
-  await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);
-  for (const lg of loggers) await lg.start(info);
-
   let status: RunStatus = 'FAILED';
   let error: string | undefined;
   let failure: unknown;
@@ -133,6 +131,23 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   let summary: Record<string, unknown> = {};
   let dataSummary: Record<string, unknown> | undefined;
   let dataModule: ImageDataModule | undefined;
+  // Only loggers that started are ended; a write that fails here (a full disk) still ends as FAILED.
+  const startedLoggers: RunLogger[] = [];
+  try {
+    for (const lg of loggers) {
+      await lg.start(info);
+      startedLoggers.push(lg);
+    }
+    await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    failure = e;
+    await finish();
+    // A new run that could not even record its start (a full disk) leaves no folder behind.
+    if (!opts.resumeDir && !existsSync(path.join(runDir, 'meta.json'))) await fs.rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort);
@@ -238,7 +253,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       host: { cpus: os.cpus().length, platform: `${os.platform()}-${os.arch()}` },
       wall_time_sec: (Date.now() - started) / 1000,
     };
-    for (const lg of loggers) {
+    for (const lg of startedLoggers) {
       try {
         await lg.end(status, summary);
       } catch (err) {

@@ -43,7 +43,13 @@ function decodeConfigText(file: string, bytes: Buffer): string {
 
 function readConfigFile(file: string, from?: { origin: Origin; what: string }): string {
   try {
-    const size = fs.statSync(file).size;
+    const stat = fs.statSync(file);
+    // /dev/zero, a FIFO or /proc/…: reading would never end, or not be a config.
+    if (!stat.isFile() && !stat.isDirectory()) {
+      const what = `${displayPath(file)} is not a regular file (a device, pipe or socket)`;
+      throw new UserError(from ? `${formatOrigin(from.origin)}: ${from.what}: ${what}. Name a YAML file.` : `Config file ${what}. Name a YAML file.`);
+    }
+    const size = stat.size;
     if (size > maxConfigBytes()) {
       throw new UserError(
         `${displayPath(file)}: the config is ${size.toLocaleString('en')} bytes, more than the limit of ` +
@@ -84,7 +90,7 @@ const ALLOWED_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq
 function rejectTags(doc: ReturnType<typeof parseDocument>, at: (offset: number) => Origin): void {
   const lines: string[] = [];
   visit(doc, (_, node) => {
-    const tag = (node as { tag?: string }).tag;
+    const tag = (node as { tag?: string } | null)?.tag;
     if (!tag || ALLOWED_TAGS.has(tag)) return;
     const shown = tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
     const where = (node as { range?: [number] }).range?.[0] ?? 0;

@@ -26,8 +26,15 @@ export class LocalRunWriter implements RunLogger {
       tags: { ...previous?.tags, ...run.tags },
       artifacts: previous?.artifacts ?? [],
     };
-    await writeFileAtomic(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
     await this.writeMeta();
+    try {
+      await writeFileAtomic(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
+    } catch (e) {
+      // Not started, so the run will not end this logger: record the failure here.
+      Object.assign(this.meta, { status: 'FAILED', endTime: Date.now(), error: (e as Error).message });
+      await this.writeMeta().catch(() => undefined);
+      throw e;
+    }
   }
 
   async setTags(tags: Record<string, string>): Promise<void> {
