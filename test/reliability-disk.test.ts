@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs/promises';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { writeFileAtomic, replaceDirAtomic, WriteError } from '../src/core/safe-write.js';
+import { writeFileAtomic, replaceDirAtomic, resetWriteFaults, WriteError } from '../src/core/safe-write.js';
 import { listRunFolders } from '../src/core/runs/folder.js';
 import { trainExperiment } from '../src/app/experiment.js';
 import { fabricateRunFolder } from './helpers/mlflow.js';
@@ -17,6 +17,7 @@ const tmpDir = useTmpDir('gzx-disk-');
 
 async function withFault<T>(spec: string, fn: () => Promise<T>): Promise<T> {
   process.env.GZX_FAULT_WRITE = spec;
+  resetWriteFaults();
   try {
     return await fn();
   } finally {

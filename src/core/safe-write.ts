@@ -74,6 +74,11 @@ export function writeError(e: unknown, file: string, opts: WriteOptions = {}): U
  */
 const faultCounts = new Map<string, number>();
 
+/** Starts counting matching writes afresh (tests that set the same GZX_FAULT_WRITE twice in one process). */
+export function resetWriteFaults(): void {
+  faultCounts.clear();
+}
+
 async function injectedFault(file: string, data: string | Uint8Array, tmp: string): Promise<void> {
   const spec = process.env.GZX_FAULT_WRITE;
   if (!spec) return;
