@@ -118,6 +118,18 @@ train: {size: 16, batch_size: 12, workers: 0, phases: [{epochs: 1}]}
     expect(meta.error).toContain('summary.json');
     expect((await fs.readdir(runDir)).filter((f) => f.startsWith('summary.json'))).toEqual([]);
   }, 120_000);
+
+  it('a picture that cannot be written after the last epoch: FAILED, and --resume finishes without retraining', async () => {
+    const config = path.join(tmpDir(), 'end.yaml'); // written by the test above
+    await fs.rm(path.join(tmpDir(), 'end-runs'), { recursive: true, force: true });
+    const err = await withFault('ENOSPC:curves.png', () => trainExperiment({ configFile: config, log: () => undefined })).catch((e) => e);
+    expect(err.message).toMatch(/^no space left on device while writing .*artifacts\/curves\.png/);
+    const [runId] = await fs.readdir(path.join(tmpDir(), 'end-runs'));
+    const runDir = path.join(tmpDir(), 'end-runs', runId);
+    const resumed = await trainExperiment({ resumeDir: runDir, log: () => undefined });
+    expect(resumed.status).toBe('FINISHED');
+    expect(await fs.readdir(path.join(runDir, 'artifacts'))).toContain('curves.png');
+  }, 120_000);
 });
 
 describe('a disk that is full from the start', () => {

@@ -110,6 +110,8 @@ export const galaxyRunHooks: RunHooks = {
     const curves = path.join('artifacts', 'curves.png');
     const grid = path.join('artifacts', 'predictions.png');
     await writeCurves(ctx.runDir, path.join(ctx.runDir, curves));
+    // Resumed after its last epoch (e.g. the disk filled while the pictures were written): no predictions in memory.
+    if (!learner.state) return [curves];
     const wroteGrid = await writePredictionGrid(path.join(ctx.runDir, grid), ctx.splits, learner.state);
     return wroteGrid ? [curves, grid] : [curves];
   },
