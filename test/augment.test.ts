@@ -70,7 +70,7 @@ describe('registration and options', () => {
     expect(() => resolveAugmentRefs(registry, [{ use: 'rotate', with: { padding: 'border' } }])).toThrow(/padding must be equal to one of the allowed values/);
     expect(() => resolveAugmentRefs(registry, [{ use: 'zoom', with: { max: 0.9 } }])).toThrow(/\/max must be >= 1/);
     expect(() => resolveAugmentRefs(registry, [{ use: 'lighting', with: { max_contrast: 1 } }])).toThrow(/max_contrast must be < 1/);
-    await expect(make(rotateAugment, { min_degrees: 90, max_degrees: 10 })).rejects.toThrow(/min_degrees \(90\) is larger than max_degrees \(10\)/);
+    await expect(make(rotateAugment, { min_degrees: 90, max_degrees: 10 })).rejects.toThrow(/augment rotate: min_degrees: 90 is larger than max_degrees \(10\)/);
   });
 });
 

@@ -242,7 +242,7 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
     expect(folder.meta.status).toBe('FINISHED');
   });
 
-  it('a server that accepts connections but never answers holds the run up for half a minute at most, once', async () => {
+  it('a server that accepts connections but never answers holds the run up for a few seconds at most, once', async () => {
     // A black hole on loopback: TCP connects, no HTTP answer ever comes.
     const sockets: net.Socket[] = [];
     const hole = net.createServer((s) => sockets.push(s));
@@ -258,10 +258,10 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
       const startSec = (Date.now() - t0) / 1000;
       for (let step = 1; step <= 50; step++) await logger.logMetrics([{ key: 'train_loss', value: 1 / step, step, timestamp: Date.now() }]);
       await logger.end('FINISHED', {});
-      expect(startSec).toBeLessThan(40);
+      expect(startSec).toBeLessThan(8); // the first request waits 3 s, once, without retries
       expect((Date.now() - t0) / 1000 - startSec).toBeLessThan(1);
       expect(messages).toHaveLength(1);
-      expect(messages[0]).toMatch(/no answer within 10 s/);
+      expect(messages[0]).toMatch(/no answer within 3 s/);
     } finally {
       for (const s of sockets) s.destroy();
       hole.close();

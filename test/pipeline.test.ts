@@ -205,16 +205,17 @@ describe('decodeImage', () => {
     expect([a.channels, a.data.length]).toEqual([3, 32 * 32 * 3]);
   });
 
-  it('reports unreadable files as BadImageError naming the file, and a too-large crop as UserError', async () => {
+  it('reports unreadable files, and images smaller than the crop, as BadImageError naming the file', async () => {
     const truncated = path.join(tmp, 'truncated.jpg');
     const bytes = fs.readFileSync(jpegs[0]);
     fs.writeFileSync(truncated, bytes.subarray(0, bytes.length / 2));
     await expect(decodeImage(truncated, { crop: null, size: 64 })).rejects.toThrow(BadImageError);
     await expect(decodeImage(truncated, { crop: null, size: 64 })).rejects.toThrow(/truncated\.jpg: (.*premature end|corrupt or truncated)/i);
     await expect(decodeImage(path.join(tmp, 'nope.jpg'), { crop: null, size: 64 })).rejects.toThrow(/nope\.jpg: file not found/);
+    // on_bad_image decides about an image smaller than the crop, as about an unreadable one.
     await expect(decodeImage(jpegs[0], { crop: 500, size: 64 })).rejects.toMatchObject({
-      name: 'UserError',
-      message: expect.stringMatching(/crop 500 px is larger than image .*424×424.*at most 424/),
+      name: 'BadImageError',
+      message: expect.stringMatching(/\.jpg: 424×424 px, smaller than the centre crop of 500 px \(data\.with\.crop\)/),
     });
   });
 
@@ -238,7 +239,7 @@ describe('decodeImage', () => {
     }
     expect(mismatches).toBe(0);
     expect((await decodeImage(png, { crop: 150, size: 30 })).data.length).toBe(30 * 30 * 3);
-    await expect(decodeImage(png, { crop: 250, size: 30 })).rejects.toThrow(/larger than image .*300×200/);
+    await expect(decodeImage(png, { crop: 250, size: 30 })).rejects.toThrow(/wide\.png: 300×200 px, smaller than the centre crop of 250 px/);
   });
 
   it('train.workers: auto starts one worker per core, at least 1 and at most 8; numbers stay as given', () => {

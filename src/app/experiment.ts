@@ -11,6 +11,7 @@ import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from 
 import { UserError } from '../base/errors.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
 import { gitCommitOf } from '../tracking/mlflow/tags.js';
+import { checkExperiment } from '../framework/config/check.js';
 
 
 /** The run folder is the source of truth, so the `local` logger is always on. */
@@ -43,6 +44,12 @@ export async function resolveForRun(req: TrainRequest): Promise<{ registry: Plug
   if (req.resumeDir) {
     const runConfig = path.join(req.resumeDir, 'config.yaml');
     const meta = await readMeta(req.resumeDir);
+    if (!(await fs.stat(runConfig).catch(() => null))) {
+      throw new UserError(
+        `${runConfig}: not found: the run failed before it started${meta.status === 'FAILED' ? ' (meta.json says why)' : ''}, so there is nothing to resume. ` +
+          `Start it again with \`gzx run ${meta.configPath}\`.`,
+      );
+    }
     if (req.sets?.length) {
       throw new UserError('--set cannot be combined with --resume: a resumed run keeps the config it started with.', 2);
     }
@@ -71,6 +78,8 @@ function sourceTags(resolved: ResolvedExperiment): Record<string, string> {
 
 export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
   const { registry, resolved } = await resolveForRun(req);
+  // Everything `gzx validate` checks, before a run folder exists: a mistake leaves no FAILED run behind.
+  await checkExperiment(resolved, registry, { outputDir: !req.resumeDir });
   return runExperiment(resolved, {
     registry,
     pluginModuleUrls: pluginModuleUrls(resolved),
@@ -87,6 +96,7 @@ export async function findLearningRate(
   options: Partial<LrFindOptions> = {},
 ): Promise<LrFindResult> {
   const { registry, resolved } = await resolveForRun(req);
+  await checkExperiment(resolved, registry, { outputDir: true });
   return lrFind(resolved, { registry, pluginModuleUrls: pluginModuleUrls(resolved), log: req.log }, {
     ...LR_FIND_DEFAULTS,
     ...options,

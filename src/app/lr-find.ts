@@ -11,6 +11,7 @@ import { Learner, StopTraining, type Callback } from '../framework/learner.js';
 import { Optimizer } from '../framework/optimizers.js';
 import { assembleSession, newRunDir, type ResolvedRun, type RunOptions } from './run.js';
 import { writeChart } from '../tracking/plot.js';
+import { writeFileAtomic } from '../base/safe-write.js';
 
 export interface LrFindOptions {
   startLr: number;
@@ -40,7 +41,7 @@ export async function lrFind(
   await selectBackend(config.backend, log);
   const runDir = await newRunDir({ ...config, name: `${config.name}-lr-find` });
   await fs.mkdir(path.join(runDir, 'artifacts'), { recursive: true });
-  await fs.writeFile(path.join(runDir, 'config.yaml'), resolved.yaml);
+  await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);
   const ctx: PluginContext = {
     tf,
     seed: config.seed,
@@ -108,7 +109,7 @@ export async function lrFind(
     logX: true,
     marker: { x: suggestion, label: `suggested ${suggestion.toExponential(2)}` },
   });
-  await fs.writeFile(
+  await writeFileAtomic(
     path.join(runDir, 'artifacts', 'lr-find.json'),
     JSON.stringify({ suggestion, lrs, losses, options: o }, null, 2),
   );

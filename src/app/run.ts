@@ -3,6 +3,7 @@
 // and any domain callbacks (metrics, pictures).
 import 'reflect-metadata'; // tsyringe needs the Reflect polyfill loaded before it
 import fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +18,7 @@ import { Learner, StopTraining, type Callback, type Phase } from '../framework/l
 import type { RunContext, RunHooks } from '../framework/run-hooks.js';
 import { ImageDataModule } from '../vision/image-data-module.js';
 import { diskCacheDir } from '../vision/pipeline/cache.js';
-import { autoCachePlan, imageWorkerCount } from '../vision/pipeline/index.js';
+import { autoCachePlan, imageWorkerCount, SKIPPED_IMAGES_FILE } from '../vision/pipeline/index.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from '../framework/callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from '../framework/checkpoint.js';
 import { saveModel } from '../framework/model-io.js';
@@ -25,6 +26,7 @@ import { withSeededRandom } from '../runtime/seeded-random.js';
 import { UserError } from '../base/errors.js';
 import { flattenParams } from '../framework/params.js';
 import { GZX_VERSION } from '../base/version.js';
+import { WriteError, writeError, writeFileAtomic } from '../base/safe-write.js';
 
 /** tsyringe tokens of what a run provides to plugins that ask their container. */
 export const TOKENS = {
@@ -107,14 +109,29 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
 
   const loggers: RunLogger[] = [];
   for (const [i, ref] of config.logger.entries()) loggers.push(await create<RunLogger>('logger', ref, `logger[${i}]`));
-  await fs.writeFile(path.join(runDir, 'config.yaml'), resolved.yaml);
-  for (const lg of loggers) await lg.start(info);
-
   let status: RunStatus = 'FAILED';
   let error: string | undefined;
+  let failure: unknown;
+  let closeFailure: WriteError | undefined;
   let summary: Record<string, unknown> = {};
   let dataSummary: Record<string, unknown> | undefined;
   let dataModule: ImageDataModule | undefined;
+  // Only loggers that started are ended; a write that fails here (a full disk) still ends as FAILED.
+  const startedLoggers: RunLogger[] = [];
+  try {
+    for (const lg of loggers) {
+      await lg.start(info);
+      startedLoggers.push(lg);
+    }
+    await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    failure = e;
+    await finish();
+    // A new run that could not even record its start (a full disk) leaves no folder behind.
+    if (!opts.resumeDir && !existsSync(path.join(runDir, 'meta.json'))) await fs.rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
   try {
     const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
     const { splits, head, model, layerGroups, phases } = session;
@@ -182,6 +199,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     } else {
       status = 'FAILED';
       error = e instanceof Error ? e.message : String(e);
+      failure = e;
       await finish();
       throw e;
     }
@@ -189,10 +207,19 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     await dataModule?.close();
   }
   await finish();
+  if (closeFailure) throw closeFailure;
   if (error && status !== 'FINISHED') log(`run ${status.toLowerCase()}: ${error}`);
   return { runId, runDir, status, summary };
 
   async function finish(): Promise<void> {
+    const skipped = dataModule?.skipped() ?? [];
+    if (skipped.length > 0) {
+      try {
+        await writeSkippedImages(runDir, skipped);
+      } catch (err) {
+        log(`could not list the skipped images: ${(err as Error).message}`);
+      }
+    }
     summary = {
       ...summary,
       run_id: runId,
@@ -204,11 +231,18 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
       host: { cpus: os.cpus().length, platform: `${os.platform()}-${os.arch()}` },
       wall_time_sec: (Date.now() - started) / 1000,
     };
-    for (const lg of loggers) {
+    for (const lg of startedLoggers) {
       try {
         await lg.end(status, summary);
       } catch (err) {
-        log(`logger failed to close: ${(err as Error).message}`);
+        // A full disk that failed the run usually fails its last record too: said once, by the run's error.
+        if (err instanceof WriteError && !failure) {
+          // The run itself went well but its record could not be written: that fails it, in one line.
+          status = 'FAILED';
+          closeFailure ??= err;
+        } else if (!(failure instanceof WriteError && err instanceof WriteError && err.code === failure.code)) {
+          log(`could not record the end of the run: ${(err as Error).message}`);
+        }
       }
     }
   }
@@ -294,6 +328,7 @@ export async function assembleSession(
     cacheDir: cacheImages === 'disk' ? diskCacheDir(config.train.cache_dir, resolved.configDir) : null,
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
+    log,
   });
   return { splits, head, model, layerGroups, phases, dataModule, workers, cacheImages, callbacks };
 }
@@ -330,16 +365,37 @@ export async function newRunDir(config: ExperimentConfig): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const safeName = config.name.replace(/[^A-Za-z0-9_.-]+/g, '-');
   const base = path.resolve(config.output_dir, `${stamp}-${safeName}`);
+  let madeParent = false;
   for (let i = 0; ; i++) {
     const dir = i === 0 ? base : `${base}-${i}`;
     try {
       await fs.mkdir(dir, { recursive: false });
       return dir;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') await fs.mkdir(path.dirname(dir), { recursive: true });
-      else if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      // Once only: a folder that still cannot be made (e.g. under /proc) must not loop forever.
+      if (code === 'ENOENT' && !madeParent) {
+        madeParent = true;
+        await fs.mkdir(path.dirname(dir), { recursive: true }).catch((err) => {
+          throw writeError(err, path.dirname(dir));
+        });
+        i--;
+      } else if (code !== 'EEXIST') throw writeError(e, dir);
     }
   }
+}
+
+/** runs/<id>/skipped-images.txt: `path<TAB>reason` per skipped image, kept across resumes. */
+async function writeSkippedImages(runDir: string, skipped: { path: string; reason: string }[]): Promise<void> {
+  const file = path.join(runDir, SKIPPED_IMAGES_FILE);
+  const all = new Map<string, string>();
+  const before = await fs.readFile(file, 'utf8').catch(() => '');
+  for (const line of before.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) all.set(line.slice(0, tab), line.slice(tab + 1));
+  }
+  for (const s of skipped) if (!all.has(s.path)) all.set(s.path, s.reason);
+  await writeFileAtomic(file, [...all].map(([p, reason]) => `${p}\t${reason}\n`).join(''));
 }
 
 /** On resume, metric lines past the checkpoint belong to an epoch that will be redone. */
@@ -353,7 +409,7 @@ async function truncateMetrics(runDir: string, keepLines: number): Promise<void>
   }
   const lines = text.split('\n').filter((l) => l.length > 0);
   if (lines.length <= keepLines) return;
-  await fs.writeFile(file, lines.slice(0, keepLines).map((l) => `${l}\n`).join(''));
+  await writeFileAtomic(file, lines.slice(0, keepLines).map((l) => `${l}\n`).join(''));
 }
 
 export type { DependencyContainer };

@@ -4,7 +4,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { Optimizer } from './optimizers.js';
-import { restoreWeights, saveModel } from './model-io.js';
+import { restoreWeights, writeModelFiles } from './model-io.js';
+import { replaceDirAtomic } from '../base/safe-write.js';
 import type { StartPoint } from './learner.js';
 import { deriveSeed } from '../base/random.js';
 
@@ -28,11 +29,6 @@ export async function writeCheckpoint(
   optimizer: Optimizer,
   position: Omit<CheckpointState, 'optimizer' | 'savedAt' | 'nextDataOrderSeed'>,
 ): Promise<void> {
-  const final = path.join(runDir, CHECKPOINT_DIR);
-  const tmp = `${final}.tmp`;
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(tmp, { recursive: true });
-  await saveModel(model, path.join(tmp, 'model'));
   const opt = await optimizer.getState();
   const index: CheckpointState['optimizer']['slots'] = [];
   const chunks: Buffer[] = [];
@@ -44,20 +40,19 @@ export async function writeCheckpoint(
       offset += values.length;
     }
   }
-  await fs.writeFile(path.join(tmp, 'optimizer.bin'), Buffer.concat(chunks));
   const state: CheckpointState = {
     ...position,
     nextDataOrderSeed: deriveSeed(position.seed, position.epoch),
     optimizer: { step: opt.step, slots: index },
     savedAt: new Date().toISOString(),
   };
-  await fs.writeFile(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2));
-  // Swap: the old checkpoint is removed only once the new one is complete.
-  const old = `${final}.old`;
-  await fs.rm(old, { recursive: true, force: true });
-  await fs.rename(final, old).catch(() => undefined);
-  await fs.rename(tmp, final);
-  await fs.rm(old, { recursive: true, force: true });
+  // Built in checkpoint.tmp/ and swapped in: the old checkpoint goes only once the new one is complete
+  // (checkpoint.old/ meanwhile), and a failed write removes checkpoint.tmp/.
+  await replaceDirAtomic(path.join(runDir, CHECKPOINT_DIR), async (write) => {
+    await writeModelFiles(model, (rel, data) => write(path.join('model', rel), data));
+    await write('optimizer.bin', Buffer.concat(chunks));
+    await write('state.json', JSON.stringify(state, null, 2));
+  });
 }
 
 /** The folder holding the last complete checkpoint: `checkpoint/`, or `checkpoint.old/` if killed mid-swap. */

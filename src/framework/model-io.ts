@@ -4,15 +4,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../base/errors.js';
+import { replaceDirAtomic, type DirWriter } from '../base/safe-write.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
 
 /** Writes into a temporary sibling folder and renames it into place, so a crash never leaves half a model. */
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(tmp, { recursive: true });
+  await replaceDirAtomic(dir, (write) => writeModelFiles(model, write));
+}
+
+/** model.json + weights.bin through `write` (a folder being built by replaceDirAtomic). */
+export async function writeModelFiles(model: tf.LayersModel, write: DirWriter): Promise<void> {
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData
@@ -29,13 +32,11 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
       };
-      await fs.writeFile(path.join(tmp, WEIGHTS_BIN), weightData);
-      await fs.writeFile(path.join(tmp, MODEL_JSON), JSON.stringify(modelJson));
+      await write(WEIGHTS_BIN, weightData);
+      await write(MODEL_JSON, JSON.stringify(modelJson));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.rename(tmp, dir);
 }
 
 /** Reads a model folder (model.json + weight shards). A missing folder is the user's mistake. */

@@ -33,6 +33,26 @@ export interface PluginDefinition<Options = any, Instance = unknown> {
   /** JSON Schema of `with:`; must set `additionalProperties: false` and defaults. */
   optionsSchema: JsonSchema;
   create(options: Options, ctx: PluginContext): Instance | Promise<Instance>;
+  /**
+   * Optional checks that need no training: option pairs (min <= max), files the options name,
+   * images vs crop. Run by `gzx validate` and by `gzx run` before the run folder is made; `create`
+   * may rely on them having passed. Returns one problem per mistake, naming the option.
+   */
+  check?(options: Options, ctx: CheckContext): PluginProblem[] | Promise<PluginProblem[]>;
+}
+
+/** What a plugin's `check` receives besides its validated options. */
+export interface CheckContext {
+  /** Folder the config file lives in; relative paths in options resolve against it. */
+  configDir: string;
+  /** Experiment seed. */
+  seed: number;
+}
+
+/** One mistake found by `check`: the option (a key of `with:`, dotted for nested ones) and what to do. */
+export interface PluginProblem {
+  key: string;
+  message: string;
 }
 
 /** What a third-party module (`plugins: [./my-plugin.js]`) exports: `plugins` or a default array. */

@@ -1,6 +1,7 @@
 // Maps `use: <name>` in a config to a plugin definition, per kind (mmengine's registry idea).
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { PLUGIN_KINDS, type PluginDefinition, type PluginKind, type PluginModule } from './plugin.js';
 import { UserError } from '../base/errors.js';
 import { didYouMean } from '../base/suggest.js';
@@ -70,9 +71,20 @@ export class PluginRegistry {
         mod = (await import(target)) as PluginModule;
       } catch (e) {
         const reason = (e as Error).message.split('\n')[0];
+        const file = isPath ? path.resolve(baseDir, spec) : null;
+        // Not found (the path or package is wrong) and found-but-broken (the plugin's code throws) need different fixes.
+        const notFound = file
+          ? !existsSync(file)
+          : (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && reason.includes(`'${spec}'`);
+        if (notFound) {
+          throw new UserError(
+            `${where}[${i}]: cannot load plugin module "${spec}"${file ? ` (${file})` : ''}: ${reason}. ` +
+              (file ? 'Fix the path (relative to the config file).' : `Install the package (npm install ${spec}) or fix its name.`),
+          );
+        }
         throw new UserError(
-          `${where}[${i}]: cannot load plugin module "${spec}"${isPath ? ` (${path.resolve(baseDir, spec)})` : ''}: ${reason}. ` +
-            `Fix the path (relative to the config file) or install the package.`,
+          `${where}[${i}]: plugin module "${spec}"${file ? ` (${file})` : ''} was found but failed while loading: ` +
+            `${(e as Error).name}: ${reason}. Fix the error in the plugin's code (\`node ${file ?? `-e "import('${spec}')"`}\` shows it in full).`,
         );
       }
       const defs = pluginsOf(mod);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse, CsvError } from 'csv-parse/sync';
 import { UserError } from '../base/errors.js';
 import { CSV_HEADER, NUM_COLUMNS } from './tree.js';
+import { writeError } from '../base/safe-write.js';
 
 export interface SolutionsTable {
   ids: string[];
@@ -204,9 +205,20 @@ export async function openSolutionsWriter(file: string): Promise<SolutionsWriter
   stream.on('error', (e) => (failure = e));
   const flush = (text: string) =>
     new Promise<void>((resolve, reject) => {
-      if (failure) return reject(failure);
-      if (stream.write(text)) resolve();
-      else stream.once('drain', resolve);
+      const failed = () => reject(writeError(failure, file, { key: '--out' }));
+      if (failure) return failed();
+      if (stream.write(text)) return resolve();
+      // A write error ends the stream without 'drain': wait for whichever comes first.
+      const onError = () => {
+        stream.off('drain', onDrain);
+        failed();
+      };
+      const onDrain = () => {
+        stream.off('error', onError);
+        resolve();
+      };
+      stream.once('drain', onDrain);
+      stream.once('error', onError);
     });
   // Rows are gathered into ~256 kB chunks: one stream write per row is several times slower.
   let pending = CSV_HEADER.join(',') + '\n';
@@ -233,10 +245,16 @@ export async function openSolutionsWriter(file: string): Promise<SolutionsWriter
     async close() {
       if (closed) return;
       closed = true;
-      if (pending) await flush(pending);
-      await end();
-      if (failure) throw failure;
-      await fsp.rename(partial, file);
+      try {
+        if (pending) await flush(pending);
+        await end();
+        if (failure) throw failure;
+        await fsp.rename(partial, file);
+      } catch (e) {
+        // Nothing half-written is left: neither the partial file nor a torn one under the real name.
+        await fsp.rm(partial, { force: true }).catch(() => undefined);
+        throw writeError(e, file, { key: '--out' });
+      }
     },
     async abort() {
       if (closed) return;

@@ -9,6 +9,8 @@ import type { DataSplits, Sample, SplitReport } from '../framework/contracts.js'
 import { UserError } from '../base/errors.js';
 import { SeededRng, deriveSeed } from '../base/random.js';
 import { readSolutionsCsv, type SolutionsTable } from './csv.js';
+import type { PluginProblem } from '../framework/plugin.js';
+import { jpegSize } from '../vision/pipeline/decode.js';
 
 export interface KaggleLayoutOptions {
   /** Absolute folder of the dataset. */
@@ -67,12 +69,7 @@ export async function readKaggleLayout(o: KaggleLayoutOptions): Promise<DataSpli
     throw new UserError(`valid_fraction is ${o.validFraction}; it must be at least 0 and below 1 (e.g. 0.2).`);
   }
   const dirStat = await fsp.stat(o.dir).catch(() => null);
-  if (!dirStat?.isDirectory()) {
-    throw new UserError(
-      `The data folder ${o.dir} does not exist. Set data.with.dir to a folder holding ${o.csv} and ${o.images}/ ` +
-        `(relative paths resolve against the config file's folder), or generate one with \`gzx data synth --out <dir>\`.`,
-    );
-  }
+  if (!dirStat?.isDirectory()) throw new UserError(`The data folder ${missingDataFolder(o)}`);
   const main = await readLabelledCsv(path.resolve(o.dir, o.csv), path.resolve(o.dir, o.images), 'solutions CSV', 'data.with.csv');
   const chosen = o.valid === null ? await randomSplit(main, o) : await namedSplit(main, o, o.valid);
   return {
@@ -84,6 +81,69 @@ export async function readKaggleLayout(o: KaggleLayoutOptions): Promise<DataSpli
     badImagePolicy: o.onBadImage,
     split: chosen.report,
   };
+}
+
+/** The fact and the fix for a data folder that is not there (said by `check` and by readKaggleLayout). */
+function missingDataFolder(o: KaggleLayoutOptions): string {
+  return (
+    `${o.dir} does not exist. Set data.with.dir to a folder holding ${o.csv} and ${o.images}/ ` +
+    `(relative paths resolve against the config file's folder), or generate one with \`gzx data synth --out <dir>\`.`
+  );
+}
+
+/** Images whose size `layoutProblems` reads to compare with the crop (headers only). */
+const CROP_SAMPLE = 16;
+
+/**
+ * What can be checked before training (gzx validate, and gzx run before its run folder): the folder,
+ * the CSV, the image folder and the validation set exist, and the crop is not larger than every
+ * sampled image (then every image would be skipped). Keys are data.with options.
+ */
+export async function layoutProblems(o: KaggleLayoutOptions): Promise<PluginProblem[]> {
+  const isDir = async (p: string) => (await fsp.stat(p).catch(() => null))?.isDirectory() ?? false;
+  const isFile = async (p: string) => (await fsp.stat(p).catch(() => null))?.isFile() ?? false;
+  if (!(await isDir(o.dir))) return [{ key: 'dir', message: missingDataFolder(o) }];
+  const problems: PluginProblem[] = [];
+  const csv = path.resolve(o.dir, o.csv);
+  if (!(await isFile(csv))) problems.push({ key: 'csv', message: `${csv} does not exist. Set data.with.csv to the solutions CSV inside ${o.dir}.` });
+  const images = path.resolve(o.dir, o.images);
+  if (!(await isDir(images))) problems.push({ key: 'images', message: `${images} does not exist. ${mainImagesFix(o).folder}` });
+  if (o.valid && !(await fsp.stat(o.valid).catch(() => null))) {
+    problems.push({ key: 'valid', message: `${o.valid} does not exist. Name a folder, a solutions CSV or a list of GalaxyIDs (relative to the config file), or remove valid.` });
+  }
+  if (o.crop && problems.length === 0) {
+    const sample = (await fsp.readdir(images)).filter((f) => f.toLowerCase().endsWith('.jpg')).sort().slice(0, CROP_SAMPLE);
+    const sizes: { file: string; width: number; height: number }[] = [];
+    for (const f of sample) {
+      const head = await readHead(path.join(images, f));
+      const size = head && jpegSize(head);
+      if (size) sizes.push({ file: f, ...size });
+    }
+    if (sizes.length > 0 && sizes.every((s) => o.crop! > Math.min(s.width, s.height))) {
+      const largest = Math.max(...sizes.map((s) => Math.min(s.width, s.height)));
+      const eg = sizes[0];
+      problems.push({
+        key: 'crop',
+        message:
+          `${o.crop} px is larger than the images (${sizes.length} checked, e.g. ${eg.file} is ${eg.width}×${eg.height}), so every image would be skipped. ` +
+          `Set crop to at most ${largest}, or null for no crop.`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** The first 64 kB of a file: enough for a JPEG's frame header. */
+async function readHead(file: string): Promise<Uint8Array | null> {
+  const handle = await fsp.open(file, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const buffer = Buffer.alloc(65536);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A solutions CSV and the folder its images are in; images are checked once the used rows are known. */

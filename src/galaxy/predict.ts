@@ -9,8 +9,11 @@ import { decodeImage, toFloat, BadImageError } from '../vision/pipeline/decode.j
 import type { RawImage } from '../framework/contracts.js';
 import '../vision/layers/index.js'; // registers gzx's layers, which loading a saved model needs
 import { GalaxyNormalisation, galaxyNormalise } from './layers/galaxy-normalisation.js';
+import { CHECKPOINT_DIR, readCheckpointState } from '../framework/checkpoint.js';
+import { readRunMeta } from '../tracking/runs/folder.js';
 import { openSolutionsWriter } from './csv.js';
 import { NUM_COLUMNS } from './tree.js';
+import { checkOutputPath } from '../base/output-path.js';
 
 // ---------- test-time augmentation ----------
 
@@ -132,6 +135,19 @@ async function readRunConfig(file: string): Promise<RunConfigHints> {
   return { crop: cropValue, size: lastSize ?? doc?.train?.size, file };
 }
 
+/** A run folder without model/ (killed, failed or still training): say so, and how to get a model. */
+async function explainUnfinishedRun(dir: string): Promise<void> {
+  const meta = await readRunMeta(dir);
+  if (!meta) return; // not a run folder: loadModel says what is missing
+  const state = await readCheckpointState(dir).catch(() => null);
+  const how: Record<string, string> = { KILLED: 'was stopped', FAILED: 'failed', RUNNING: 'is still running or was killed', FINISHED: 'finished but its model/ folder is missing' };
+  const when = state ? ` after epoch ${state.epoch}` : ' before its first checkpoint';
+  const fix = state
+    ? `Continue it with \`gzx run --resume ${dir}\`, or predict from its last checkpoint with --model ${path.join(dir, CHECKPOINT_DIR)}.`
+    : `Continue it with \`gzx run --resume ${dir}\` (it starts from the beginning).`;
+  throw new UserError(`--model ${dir}: this run has no final model: it ${how[meta.status] ?? meta.status}${meta.status === 'FINISHED' ? '' : when}. ${fix}`);
+}
+
 /**
  * Loads a model from a run folder (`runs/<id>` with `model/` and `config.yaml`) or a model folder
  * (model.json + weights). Crop and size: flags first, then config.yaml, then a fixed input shape.
@@ -143,8 +159,9 @@ export async function loadPredictor(modelPath: string, overrides: { crop?: numbe
   let modelDir = modelPath;
   if (path.basename(modelPath) === 'model.json') modelDir = path.dirname(modelPath);
   else if (await exists(path.join(modelPath, 'model', 'model.json'))) modelDir = path.join(modelPath, 'model');
-  // A run folder's config sits beside its model folder.
-  const configFile = [path.join(modelDir, 'config.yaml'), path.join(path.dirname(modelDir), 'config.yaml')];
+  if (!(await exists(path.join(modelDir, 'model.json')))) await explainUnfinishedRun(modelPath);
+  // A run folder's config sits beside its model folder (two levels up from runs/<id>/checkpoint/model).
+  const configFile = [modelDir, path.dirname(modelDir), path.dirname(path.dirname(modelDir))].map((d) => path.join(d, 'config.yaml'));
   let hints: RunConfigHints | null = null;
   for (const f of configFile) if (!hints && (await exists(f))) hints = await readRunConfig(f);
 
@@ -253,6 +270,18 @@ export async function listImages(dir: string): Promise<ImageFile[]> {
   return files;
 }
 
+/** A submission's GalaxyIDs are numbers: an image named otherwise (galaxy_abc.jpg) would become a bogus row. */
+function checkGalaxyIds(dir: string, files: ImageFile[]): void {
+  const bad = files.filter((f) => !/^\d+$/.test(f.id));
+  if (bad.length === 0) return;
+  const named = bad.slice(0, 5).map((f) => path.basename(f.path)).join(', ');
+  const more = bad.length > 5 ? ` and ${bad.length - 5} more` : '';
+  throw new UserError(
+    `--images ${dir}: ${bad.length} image${bad.length === 1 ? ' is' : 's are'} not named <GalaxyID>.jpg with a numeric GalaxyID: ${named}${more}. ` +
+      `Rename or move ${bad.length === 1 ? 'it' : 'them'}: a Kaggle submission has one row per numeric GalaxyID.`,
+  );
+}
+
 /** Decodes one image for the model; an unreadable image is the user's to fix (a submission needs every row). */
 export async function decodeForModel(file: string, crop: number | null, size: number): Promise<RawImage> {
   try {
@@ -298,7 +327,9 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
   const batchSize = options.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${batchSize}.`);
   const views = Array.isArray(options.tta) ? options.tta : ttaViews(options.tta ?? 1);
+  await checkOutputPath(options.out, 'file', '--out'); // before scoring every image
   const files = await listImages(options.images);
+  checkGalaxyIds(options.images, files);
   const predictor = await loadPredictor(options.model, { crop: options.crop, size: options.size });
   const { crop, size } = predictor;
   log(`predicting ${files.length} images from ${options.images}: crop ${crop ?? 'none'}, size ${size}, ${views.length} view${views.length === 1 ? '' : 's'}, batch ${batchSize}`);

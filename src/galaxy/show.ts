@@ -10,6 +10,8 @@ import { readSolutionsCsv } from './csv.js';
 import { describeAnswers, topAnswers } from './describe.js';
 import { rmse } from './metrics.js';
 import { listImages, loadPredictor, predictImages, decodeForModel, ttaViews, type TtaView } from './predict.js';
+import { checkOutputPath } from '../base/output-path.js';
+import { writeFileAtomic } from '../base/safe-write.js';
 
 export interface GridCell {
   id: string;
@@ -151,6 +153,7 @@ export async function showResults(options: ShowOptions): Promise<ShowSummary> {
   const n = options.n ?? 16;
   if (!Number.isInteger(n) || n < 1) throw new UserError(`--n must be a positive integer, got ${n}.`);
   const cellSize = options.cellSize ?? 200;
+  await checkOutputPath(options.out, 'file', '--out');
   let files = await listImages(options.images);
   let truthById: Map<string, Float32Array> | null = null;
   if (options.truth) {
@@ -182,16 +185,7 @@ export async function showResults(options: ShowOptions): Promise<ShowSummary> {
     predictor.model.dispose();
   }
   const png = await resultsGrid(cells, { columns: options.columns, cellSize });
-  try {
-    await fs.writeFile(options.out, png);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(
-      code === 'ENOENT'
-        ? `Cannot write ${options.out}: the folder ${path.dirname(path.resolve(options.out))} does not exist. Create it or choose another --out.`
-        : `Cannot write ${options.out} (${code ?? (e as Error).message}).`,
-    );
-  }
+  await writeFileAtomic(options.out, png, { key: '--out' });
   const labelled = cells.filter((c) => c.truth);
   const score = labelled.length ? rmse(labelled.map((c) => c.predicted), labelled.map((c) => c.truth!)) : undefined;
   options.log?.(`wrote ${options.out}: ${cells.length} galaxies${score !== undefined ? `, RMSE ${score.toFixed(4)} on them` : ''}`);

@@ -11,6 +11,7 @@ import type { RunHooks } from '../framework/run-hooks.js';
 import { writeChart } from '../tracking/plot.js';
 import { baselineRmse, coverageNote, labelCoverage, perQuestionRmseRecord, rmse, type LabelCoverage } from './metrics.js';
 import { UserError } from '../base/errors.js';
+import { writeFileAtomic } from '../base/safe-write.js';
 
 /**
  * valid_rmse, valid_rmse_q1…q11 and the column-mean baseline, computed on the validation split.
@@ -99,7 +100,7 @@ export async function writePredictionGrid(file: string, splits: DataSplits, stat
     cells.push({ id: sample.id, image, predicted: state.validPredictions[i], truth: sample.labels });
   }
   if (cells.length === 0) return false;
-  await fs.writeFile(file, await resultsGrid(cells, { cellSize: 160 }));
+  await writeFileAtomic(file, await resultsGrid(cells, { cellSize: 160 }));
   return true;
 }
 
@@ -109,6 +110,8 @@ export const galaxyRunHooks: RunHooks = {
     const curves = path.join('artifacts', 'curves.png');
     const grid = path.join('artifacts', 'predictions.png');
     await writeCurves(ctx.runDir, path.join(ctx.runDir, curves));
+    // Resumed after its last epoch (e.g. the disk filled while the pictures were written): no predictions in memory.
+    if (!learner.state) return [curves];
     const wroteGrid = await writePredictionGrid(path.join(ctx.runDir, grid), ctx.splits, learner.state);
     return wroteGrid ? [curves, grid] : [curves];
   },

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from '../base/safe-write.js';
 
 /** One line of a chart: its legend name and its points. */
 export interface Series {
@@ -104,5 +105,5 @@ export async function chartSvg(panels: Panel[], o: ChartOptions): Promise<string
 }
 
 export async function writeChart(file: string, panels: Panel[], o: ChartOptions): Promise<void> {
-  await sharp(Buffer.from(await chartSvg(panels, o))).png().toFile(file);
+  await writeFileAtomic(file, await sharp(Buffer.from(await chartSvg(panels, o))).png().toBuffer());
 }

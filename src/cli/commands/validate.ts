@@ -14,7 +14,11 @@ export default class Validate extends GzxCommand {
     const { args, flags } = await this.parse(Validate);
     const { loadExperiment } = await import('../../framework/config/load.js');
     const { createRegistry } = await import('../registry.js');
-    await loadExperiment(args.file, flags.set ?? [], createRegistry());
+    const { checkExperiment } = await import('../../framework/config/check.js');
+    const registry = createRegistry();
+    const resolved = await loadExperiment(args.file, flags.set ?? [], registry);
+    // What `gzx run` checks before it makes the run folder: files, option pairs, images, output_dir.
+    await checkExperiment(resolved, registry, { outputDir: true });
     this.log(`${args.file}: OK`);
   }
 }

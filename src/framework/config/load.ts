@@ -9,7 +9,7 @@ import type { ExperimentConfig, PluginRef } from '../experiment-config.js';
 import { PLUGIN_KINDS, type JsonSchema, type PluginKind } from '../plugin.js';
 import type { PluginRegistry } from '../registry.js';
 import { UserError, isUserError } from '../../base/errors.js';
-import { applySet, isPlainObject, loadLayered } from './sources.js';
+import { applySet, capLines, isPlainObject, loadLayered } from './sources.js';
 import { displayPath, dottedPath, formatOrigin, toPointer, type OriginMap } from './origins.js';
 import { formatSchemaErrors } from './schema-errors.js';
 
@@ -105,10 +105,7 @@ export async function loadExperiment(
     validatePluginRef(value, pointer, kind, registry, origins, problems);
   }
   if (problems.length === 0) problems.push(...checkLrRanges(value, origins));
-  if (problems.length > 0) {
-    const head = problems.length > 1 ? `${problems.length} problems in ${displayPath(configPath)}:\n` : '';
-    throw new UserError(head + sortByPosition(problems).join('\n'));
-  }
+  if (problems.length > 0) throw problemsError(problems, configPath);
   fillPhases(value);
 
   const config = orderLikeSchema(value, loadExperimentSchema(), registry) as unknown as ExperimentConfig;
@@ -120,6 +117,12 @@ export async function loadExperiment(
     hash: configHash(config),
     where: (keyPath: string) => formatOrigin(origins.locate(toPointer(keyPath.split('.')))),
   };
+}
+
+/** One UserError listing the problems in file order: the first MAX_LISTED_PROBLEMS, then "and N more". */
+export function problemsError(problems: string[], configPath: string): UserError {
+  const head = problems.length > 1 ? `${problems.length} problems in ${displayPath(configPath)}:\n` : '';
+  return new UserError(head + capLines(sortByPosition(problems)));
 }
 
 /** File order (line, column), `--set` problems last: reads like the file. */
@@ -208,7 +211,7 @@ async function loadPluginModules(
   }
 }
 
-function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: string; kind: PluginKind }> {
+export function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: string; kind: PluginKind }> {
   const single: PluginKind[] = ['data', 'backbone', 'head', 'schedule'];
   for (const kind of single) if (value[kind] !== undefined) yield { pointer: `/${kind}`, kind };
   for (const [key, kind] of [['augment', 'augment'], ['logger', 'logger'], ['callbacks', 'callback']] as const) {
@@ -225,7 +228,7 @@ function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: strin
   }
 }
 
-function getAt(root: unknown, pointer: string): unknown {
+export function getAt(root: unknown, pointer: string): unknown {
   let cur: unknown = root;
   for (const part of pointer.split('/').slice(1)) {
     if (cur === null || typeof cur !== 'object') return undefined;

@@ -52,7 +52,7 @@ function collapseAlternatives(errors: ErrorObject[]): ErrorObject[] {
  * (e.g. `/data/with` for plugin options), so locations and key paths refer to the config file.
  */
 export function formatSchemaErrors(errors: ErrorObject[], origins: OriginMap, base = ''): string[] {
-  const lines: string[] = [];
+  const lines = new Set<string>();
   for (const e of collapseAlternatives(errors)) {
     const at = base + e.instancePath;
     const p = e.params as Record<string, any>;
@@ -127,7 +127,7 @@ export function formatSchemaErrors(errors: ErrorObject[], origins: OriginMap, ba
         what = `${e.message ?? e.keyword}.`;
     }
     const line = `${formatOrigin(origins.locate(pointer, preferKey))}: ${dottedPath(pointer)}: ${what}`;
-    if (!lines.includes(line)) lines.push(line);
+    lines.add(line);
   }
-  return lines;
+  return [...lines];
 }

@@ -1,7 +1,7 @@
 // Reads config YAML with positions, follows `extends:` chains and applies `--set` overrides.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, parse as parseYaml, isMap, isSeq, isScalar, type Node } from 'yaml';
+import { LineCounter, parseDocument, parse as parseYaml, isMap, isSeq, isScalar, visit, type Node } from 'yaml';
 import { UserError } from '../../base/errors.js';
 import { OriginMap, toPointer, displayPath, formatOrigin, type Origin, type Segment } from './origins.js';
 
@@ -16,10 +16,49 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Largest config file read (bytes): GZX_MAX_CONFIG_BYTES, default 1 MB. Real configs are a few kB. */
+export function maxConfigBytes(): number {
+  const env = Number(process.env.GZX_MAX_CONFIG_BYTES);
+  return Number.isFinite(env) && env > 0 ? env : 1_000_000;
+}
+
+/** A YAML config must be UTF-8 text: anything else is named (UTF-16 from a Windows editor is the usual one). */
+function decodeConfigText(file: string, bytes: Buffer): string {
+  const fail = (what: string) =>
+    new UserError(`${displayPath(file)}: the config is not UTF-8 text (${what}). Save it as UTF-8 (in most editors: "Save with encoding").`);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) throw fail('it is UTF-16 LE, with a byte-order mark');
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) throw fail('it is UTF-16 BE, with a byte-order mark');
+  const nul = bytes.indexOf(0);
+  if (nul >= 0 && nul < 64) throw fail(`it has NUL bytes, ${nul % 2 === 1 ? 'as UTF-16 LE text does' : 'as UTF-16 BE text or binary data does'}`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    // Say where: the line of the first byte that is not UTF-8.
+    const text = bytes.toString('utf8');
+    const bad = text.indexOf('\ufffd');
+    const line = bad < 0 ? 1 : text.slice(0, bad).split('\n').length;
+    throw fail(`line ${line} has bytes that are not UTF-8, e.g. Latin-1 or Windows-1252 text`);
+  }
+}
+
 function readConfigFile(file: string, from?: { origin: Origin; what: string }): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    const stat = fs.statSync(file);
+    // /dev/zero, a FIFO or /proc/…: reading would never end, or not be a config.
+    if (!stat.isFile() && !stat.isDirectory()) {
+      const what = `${displayPath(file)} is not a regular file (a device, pipe or socket)`;
+      throw new UserError(from ? `${formatOrigin(from.origin)}: ${from.what}: ${what}. Name a YAML file.` : `Config file ${what}. Name a YAML file.`);
+    }
+    const size = stat.size;
+    if (size > maxConfigBytes()) {
+      throw new UserError(
+        `${displayPath(file)}: the config is ${size.toLocaleString('en')} bytes, more than the limit of ` +
+          `${maxConfigBytes().toLocaleString('en')} (a generated or wrong file?). Shorten it, or raise GZX_MAX_CONFIG_BYTES.`,
+      );
+    }
+    return decodeConfigText(file, fs.readFileSync(file));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : (e as Error).message;
@@ -33,11 +72,40 @@ function readConfigFile(file: string, from?: { origin: Origin; what: string }): 
   }
 }
 
+/** Most problems listed at once: a hostile or generated config can have hundreds of thousands. */
+export const MAX_LISTED_PROBLEMS = 50;
+
+/** The first MAX_LISTED_PROBLEMS lines, then "… and N more". */
+export function capLines(lines: string[]): string {
+  const more = lines.length - MAX_LISTED_PROBLEMS;
+  return lines.slice(0, MAX_LISTED_PROBLEMS).join('\n') + (more > 0 ? `\n… and ${more} more (fix these, then run gzx validate again)` : '');
+}
+
+/** Alias expansions allowed per file: merge keys and a few anchors need far fewer. */
+const MAX_ALIAS_COUNT = 1000;
+
+/** Tags a config may carry: YAML's own scalar and collection types. Others (!!python/object, !!binary, !foo) are errors. */
+const ALLOWED_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+function rejectTags(doc: ReturnType<typeof parseDocument>, at: (offset: number) => Origin): void {
+  const lines: string[] = [];
+  visit(doc, (_, node) => {
+    const tag = (node as { tag?: string } | null)?.tag;
+    if (!tag || ALLOWED_TAGS.has(tag)) return;
+    const shown = tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
+    const where = (node as { range?: [number] }).range?.[0] ?? 0;
+    lines.push(`${formatOrigin(at(where))}: YAML tag ${shown} is not allowed: a config holds plain values. Remove the tag.`);
+  });
+  if (lines.length > 0) throw new UserError(capLines(lines));
+}
+
 /** Parses one YAML file into a plain value plus the position of every key and value. */
 export function parseConfigFile(file: string, text: string): ConfigLayer {
   const lineCounter = new LineCounter();
   // merge: YAML 1.1 merge keys (`<<: *defaults`) are common in hand-written configs.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  // uniqueKeys: false: yaml's own check compares every key with every other (20,000 keys: 10 s);
+  // duplicates are found below with a Set instead.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const at = (offset: number): Origin => {
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, col };
@@ -45,12 +113,24 @@ export function parseConfigFile(file: string, text: string): ConfigLayer {
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const pos = at(e.pos[0]);
-      return `${formatOrigin(pos)}: YAML syntax error: ${e.message.split('\n')[0]}`;
+      // yaml reports runaway nesting as a stack overflow: say what it means.
+      const what = /call stack/i.test(e.message) ? 'nested too deeply (a config needs a few levels, not hundreds)' : e.message.split('\n')[0];
+      return `${formatOrigin(pos)}: YAML syntax error: ${what}`;
     });
-    throw new UserError(lines.join('\n'));
+    throw new UserError(capLines(lines));
   }
+  rejectTags(doc, at);
   const origins = new OriginMap({ file, line: 1, col: 1 });
-  const value = doc.toJS({ maxAliasCount: 1000 }) as Json;
+  let value: Json;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Json;
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    throw new UserError(
+      `${formatOrigin({ file, line: 1, col: 1 })}: YAML aliases (*name) expand to more than ${MAX_ALIAS_COUNT} nodes ` +
+        `(an "alias bomb"). A config needs few aliases: write the values out, or use extends.`,
+    );
+  }
   if (value === null || value === undefined) return { value: {}, origins };
   if (!isPlainObject(value)) {
     const start = doc.contents?.range?.[0] ?? 0;
@@ -62,19 +142,24 @@ export function parseConfigFile(file: string, text: string): ConfigLayer {
     const valueOrigin = node?.range ? at(node.range[0]) : keyOrigin;
     if (valueOrigin) origins.set(toPointer(segs), { key: keyOrigin, value: valueOrigin });
     if (isMap(node)) {
+      const seen = new Set<string>();
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
         // Values merged from `<<: *anchor` have no position here; errors fall back to this map.
         if (key === '<<') continue;
         const ko = keyNode?.range ? at(keyNode.range[0]) : valueOrigin;
+        if (seen.has(key)) duplicates.push(`${formatOrigin(ko ?? at(0))}: YAML syntax error: Map keys must be unique ("${key}" appears twice)`);
+        seen.add(key);
         walk(pair.value as Node | null, [...segs, key], ko);
       }
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => walk(item as Node, [...segs, i]));
     }
   };
+  const duplicates: string[] = [];
   walk(doc.contents as Node, []);
+  if (duplicates.length > 0) throw new UserError(capLines(duplicates));
   origins.set('', { value: { file, line: 1, col: 1 } });
   return { value, origins };
 }

@@ -2,10 +2,9 @@
 // once (one pass and one interpolation). flip → rotate → zoom in a row come to the same, since the
 // pipeline composes consecutive affine plugins; this is the recipe's one-plugin spelling.
 import type { AffineDraw, Augmentation, Rng } from '../../framework/contracts.js';
-import { UserError } from '../../base/errors.js';
 import { definePlugin } from '../../framework/plugin.js';
 import { affineAugmentation, multiply, type Padding } from '../../vision/pipeline/warp.js';
-import { ROTATION_OPTIONS } from './rotate.js';
+import { ROTATION_OPTIONS, degreeRangeProblems, throwProblems } from './rotate.js';
 
 export interface AffineOptions {
   flip_horizontal: number;
@@ -34,12 +33,9 @@ export const affineAugment = definePlugin<AffineOptions, Augmentation>({
       p_zoom: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'Probability of zooming an image.' },
     },
   },
+  check: (o) => degreeRangeProblems(o),
   create(o) {
-    if (o.min_degrees > o.max_degrees) {
-      throw new UserError(
-        `augment affine: min_degrees (${o.min_degrees}) is larger than max_degrees (${o.max_degrees}). Swap them.`,
-      );
-    }
+    throwProblems('augment affine', degreeRangeProblems(o));
     const affine = (rng: Rng): AffineDraw => {
       const flipH = rng.next() < o.flip_horizontal;
       const flipV = rng.next() < o.flip_vertical;

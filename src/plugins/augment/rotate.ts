@@ -1,7 +1,7 @@
 // Random rotation by any angle: galaxies have no preferred orientation on the sky.
 import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
-import { definePlugin } from '../../framework/plugin.js';
+import { definePlugin, type PluginProblem } from '../../framework/plugin.js';
 import { affineAugmentation, applyAffineDraw, type Padding } from '../../vision/pipeline/warp.js';
 
 export interface RotateOptions {
@@ -22,6 +22,18 @@ export const ROTATION_OPTIONS = {
     description: 'reflection mirrors the image into the corners; zeros leaves them black.',
   },
 } as const;
+
+/** min_degrees <= max_degrees, for rotate and affine (their `check`, and `create` for library callers). */
+export function degreeRangeProblems(o: { min_degrees: number; max_degrees: number }): PluginProblem[] {
+  return o.min_degrees > o.max_degrees
+    ? [{ key: 'min_degrees', message: `${o.min_degrees} is larger than max_degrees (${o.max_degrees}). Swap them so that min_degrees <= max_degrees.` }]
+    : [];
+}
+
+/** A plugin created without `check` (from code, not a config) still refuses what `check` would. */
+export function throwProblems(what: string, problems: PluginProblem[]): void {
+  if (problems.length > 0) throw new UserError(problems.map((p) => `${what}: ${p.key}: ${p.message}`).join('\n'));
+}
 
 /** A turn about the image centre; positive angles turn the picture clockwise on screen. */
 export function rotation(degrees: number, padding: Padding): AffineDraw {
@@ -47,13 +59,9 @@ export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
       ...ROTATION_OPTIONS,
     },
   },
+  check: (options) => degreeRangeProblems(options),
   create(options) {
-    if (options.min_degrees > options.max_degrees) {
-      throw new UserError(
-        `augment rotate: min_degrees (${options.min_degrees}) is larger than max_degrees (${options.max_degrees}). ` +
-          `Swap them so that min_degrees <= max_degrees.`,
-      );
-    }
+    throwProblems('augment rotate', degreeRangeProblems(options));
     const affine = (rng: Rng) =>
       rotation(options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next(), options.padding);
     return affineAugmentation(affine);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { definePlugin } from '../../framework/plugin.js';
+import { definePlugin, type PluginProblem } from '../../framework/plugin.js';
 import type { Backbone, BackboneBuild } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import { deriveSeed } from '../../base/random.js';
@@ -236,23 +236,35 @@ function from2017Layout(file: WeightFile): WeightFile | null {
   return { ...file, format: `${file.format}, 2017 ResNet50 layer names (res2a_branch2a…) mapped`, layers };
 }
 
+/** backbone.with.pretrained must name an existing file (its `check`, and `create` for library callers). */
+function pretrainedProblems(options: ResnetOptions, configDir: string): PluginProblem[] {
+  if (!options.pretrained) return [];
+  const file = path.resolve(configDir, options.pretrained);
+  if (fs.existsSync(file)) return [];
+  return [
+    {
+      key: 'pretrained',
+      message:
+        `${file} does not exist. ` +
+        `Download resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (see docs/pretrained.md) and set backbone.with.pretrained to its path ` +
+        `(relative to the config file), or set it to null to train from scratch.`,
+    },
+  ];
+}
+
 export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
   name: 'resnet',
   kind: 'backbone',
   description: 'ResNet 18/34/50 (Keras ResNet50 layer names; loads ImageNet .h5 or TensorFlow.js weights by name)',
   optionsSchema: resnetOptionsSchema,
+  check: (options, ctx) => pretrainedProblems(options, ctx.configDir),
   async create(options, ctx) {
     const depth = options.depth ?? 50;
     const width = options.width ?? 1;
     const normalize = resolveNormalization(depth, options.normalize ?? 'auto');
     const pretrained = options.pretrained ? path.resolve(ctx.configDir, options.pretrained) : null;
-    if (pretrained && !fs.existsSync(pretrained)) {
-      throw new UserError(
-        `backbone.with.pretrained: ${pretrained} does not exist. ` +
-          `Download resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (see docs/pretrained.md) and set backbone.with.pretrained to its path ` +
-          `(relative to the config file), or set it to null to train from scratch.`,
-      );
-    }
+    const missing = pretrainedProblems(options, ctx.configDir);
+    if (missing.length > 0) throw new UserError(`backbone.with.pretrained: ${missing[0].message}`);
     // Depth 50 reads the file now: the 2017 layout also fixes the batch-norm epsilon, which must be
     // right at build time (a resumed run rebuilds the model and restores a checkpoint, no reload).
     let file: WeightFile | null = null;

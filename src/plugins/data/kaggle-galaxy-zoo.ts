@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { DataSource } from '../../framework/contracts.js';
 import { definePlugin, type JsonSchema, type PluginContext } from '../../framework/plugin.js';
-import { readKaggleLayout, type KaggleLayoutOptions } from '../../galaxy/kaggle-layout.js';
+import { layoutProblems, readKaggleLayout, type KaggleLayoutOptions } from '../../galaxy/kaggle-layout.js';
 
 /** Options shared with the synthetic source, which reads its folder with the same loader. */
 export interface SplitOptions {
@@ -108,6 +108,10 @@ export function describeLayout(name: string, o: KaggleLayoutOptions): string {
   return `${name}: ${o.dir} (${o.csv}, ${o.images}/; ${crop}; ${split}${limit})`;
 }
 
+function kaggleLayout(options: KaggleGalaxyZooOptions, ctx: Pick<PluginContext, 'seed' | 'configDir'>): KaggleLayoutOptions {
+  return layoutOptions(path.resolve(ctx.configDir, options.dir), options, ctx, options.crop === undefined ? 224 : options.crop);
+}
+
 export const kaggleGalaxyZooData = definePlugin<KaggleGalaxyZooOptions, DataSource>({
   name: 'kaggle-galaxy-zoo',
   kind: 'data',
@@ -130,8 +134,9 @@ export const kaggleGalaxyZooData = definePlugin<KaggleGalaxyZooOptions, DataSour
     },
     ...SPLIT_OPTION_RULES,
   },
+  check: (options, ctx) => layoutProblems(kaggleLayout(options, ctx)),
   create(options, ctx) {
-    const layout = layoutOptions(path.resolve(ctx.configDir, options.dir), options, ctx, options.crop === undefined ? 224 : options.crop);
+    const layout = kaggleLayout(options, ctx);
     return {
       prepare: () => readKaggleLayout(layout),
       describe: () => describeLayout('kaggle-galaxy-zoo', layout),

@@ -47,6 +47,14 @@ export const syntheticData = definePlugin<SyntheticOptions, DataSource>({
     },
     ...SPLIT_OPTION_RULES,
   },
+  check(options) {
+    // Generated later, so only the crop can be compared now: with the size the images will have.
+    const size = options.size ?? 424;
+    const crop = options.crop === undefined || options.crop === 'auto' ? autoCrop(size) : options.crop;
+    return crop && crop > size
+      ? [{ key: 'crop', message: `${crop} px is larger than the ${size}-px images this source generates, so every image would be skipped. Set crop to at most ${size}, auto, or null for no crop.` }]
+      : [];
+  },
   create(options, ctx) {
     const count = options.count ?? 2000;
     const size = options.size ?? 424;

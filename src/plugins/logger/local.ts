@@ -5,6 +5,7 @@ import path from 'node:path';
 import { definePlugin } from '../../framework/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../framework/contracts.js';
 import type { RunMeta } from '../../tracking/runs/folder.js';
+import { appendFileChecked, writeFileAtomic } from '../../base/safe-write.js';
 
 export class LocalRunWriter implements RunLogger {
   private dir = '';
@@ -25,8 +26,15 @@ export class LocalRunWriter implements RunLogger {
       tags: { ...previous?.tags, ...run.tags },
       artifacts: previous?.artifacts ?? [],
     };
-    await fs.writeFile(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
     await this.writeMeta();
+    try {
+      await writeFileAtomic(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
+    } catch (e) {
+      // Not started, so the run will not end this logger: record the failure here.
+      Object.assign(this.meta, { status: 'FAILED', endTime: Date.now(), error: (e as Error).message });
+      await this.writeMeta().catch(() => undefined);
+      throw e;
+    }
   }
 
   async setTags(tags: Record<string, string>): Promise<void> {
@@ -45,24 +53,32 @@ export class LocalRunWriter implements RunLogger {
   }
 
   async end(status: RunStatus, summary: Record<string, unknown>): Promise<void> {
-    await this.flush();
-    Object.assign(this.meta, { status, endTime: Date.now() });
+    // meta.json is written last whatever failed before it, so the run never stays RUNNING; a failed
+    // write makes a finished run FAILED, naming the file.
+    let failure: unknown = null;
+    for (const write of [() => this.flush(), () => writeFileAtomic(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2))]) {
+      try {
+        await write();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    Object.assign(this.meta, { status: failure ? 'FAILED' : status, endTime: Date.now() });
     if (typeof summary.error === 'string') this.meta.error = summary.error;
-    await fs.writeFile(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2));
+    else if (failure) this.meta.error = (failure as Error).message;
     await this.writeMeta();
+    if (failure) throw failure;
   }
 
   private async flush(): Promise<void> {
     if (this.buffer.length === 0) return;
     const text = this.buffer.map((l) => `${l}\n`).join('');
     this.buffer = [];
-    await fs.appendFile(path.join(this.dir, 'metrics.jsonl'), text);
+    await appendFileChecked(path.join(this.dir, 'metrics.jsonl'), text);
   }
 
   private async writeMeta(): Promise<void> {
-    const file = path.join(this.dir, 'meta.json');
-    await fs.writeFile(`${file}.tmp`, JSON.stringify(this.meta, null, 2));
-    await fs.rename(`${file}.tmp`, file);
+    await writeFileAtomic(path.join(this.dir, 'meta.json'), JSON.stringify(this.meta, null, 2));
   }
 }
 

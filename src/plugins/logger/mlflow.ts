@@ -20,11 +20,15 @@ export interface MlflowLoggerOptions {
 /** Metric points wait at most this long before going up (or until a full batch of 1000). */
 const FLUSH_INTERVAL_MS = 2000;
 const FULL_BATCH = 1000;
+/** The first request at start waits this long, once: training must not wait on a silent server. */
+const START_PROBE_MS = 3000;
 /** end() waits at most this long for the last uploads, so a hanging server cannot hold the run. */
 const END_WAIT_MS = 120_000;
 
 export class MlflowRunLogger implements RunLogger {
   private readonly client: MlflowClient;
+  /** The first request only: a server that takes connections but never answers is given up on quickly. */
+  private readonly probe: MlflowClient;
   private run: MlflowRun | null = null;
   private info: RunInfo | null = null;
   private off = false;
@@ -46,6 +50,12 @@ export class MlflowRunLogger implements RunLogger {
       backoffMs: 250,
       warn: (m) => ctx.log(`mlflow: ${m}`),
     });
+    this.probe = new MlflowClient({
+      trackingUri: options.tracking_uri,
+      timeoutMs: START_PROBE_MS,
+      retries: 0,
+      warn: (m) => ctx.log(`mlflow: ${m}`),
+    });
   }
 
   /** The server run, once start() made or found one (null when MLflow logging is off). */
@@ -56,7 +66,7 @@ export class MlflowRunLogger implements RunLogger {
   async start(info: RunInfo): Promise<void> {
     this.info = info;
     try {
-      const exp = await this.client.getOrCreateExperiment(this.options.experiment);
+      const exp = await this.probe.getOrCreateExperiment(this.options.experiment);
       const link = await readLink(info.runDir);
       const runName = this.options.run_name ?? info.runName;
       // A resumed run (same local id) continues its server run.

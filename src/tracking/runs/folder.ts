@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { MetricPoint, RunStatus } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import { didYouMean } from '../../base/suggest.js';
+import { writeFileAtomic } from '../../base/safe-write.js';
 
 export interface RunMeta {
   runId: string;
@@ -41,6 +42,16 @@ export interface LocalRun {
 }
 
 const STATUSES: RunStatus[] = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED'];
+
+/** meta.json of a run folder, or null when `dir` is not a readable run folder. */
+export async function readRunMeta(dir: string): Promise<RunMeta | null> {
+  try {
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as RunMeta;
+    return meta && typeof meta === 'object' && STATUSES.includes(meta.status) ? meta : null;
+  } catch {
+    return null;
+  }
+}
 
 export async function readRunFolder(dir: string): Promise<LocalRun> {
   dir = path.resolve(dir);
@@ -93,8 +104,16 @@ export async function readMetrics(file: string): Promise<MetricPoint[]> {
   return out;
 }
 
-/** Run folders (those with meta.json) directly under `root`, oldest first. */
-export async function listRunFolders(root: string): Promise<LocalRun[]> {
+/** Says that a damaged run folder was left out (stderr by default: stdout may be JSON). */
+export type RunWarning = (message: string) => void;
+const warnOnStderr: RunWarning = (m) => process.stderr.write(`gzx: warning: ${m}\n`);
+
+/**
+ * Run folders (those with meta.json) directly under `root`, oldest first. A folder that cannot be
+ * read (a damaged meta.json, summary.json, …) is left out with one warning naming it, so one broken
+ * run never hides the others.
+ */
+export async function listRunFolders(root: string, warn: RunWarning = warnOnStderr): Promise<LocalRun[]> {
   root = path.resolve(root);
   let entries: import('node:fs').Dirent[];
   try {
@@ -107,19 +126,38 @@ export async function listRunFolders(root: string): Promise<LocalRun[]> {
   }
   const runs: LocalRun[] = [];
   for (const e of entries) {
-    if (e.isDirectory() && existsSync(path.join(root, e.name, 'meta.json'))) runs.push(await readRunFolder(path.join(root, e.name)));
+    if (!e.isDirectory() || !existsSync(path.join(root, e.name, 'meta.json'))) continue;
+    const run = await readRunOrWarn(path.join(root, e.name), warn);
+    if (run) runs.push(run);
   }
   return runs.sort((a, b) => a.meta.startTime - b.meta.startTime || a.id.localeCompare(b.id));
 }
 
-/** Each reference is a run id under `root` or a path to a run folder. */
-export async function resolveRuns(root: string, refs: string[]): Promise<LocalRun[]> {
+/** The run, or null after one warning naming the folder and what is wrong with it. */
+async function readRunOrWarn(dir: string, warn: RunWarning): Promise<LocalRun | null> {
+  try {
+    return await readRunFolder(dir);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    warn(`skipped run folder ${dir}: ${e.message}`);
+    return null;
+  }
+}
+
+/**
+ * Each reference is a run id under `root` or a path to a run folder. A damaged one is left out with
+ * a warning (`min` runs must remain readable, else the first damage is the error).
+ */
+export async function resolveRuns(root: string, refs: string[], warn: RunWarning = warnOnStderr, min = 1): Promise<LocalRun[]> {
   const out: LocalRun[] = [];
+  const damaged: string[] = [];
   for (const ref of refs) {
     const underRoot = path.resolve(root, ref);
-    if (existsSync(path.join(underRoot, 'meta.json'))) out.push(await readRunFolder(underRoot));
-    else if (existsSync(path.join(path.resolve(ref), 'meta.json'))) out.push(await readRunFolder(ref));
-    else {
+    const dir = existsSync(path.join(underRoot, 'meta.json')) ? underRoot : existsSync(path.join(path.resolve(ref), 'meta.json')) ? ref : null;
+    if (dir !== null) {
+      const run = await readRunOrWarn(dir, (m) => damaged.push(m));
+      if (run) out.push(run);
+    } else {
       let known: string[] = [];
       try {
         known = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
@@ -131,13 +169,13 @@ export async function resolveRuns(root: string, refs: string[]): Promise<LocalRu
       );
     }
   }
+  if (damaged.length > 0 && out.length < min) throw new UserError(`${damaged[0]}. Repair or remove that folder.`);
+  for (const m of damaged) warn(m);
   return out;
 }
 
 export async function writeMlflowLink(dir: string, link: MlflowLink): Promise<void> {
-  const file = path.join(dir, 'mlflow.json');
-  await fs.writeFile(`${file}.tmp`, `${JSON.stringify(link, null, 2)}\n`);
-  await fs.rename(`${file}.tmp`, file);
+  await writeFileAtomic(path.join(dir, 'mlflow.json'), `${JSON.stringify(link, null, 2)}\n`);
 }
 
 /** Files (not folders) below `rel` in the run folder, as run-relative paths with sizes. */

@@ -130,16 +130,14 @@ function describeFailure(e: unknown): string {
   return message;
 }
 
+/** An image smaller than the crop is a bad image like an unreadable one: on_bad_image decides. */
 function checkCrop(path: string, crop: number, width: number, height: number): void {
   if (crop > width || crop > height) {
-    throw new UserError(
-      `Centre crop ${crop} px is larger than image ${path} (${width}×${height}). ` +
-        `Lower the crop in the data options to at most ${Math.min(width, height)}.`,
-    );
+    throw new BadImageError(path, `${width}×${height} px, smaller than the centre crop of ${crop} px (data.with.crop)`);
   }
 }
 
-/** Decodes one image. Unreadable or corrupt files throw BadImageError; a crop larger than the image throws UserError. */
+/** Decodes one image. Unreadable or corrupt files, and images smaller than the crop, throw BadImageError. */
 export async function decodeImage(path: string, opts: DecodeOptions): Promise<RawImage> {
   const { crop, size } = opts;
   if (!Number.isInteger(size) || size < 1) throw new UserError(`Image size must be a positive integer, got ${size}.`);
@@ -186,7 +184,7 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
     }
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: size, height: size, channels: 3 };
   } catch (e) {
-    if (e instanceof UserError) throw e;
+    if (e instanceof UserError || e instanceof BadImageError) throw e;
     throw new BadImageError(path, describeFailure(e));
   }
 }

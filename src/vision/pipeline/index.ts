@@ -21,6 +21,11 @@ import { deserializeError, type SerializedError, type WorkerInit } from './messa
 
 export { decodeImage, toFloat, BadImageError, planCentreCrop } from './decode.js';
 
+/** Skipped images named on the console; all of them go to the run's SKIPPED_IMAGES_FILE. */
+const MAX_SKIPS_PRINTED = 20;
+/** The run folder's list of skipped images: one `path<TAB>reason` line each. */
+export const SKIPPED_IMAGES_FILE = 'skipped-images.txt';
+
 /** Most workers `workers: auto` starts: each loads the plugin modules, and training needs cores too. */
 const MAX_AUTO_WORKERS = 8;
 
@@ -268,7 +273,7 @@ export class ImagePipeline {
         } catch (e) {
           throw this.explain(e, job, req.samples);
         }
-        for (const s of done.skipped) if (!this.skippedByPath.has(s.path)) this.skippedByPath.set(s.path, s.reason);
+        for (const s of done.skipped) this.noteSkipped(s.path, s.reason);
         if (done.kept.length === 0) continue;
         const samples = done.kept.map((pos) => req.samples[job.items[pos].sampleIndex]);
         yield {
@@ -310,6 +315,15 @@ export class ImagePipeline {
       );
     }
     return e instanceof Error ? e : new Error(String(e));
+  }
+
+  /** Records a skipped image once and names it on the console (the first MAX_SKIPS_PRINTED of them). */
+  private noteSkipped(file: string, reason: string): void {
+    if (this.skippedByPath.has(file)) return;
+    this.skippedByPath.set(file, reason);
+    const n = this.skippedByPath.size;
+    if (n <= MAX_SKIPS_PRINTED) this.log(`skipped image ${file}: ${reason} (data.with.on_bad_image: skip)`);
+    if (n === MAX_SKIPS_PRINTED) this.log(`more images may be skipped: they are counted, not printed here; a run lists them all in ${SKIPPED_IMAGES_FILE}`);
   }
 
   /** Images dropped as unreadable so far (each path once), under badImagePolicy 'skip'. */

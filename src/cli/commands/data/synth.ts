@@ -23,6 +23,8 @@ export default class DataSynth extends GzxCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(DataSynth);
     const { writeSyntheticDataset } = await import('../../../galaxy/synth/dataset.js');
+    const { checkOutputPath } = await import('../../../base/output-path.js');
+    await checkOutputPath(flags.out, 'folder', '--out');
     const tty = process.stderr.isTTY;
     const result = await writeSyntheticDataset(
       { dir: flags.out, count: flags.count, size: flags.size, seed: flags.seed, testCount: flags['test-count'], force: flags.force },

@@ -17,7 +17,7 @@ export default class RunsCompare extends GzxCommand {
     const { argv, flags } = await this.parse(RunsCompare);
     const refs = argv as string[];
     if (refs.length < 2) throw new UserError('runs compare needs at least two runs, e.g. `gzx runs compare <id> <id>` (ids from `gzx runs list`).', 2);
-    const comparison = compareRuns(await resolveRuns(flags.dir, refs));
+    const comparison = compareRuns(await resolveRuns(flags.dir, refs, undefined, 2));
     process.stdout.write(flags.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${compareTable(comparison)}\n`);
   }
 }
