@@ -6,7 +6,8 @@ import YAML from 'yaml';
 import { UserError } from '../core/errors.js';
 import { loadModel } from '../core/model-io.js';
 import { decodeImage, toFloat, BadImageError } from '../core/pipeline/decode.js';
-import type { RawImage } from '../core/contracts.js';
+import type { AffineDraw, RawImage } from '../core/contracts.js';
+import { applyAffineDraw, multiply } from '../core/pipeline/warp.js';
 import { GalaxyNormalisation, galaxyNormalise } from '../core/layers/index.js';
 import { openSolutionsWriter } from './csv.js';
 import { NUM_COLUMNS } from './tree.js';
@@ -68,27 +69,26 @@ export function parseTtaSpec(spec: string): TtaView[] {
   return views;
 }
 
-/** Applies a view to an NHWC batch. Right angles are exact (transpose/reverse), others interpolate. */
-export function applyView(x: tf.Tensor4D, view: TtaView): tf.Tensor4D {
-  return tf.tidy(() => {
-    let y = x;
-    const [batch, height, width] = x.shape;
-    if (view.scale !== 1) {
-      // A box of side 1/scale about the centre, resized back: zoom in (>1) or out (<1, black sky around).
-      const h = 0.5 / view.scale;
-      const boxes = tf.tensor2d(Array.from({ length: batch }, () => [0.5 - h, 0.5 - h, 0.5 + h, 0.5 + h]));
-      const index = tf.range(0, batch, 1, 'int32') as tf.Tensor1D;
-      y = tf.image.cropAndResize(y, boxes, index, [height, width], 'bilinear', 0);
-    }
-    const angle = ((view.rotate % 360) + 360) % 360;
-    if (angle % 90 === 0) {
-      for (let k = 0; k < angle / 90; k++) y = tf.reverse(tf.transpose(y, [0, 2, 1, 3]), 1);
-    } else {
-      y = tf.image.rotateWithOffset(y, (angle * Math.PI) / 180, 0);
-    }
-    if (view.flip) y = tf.reverse(y, 2);
-    return y;
-  });
+/**
+ * The view's affine map for src/core/pipeline/warp.ts: output offset from the centre → source
+ * offset. Rotating by θ (counter-clockwise as displayed, as the right-angle turns have always been),
+ * zooming by `scale` about the centre, then mirroring columns: M = R(θ) · F / scale.
+ */
+export function viewMatrix(view: TtaView): AffineDraw['matrix'] {
+  const t = (view.rotate * Math.PI) / 180;
+  const rotation: AffineDraw['matrix'] = [Math.cos(t), -Math.sin(t), Math.sin(t), Math.cos(t)];
+  const mirrorScale: AffineDraw['matrix'] = [(view.flip ? -1 : 1) / view.scale, 0, 0, 1 / view.scale];
+  return multiply(rotation, mirrorScale);
+}
+
+/**
+ * Applies a view to a decoded image, in the image pipeline rather than as a TensorFlow.js op, so
+ * every backend runs every view (the native backend has no `RotateWithOffset` kernel). Right angles
+ * and mirrors copy pixels exactly; other angles and scales are one bilinear pass with black sky
+ * (zero padding) where the view leaves the image.
+ */
+export function applyView(image: RawImage, view: TtaView): RawImage {
+  return applyAffineDraw(image, { matrix: viewMatrix(view), padding: 'zeros' });
 }
 
 // ---------- model ----------
@@ -186,24 +186,20 @@ export function predictImages(predictor: LoadedPredictor, images: RawImage[], vi
   const n = images.length;
   const sum = new Float32Array(n * NUM_COLUMNS);
   const { size } = predictor;
-  const batch = tf.tensor4d(toFloat(images), [n, size, size, 3]);
-  try {
-    for (const view of views) {
-      const out = tf.tidy(() => {
-        let y = predictor.model.predict(applyView(batch, view)) as tf.Tensor2D;
-        if (!predictor.normalisedInModel) y = galaxyNormalise(y);
-        return y;
-      });
-      const values = out.dataSync();
-      const shape = out.shape;
-      out.dispose();
-      if (shape[1] !== NUM_COLUMNS) {
-        throw new UserError(`${predictor.modelDir}: the model outputs ${shape[1]} values per image, not the ${NUM_COLUMNS} Galaxy Zoo answers.`);
-      }
-      for (let i = 0; i < values.length; i++) sum[i] += values[i];
+  for (const view of views) {
+    const out = tf.tidy(() => {
+      const batch = tf.tensor4d(toFloat(images.map((image) => applyView(image, view))), [n, size, size, 3]);
+      let y = predictor.model.predict(batch) as tf.Tensor2D;
+      if (!predictor.normalisedInModel) y = galaxyNormalise(y);
+      return y;
+    });
+    const values = out.dataSync();
+    const shape = out.shape;
+    out.dispose();
+    if (shape[1] !== NUM_COLUMNS) {
+      throw new UserError(`${predictor.modelDir}: the model outputs ${shape[1]} values per image, not the ${NUM_COLUMNS} Galaxy Zoo answers.`);
     }
-  } finally {
-    batch.dispose();
+    for (let i = 0; i < values.length; i++) sum[i] += values[i];
   }
   const rows: Float32Array[] = [];
   for (let r = 0; r < n; r++) {
