@@ -10,7 +10,7 @@ import { runExperiment, type RunResult } from '../core/run.js';
 import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from '../core/lr-find.js';
 import { UserError } from '../core/errors.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
-import { gitCommitOf } from '../mlflow/tags.js';
+import { sourceTags } from '../mlflow/tags.js';
 
 
 /** The run folder is the source of truth, so the `local` logger is always on. */
@@ -63,12 +63,6 @@ async function readMeta(runDir: string): Promise<{ configPath: string; status: s
   }
 }
 
-/** Where the experiment came from, recorded with the run (and shown by MLflow). */
-function sourceTags(resolved: ResolvedExperiment): Record<string, string> {
-  const commit = gitCommitOf(resolved.configDir);
-  return commit ? { 'mlflow.source.git.commit': commit } : {};
-}
-
 export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
   const { registry, resolved } = await resolveForRun(req);
   return runExperiment(resolved, {
@@ -78,7 +72,7 @@ export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
     resumeDir: req.resumeDir,
     signal: req.signal,
     log: req.log,
-    tags: sourceTags(resolved),
+    tags: sourceTags(resolved.configDir),
   });
 }
 

@@ -103,7 +103,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     runName: config.name,
     runDir,
     config: config as unknown as Record<string, unknown>,
-    params: flattenParams(config),
+    params: resolvedParams(config, backend),
     description: config.description,
     configPath: resolved.configPath,
     configHash: resolved.hash,
@@ -138,6 +138,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     const { splits, head, model, layerGroups, phases } = session;
     dataModule = session.dataModule;
     dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, ...splits.split?.details };
+    for (const lg of loggers) await lg.logParams?.({ 'train.cache_images': String(session.cacheImages) });
     const optimizer = new Optimizer(config.train.optimizer);
     let metricPoints = checkpoint?.metricsLines ?? 0;
     const counter: RunLogger = {
@@ -343,6 +344,18 @@ export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
   };
 }
 
+/**
+ * The config flattened to params, with what `auto` became in this run: the backend and the image
+ * workers are known now; `train.cache_images` once the data is (logged then with logParams).
+ */
+function resolvedParams(config: ExperimentConfig, backend: BackendReport): Record<string, string> {
+  const params = flattenParams(config);
+  params.backend = backend.name;
+  params['train.workers'] = String(imageWorkerCount(config.train.workers));
+  if (config.train.cache_images === 'auto') delete params['train.cache_images'];
+  return params;
+}
+
 export async function newRunDir(config: ExperimentConfig): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const safeName = config.name.replace(/[^A-Za-z0-9_.-]+/g, '-');
@@ -353,8 +366,12 @@ export async function newRunDir(config: ExperimentConfig): Promise<string> {
       await fs.mkdir(dir, { recursive: false });
       return dir;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') await fs.mkdir(path.dirname(dir), { recursive: true });
-      else if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        // No output folder yet: make it and try the same name again (it is no duplicate).
+        await fs.mkdir(path.dirname(dir), { recursive: true });
+        i--;
+      } else if (code !== 'EEXIST') throw e;
     }
   }
 }

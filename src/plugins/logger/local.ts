@@ -10,6 +10,7 @@ export class LocalRunWriter implements RunLogger {
   private dir = '';
   private meta!: RunMeta & { artifacts: string[] };
   private buffer: string[] = [];
+  private params: Record<string, string> = {};
 
   async start(run: RunInfo): Promise<void> {
     this.dir = run.runDir;
@@ -25,8 +26,14 @@ export class LocalRunWriter implements RunLogger {
       tags: { ...previous?.tags, ...run.tags },
       artifacts: previous?.artifacts ?? [],
     };
-    await fs.writeFile(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
+    this.params = { ...run.params };
+    await fs.writeFile(path.join(this.dir, 'params.json'), JSON.stringify(this.params, null, 2));
     await this.writeMeta();
+  }
+
+  async logParams(params: Record<string, string>): Promise<void> {
+    Object.assign(this.params, params);
+    await fs.writeFile(path.join(this.dir, 'params.json'), JSON.stringify(this.params, null, 2));
   }
 
   async setTags(tags: Record<string, string>): Promise<void> {

@@ -7,7 +7,8 @@ import { definePlugin, type PluginContext } from '../../core/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../core/contracts.js';
 import { UserError } from '../../core/errors.js';
 import { MlflowApiError, MlflowClient, MlflowUnreachableError, normaliseTrackingUri, type Metric, type MlflowRun } from '../../mlflow/client.js';
-import { runTags, gitCommitOf } from '../../mlflow/tags.js';
+import { runTags } from '../../mlflow/tags.js';
+import { metricTags, mlflowMetrics, mlflowParams, mlflowRunName } from '../../mlflow/view.js';
 import { type MlflowLink, writeMlflowLink } from '../../core/runs/folder.js';
 import { DEFAULT_ARTIFACTS, diffParams, findOrCreateServerRun, syncArtifacts } from '../../core/runs/sync.js';
 
@@ -58,16 +59,13 @@ export class MlflowRunLogger implements RunLogger {
     try {
       const exp = await this.client.getOrCreateExperiment(this.options.experiment);
       const link = await readLink(info.runDir);
-      const runName = this.options.run_name ?? info.runName;
+      const runName = this.options.run_name ?? mlflowRunName(info);
       // A resumed run (same local id) continues its server run.
       const { run } = await findOrCreateServerRun(this.client, { runId: info.runId, runName, startTime: info.startTime, link }, exp.experimentId);
       this.run = run;
       if (run.status !== 'RUNNING') await this.client.updateRun(run.runId, { status: 'RUNNING' });
-      const tags = runTags(
-        { ...info, runName, tags: info.tags },
-        { gitCommit: info.tags['mlflow.source.git.commit'] ?? gitCommitOf(this.ctx.configDir) },
-      );
-      const { params, conflicts } = diffParams(run.params, info.params);
+      const tags = { ...runTags(info), 'mlflow.runName': runName };
+      const { params, conflicts } = diffParams(run.params, mlflowParams(info.params));
       if (conflicts.length > 0) {
         this.ctx.log(`mlflow: the server run ${run.runId} already has other values for ${conflicts.join(', ')}; MLflow params cannot change.`);
       }
@@ -87,9 +85,16 @@ export class MlflowRunLogger implements RunLogger {
     this.enqueue(() => this.client.logBatch(this.run!.runId, { tags }));
   }
 
+  /** Params resolved during the run (e.g. `train.cache_images: auto` once the data is known). */
+  logParams(params: Record<string, string>): void {
+    this.enqueue(() => this.client.logBatch(this.run!.runId, { params: mlflowParams(params) }));
+  }
+
   logMetrics(points: MetricPoint[]): void {
     if (this.off) return;
-    for (const p of points) this.pending.push({ key: p.key, value: p.value, step: p.step, timestamp: p.timestamp });
+    const tags = metricTags(points);
+    if (Object.keys(tags).length > 0) this.enqueue(() => this.client.logBatch(this.run!.runId, { tags }));
+    this.pending.push(...mlflowMetrics(points));
     if (this.pending.length >= FULL_BATCH) this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
