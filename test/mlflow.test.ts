@@ -425,3 +425,49 @@ train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 2}]}
     await rm(dir, { recursive: true, force: true });
   }, 300_000);
 });
+
+describe.skipIf(!server)('a sweep in MLflow', () => {
+  it('is a parent run named by the sweep id; each trial a child run named by its overrides', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gzx-mlflow-sweep-'));
+    const config = path.join(dir, 'swept.yaml');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      config,
+      `name: swept
+seed: 3
+output_dir: runs
+data: {use: synthetic, with: {dir: data, count: 100, size: 96, seed: 42}}
+augment: []
+backbone: {use: simple-cnn, with: {channels: [8, 16]}}
+head: {use: galaxy-zoo, with: {hidden: 16}}
+logger: [{use: mlflow, with: {experiment: gzx-sweep}}]
+train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
+`,
+    );
+    const r = await promisify(execFile)('node', [BIN, 'sweep', config, '-p', 'train.lr=0.003,0.01'], {
+      cwd: dir,
+      env: { ...process.env, MLFLOW_TRACKING_URI: server!.uri, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+    const sweepDir = /sweep finished: (\S+)/.exec(r.stdout)![1];
+    const sweepId = path.basename(sweepDir);
+    const exp = await restGet(server!.uri, 'experiments/get-by-name', { experiment_name: 'gzx-sweep' });
+    const all = (await restPost(server!.uri, 'runs/search', { experiment_ids: [exp.experiment.experiment_id] })).runs as {
+      info: { run_id: string; status: string; run_name: string; artifact_uri: string };
+      data: { tags?: { key: string; value: string }[]; metrics?: { key: string; value: number }[]; params?: { key: string; value: string }[] };
+    }[];
+    const tagsOf = (run: (typeof all)[number]) => Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    const parent = all.find((run) => tagsOf(run)['gzx.sweep_id'] === sweepId && !tagsOf(run)['mlflow.parentRunId'])!;
+    expect(parent.info.run_name).toBe(sweepId);
+    expect(parent.info.status).toBe('FINISHED');
+    const children = all.filter((run) => tagsOf(run)['mlflow.parentRunId'] === parent.info.run_id);
+    expect(children.map((c) => c.info.run_name).sort()).toEqual(['lr=0.003', 'lr=0.01']);
+    for (const c of children) expect(c.info.status).toBe('FINISHED');
+    const summary = JSON.parse(await readFile(path.join(sweepDir, 'summary.json'), 'utf8'));
+    const best = Math.min(...summary.rows.map((row: { best_valid_rmse: number }) => row.best_valid_rmse));
+    expect(parent.data.metrics?.find((m) => m.key === 'best_valid_rmse')?.value).toBeCloseTo(best, 6);
+    expect(Object.fromEntries((parent.data.params ?? []).map((p) => [p.key, p.value]))).toMatchObject({ 'sweep.train.lr': '0.003,0.01', 'sweep.method': 'grid' });
+    const artifacts = await listArtifactsRest(server!.uri, parent.info.artifact_uri);
+    expect([...artifacts.keys()].sort()).toEqual(['summary.csv', 'summary.json', 'sweep.yaml']);
+    await rm(dir, { recursive: true, force: true });
+  }, 300_000);
+});

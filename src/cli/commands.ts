@@ -7,6 +7,7 @@ import Show from './commands/show.js';
 import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
+import Sweep from './commands/sweep.js';
 import LrFind from './commands/lr-find.js';
 import Doctor from './commands/doctor.js';
 import RunsList from './commands/runs/list.js';
@@ -24,6 +25,7 @@ export const COMMANDS: Record<string, Command.Class> = {
   plugins: Plugins,
   validate: Validate,
   run: Run,
+  sweep: Sweep,
   'lr-find': LrFind,
   'runs:list': RunsList,
   'runs:compare': RunsCompare,

@@ -71,4 +71,16 @@ export interface ExperimentConfig {
   schedule: PluginRef;
   logger: PluginRef[];
   train: TrainConfig;
+  /** Trials for `gzx sweep`; `gzx run` ignores it. */
+  sweep?: SweepBlock;
+}
+
+export interface SweepBlock {
+  method: 'grid' | 'random';
+  trials?: number;
+  seed: number;
+  /** Dotted key → a list of values or a spec string (`a,b`, `range(…)`, `choice(…)`, `interval(…)`). */
+  params: Record<string, string | number | boolean | unknown[]>;
+  launcher: 'local';
+  jobs: number;
 }

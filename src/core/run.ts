@@ -66,6 +66,8 @@ export interface RunOptions {
   hooks?: RunHooks;
   /** An existing run folder to continue from its last checkpoint. */
   resumeDir?: string;
+  /** The run folder to create, instead of a new one under output_dir (a sweep trial's). */
+  runDir?: string;
   /** Tags known before the run starts (e.g. the source's git commit), kept in meta.json. */
   tags?: Record<string, string>;
   signal?: AbortSignal;
@@ -85,7 +87,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   const started = Date.now();
   const backend = await selectBackend(config.backend, log);
 
-  const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : await newRunDir(config);
+  const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : opts.runDir ? path.resolve(opts.runDir) : await newRunDir(config);
   const runId = path.basename(runDir);
   await fs.mkdir(path.join(runDir, 'artifacts'), { recursive: true });
   const checkpoint = opts.resumeDir ? await readCheckpointState(runDir) : null;
