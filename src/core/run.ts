@@ -139,7 +139,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
     const { splits, head, model, layerGroups, phases } = session;
     dataModule = session.dataModule;
-    dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, ...splits.split?.details };
+    dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, crop: splits.crop, ...splits.split?.details };
     for (const lg of loggers) await lg.logParams?.({ 'train.cache_images': String(session.cacheImages) });
     const optimizer = new Optimizer(config.train.optimizer);
     let metricPoints = checkpoint?.metricsLines ?? 0;

@@ -126,9 +126,20 @@ async function readRunConfig(file: string): Promise<RunConfigHints> {
   const crop = doc?.data?.with?.crop;
   const phases: { size?: number }[] = Array.isArray(doc?.train?.phases) ? doc.train.phases : [];
   const lastSize = phases.length ? phases[phases.length - 1]?.size : undefined;
-  // The data plugins read crop 0 as "no crop", like null.
-  const cropValue = crop === 0 || crop === null ? null : typeof crop === 'number' ? crop : undefined;
+  // The data plugins read crop 0 as "no crop", like null; `auto` is what the run's summary.json recorded.
+  const resolvedCrop = crop === 'auto' ? await recordedCrop(path.join(path.dirname(file), 'summary.json')) : crop;
+  const cropValue = resolvedCrop === 0 || resolvedCrop === null ? null : typeof resolvedCrop === 'number' ? resolvedCrop : undefined;
   return { crop: cropValue, size: lastSize ?? doc?.train?.size, file };
+}
+
+/** The centre crop a run's data plugin chose (summary.json `data.crop`), if the run recorded it. */
+async function recordedCrop(summaryFile: string): Promise<number | null | undefined> {
+  try {
+    const crop = JSON.parse(await fs.readFile(summaryFile, 'utf8'))?.data?.crop;
+    return crop === null || typeof crop === 'number' ? crop : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
