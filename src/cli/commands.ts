@@ -8,6 +8,7 @@ import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
 import Sweep from './commands/sweep.js';
+import SweepStatus from './commands/sweep/status.js';
 import Ensemble from './commands/ensemble.js';
 import LrFind from './commands/lr-find.js';
 import Doctor from './commands/doctor.js';
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, Command.Class> = {
   validate: Validate,
   run: Run,
   sweep: Sweep,
+  'sweep:status': SweepStatus,
   ensemble: Ensemble,
   'lr-find': LrFind,
   'runs:list': RunsList,

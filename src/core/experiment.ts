@@ -81,6 +81,16 @@ export interface SweepBlock {
   seed: number;
   /** Dotted key → a list of values or a spec string (`a,b`, `range(…)`, `choice(…)`, `interval(…)`). */
   params: Record<string, string | number | boolean | unknown[]>;
-  launcher: 'local';
+  launcher: 'local' | 'slurm';
   jobs: number;
+  /** Options of the slurm launcher (src/sweep/slurm.ts). */
+  slurm?: {
+    partition?: string;
+    time?: string;
+    cpus_per_task?: number;
+    mem?: string;
+    gpus?: number;
+    max_parallel?: number;
+    extra?: string[];
+  };
 }

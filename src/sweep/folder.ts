@@ -24,6 +24,7 @@ export interface SweepRecord {
   seed: number;
   launcher: string;
   jobs: number;
+  slurm?: import('./slurm.js').SlurmOptions;
   created: string;
   trials: { index: number; name: string; overrides: string[] }[];
 }

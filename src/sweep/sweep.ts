@@ -11,9 +11,11 @@ import type { ExperimentConfig } from '../core/experiment.js';
 import { UserError, isUserError } from '../core/errors.js';
 import { createRegistry } from '../plugins/index.js';
 import { expandTrials, parseParamFlag, parseParamSpace, type ParamSpace, type SweepMethod, type Trial } from './spec.js';
-import { SWEEP_FILE, attemptName, attemptsOf, bestRow, pad, trialRows, writeSummary, type SweepRecord, type TrialRow } from './folder.js';
+import { SWEEP_FILE, attemptName, attemptsOf, bestRow, pad, readSweepRecord, trialRows, writeSummary, type SweepRecord, type TrialRow } from './folder.js';
 import { launchLocal, type LaunchItem } from './local.js';
 import { closeParentRun, openParentRun } from './mlflow.js';
+import { activeTrials, submitSlurm, type SlurmOptions } from './slurm.js';
+import { existsSync } from 'node:fs';
 import { TRIAL_NAME_TAG } from '../mlflow/view.js';
 import { formatTable } from '../core/runs/table.js';
 
@@ -27,6 +29,8 @@ export interface SweepRequest {
   seed?: number;
   launcher?: string;
   jobs?: number;
+  /** Options of the slurm launcher (over the config's sweep.slurm). */
+  slurm?: SlurmOptions;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
@@ -43,7 +47,7 @@ export interface PreparedSweep {
   trials: PreparedTrial[];
 }
 
-export const LAUNCHERS = ['local'] as const;
+export const LAUNCHERS = ['local', 'slurm'] as const;
 
 /** The trial file `gzx run --trial` reads. */
 export interface TrialFile {
@@ -112,6 +116,7 @@ export async function prepareSweep(req: SweepRequest): Promise<PreparedSweep> {
     seed: plan.seed,
     launcher,
     jobs,
+    ...(launcher === 'slurm' ? { slurm: { ...block?.slurm, ...Object.fromEntries(Object.entries(req.slurm ?? {}).filter(([, v]) => v !== undefined)) } } : {}),
     created: new Date().toISOString(),
     trials: trials.map((t) => ({ index: t.index, name: t.name, overrides: t.overrides })),
   };
@@ -122,9 +127,11 @@ export interface SweepResult {
   id: string;
   dir: string;
   rows: TrialRow[];
-  /** Trials run this time (the others had finished before). */
+  /** Trials run (or submitted) this time (the others had finished before, or are still queued). */
   ran: number;
-  status: 'FINISHED' | 'FAILED' | 'KILLED';
+  /** SUBMITTED: handed to Slurm; `gzx sweep status` follows it. */
+  status: 'FINISHED' | 'FAILED' | 'KILLED' | 'SUBMITTED';
+  jobId?: string;
 }
 
 export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Promise<SweepResult> {
@@ -138,14 +145,19 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
   await fs.writeFile(path.join(dir, SWEEP_FILE), YAML.stringify(record, { lineWidth: 0 }));
 
   const before = await trialRows(dir, record);
-  const todo = trials.filter((t) => before[t.index - 1].status !== 'FINISHED');
-  const done = trials.length - todo.length;
+  const slurm = record.launcher === 'slurm';
+  // Trials Slurm still has queued or running are neither finished nor to be submitted again.
+  const active = slurm ? await activeTrials(dir) : new Map<number, string>();
+  const todo = trials.filter((t) => before[t.index - 1].status !== 'FINISHED' && !active.has(t.index));
+  const done = trials.filter((t) => before[t.index - 1].status === 'FINISHED').length;
   log(
     `sweep ${sweep.id}: ${trials.length} trial(s) in ${dir}` +
       (done ? `; ${done} finished before (skipped)` : '') +
-      (todo.length ? `; running ${todo.length}` : '; nothing left to run'),
+      (active.size ? `; ${active.size} still queued or running in Slurm` : '') +
+      (todo.length ? `; ${slurm ? 'submitting' : 'running'} ${todo.length}` : '; nothing left to run'),
   );
-  const parent = todo.length ? await openParentRun(dir, record, sweep.base.config, sweep.base.configDir, log) : null;
+  // Also when nothing is left to run: a parent left RUNNING by a Slurm sweep gets its result now.
+  const parent = todo.length || (existsSync(path.join(dir, 'mlflow.json')) && active.size === 0) ? await openParentRun(dir, record, sweep.base.config, sweep.base.configDir, log) : null;
 
   const items: (LaunchItem & { trial: PreparedTrial })[] = [];
   for (const t of todo) {
@@ -170,7 +182,13 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
     items.push({ trialFile: file, logFile: path.join(dir, 'trials', `${pad(t.index)}.log`), label: `trial ${t.index}/${trials.length} (${t.name})`, trial: t });
   }
 
-  let finishedNow = 0;
+  if (slurm && todo.length) {
+    const jobId = await submitSlurm(dir, sweep.id, todo.map((t) => t.index), record.slurm ?? {});
+    await writeSummary(dir, record, await trialRows(dir, record));
+    log(`sweep: submitted Slurm job array ${jobId} (${todo.length} trial(s)); \`gzx sweep status ${path.relative(process.cwd(), dir) || dir}\` follows it, and the same \`gzx sweep\` command resubmits what did not finish`);
+    return { id: sweep.id, dir, rows: await trialRows(dir, record), ran: todo.length, status: 'SUBMITTED', jobId };
+  }
+
   await launchLocal(items, {
     jobs: record.jobs,
     signal: req.signal,
@@ -179,7 +197,6 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
       const rows = await trialRows(dir, record);
       await writeSummary(dir, record, rows);
       const row = rows[(item as (typeof items)[number]).trial.index - 1];
-      if (row.status === 'FINISHED') finishedNow++;
       const rmse = row.best_valid_rmse !== null ? `, best valid_rmse ${row.best_valid_rmse.toFixed(4)}` : '';
       const why = row.status === 'FINISHED' ? '' : ` (exit ${code ?? 'signal'}; output in ${path.relative(process.cwd(), item.logFile)})`;
       log(`sweep: ${item.label} ${row.status.toLowerCase()}${rmse}${row.wall_time_sec !== null ? ` in ${row.wall_time_sec}s` : ''}${why}`);
@@ -188,6 +205,7 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
 
   const rows = await trialRows(dir, record);
   await writeSummary(dir, record, rows);
+  if (active.size > 0) return { id: sweep.id, dir, rows, ran: 0, status: 'SUBMITTED' };
   const status = req.signal?.aborted ? 'KILLED' : rows.every((r) => r.status === 'FINISHED') ? 'FINISHED' : 'FAILED';
   if (parent) await closeParentRun(parent, dir, rows, status, log);
   return { id: sweep.id, dir, rows, ran: todo.length, status };
@@ -216,4 +234,21 @@ export function sweepsListTable(sweeps: { id: string; record: SweepRecord; rows:
     return [s.id, s.record.name, s.record.created.slice(0, 16).replace('T', ' '), `${s.rows.filter((r) => r.status === 'FINISHED').length}/${s.rows.length}`, best ? best.best_valid_rmse!.toFixed(4) : '-', best?.name ?? '-'];
   });
   return formatTable(header, body);
+}
+
+export interface SweepStatus {
+  id: string;
+  dir: string;
+  rows: TrialRow[];
+  /** Trial index → Slurm state (PENDING, RUNNING, …) of trials Slurm still has. */
+  active: Map<number, string>;
+}
+
+/** Where a sweep stands: its trials' run folders, and for a Slurm sweep what the queue still holds. Rewrites the summaries. */
+export async function sweepStatus(dir: string): Promise<SweepStatus> {
+  const record = await readSweepRecord(dir);
+  const rows = await trialRows(dir, record);
+  const active = record.launcher === 'slurm' ? await activeTrials(dir) : new Map<number, string>();
+  await writeSummary(dir, record, rows);
+  return { id: record.id, dir, rows, active };
 }

@@ -29,7 +29,14 @@ export default class Sweep extends GzxCommand {
     method: Flags.string({ options: ['grid', 'random'], description: 'grid (default): every combination; random: --trials seeded draws.' }),
     trials: Flags.integer({ min: 1, description: 'Number of trials of a random search.' }),
     seed: Flags.integer({ min: 0, description: 'Seed of the random search (default 0).' }),
-    launcher: Flags.string({ description: 'How trials run: local (default: child processes on this machine).' }),
+    launcher: Flags.string({ description: 'How trials run: local (default: child processes on this machine) or slurm (an sbatch job array).' }),
+    partition: Flags.string({ description: 'slurm: partition.', helpGroup: 'SLURM' }),
+    time: Flags.string({ description: 'slurm: wall-clock limit per trial, e.g. 1:00:00.', helpGroup: 'SLURM' }),
+    cpus: Flags.integer({ min: 1, description: 'slurm: CPUs per trial (--cpus-per-task).', helpGroup: 'SLURM' }),
+    mem: Flags.string({ description: 'slurm: memory per trial, e.g. 8G.', helpGroup: 'SLURM' }),
+    gpus: Flags.integer({ min: 0, description: 'slurm: GPUs per trial.', helpGroup: 'SLURM' }),
+    'max-parallel': Flags.integer({ min: 1, description: "slurm: trials running at once (the array's %N).", helpGroup: 'SLURM' }),
+    sbatch: Flags.string({ multiple: true, multipleNonGreedy: true, default: [], defaultHelp: async () => '', description: 'slurm: a further #SBATCH line, e.g. --sbatch=--account=astro. Repeatable.', helpGroup: 'SLURM' }),
     jobs: Flags.integer({ char: 'j', min: 1, description: 'Trials at once with the local launcher; the cores are split between them (default 1).' }),
     'dry-run': Flags.boolean({ default: false, description: 'Resolve and validate every trial, print them, run nothing.' }),
   };
@@ -46,6 +53,15 @@ export default class Sweep extends GzxCommand {
       seed: flags.seed,
       launcher: flags.launcher,
       jobs: flags.jobs,
+      slurm: {
+        partition: flags.partition,
+        time: flags.time,
+        cpus_per_task: flags.cpus,
+        mem: flags.mem,
+        gpus: flags.gpus,
+        max_parallel: flags['max-parallel'],
+        extra: flags.sbatch.length ? flags.sbatch : undefined,
+      },
     };
     const prepared = await prepareSweep(req);
     if (flags['dry-run']) {
@@ -65,6 +81,7 @@ export default class Sweep extends GzxCommand {
     process.on('SIGINT', onSigint);
     try {
       const result = await runSweep({ ...req, signal: controller.signal }, prepared);
+      if (result.status === 'SUBMITTED') return;
       this.log(sweepTable(result.rows));
       this.log(`sweep ${result.status.toLowerCase()}: ${result.dir} (summary.csv, summary.json)`);
       if (result.status === 'KILLED') process.exitCode = 130;
