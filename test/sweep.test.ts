@@ -106,7 +106,7 @@ describe('sweep validation', () => {
     // Trials are plain experiments: no sweep block in their config.
     expect(prepared.trials[0].resolved.config.sweep).toBeUndefined();
     expect(prepared.trials[0].resolved.yaml).not.toContain('sweep');
-    await expect(prepareSweep({ configFile: config, launcher: 'pbs' })).rejects.toThrow(/--launcher pbs: not a launcher gzx has \(local\)/);
+    await expect(prepareSweep({ configFile: config, launcher: 'pbs' })).rejects.toThrow(/--launcher pbs: not a launcher gzx has \(local, slurm\)/);
   });
 });
 
