@@ -1,6 +1,6 @@
 // `npm run bench`: runs every benchmark in its own child process (so peak RSS and the tfjs backend
 // of one do not leak into the other), writes bench/results.json and prints the tables.
-// Options: --only train|pipeline|e2e (comma-separated), --quick (shorter training measurements).
+// Options: --only train|pipeline|e2e|tta (comma-separated), --quick (shorter training measurements).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
-const BENCHES = ['pipeline', 'train', 'e2e'] as const;
+const BENCHES = ['pipeline', 'train', 'e2e', 'tta'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 function arg(name: string): string | undefined {
@@ -24,6 +24,9 @@ async function runChild(name: BenchName, out: string): Promise<void> {
   if (name === 'train') {
     const { runTrainBench } = await import('./train.js');
     metrics = await runTrainBench(process.argv.includes('--quick') ? { budgetMs: 1000, maxSteps: 2 } : {});
+  } else if (name === 'tta') {
+    const { runTtaBench } = await import('./tta.js');
+    metrics = await runTtaBench();
   } else if (name === 'e2e') {
     const { runEndToEndBench } = await import('./end-to-end.js');
     metrics = await runEndToEndBench();
@@ -99,6 +102,10 @@ async function main(): Promise<void> {
   if (Object.keys(metrics).some((k) => k.startsWith('e2e.'))) {
     const { formatEndToEndTable } = await import('./end-to-end.js');
     lines.push('## training from JPEGs through `gzx run` (img/s, and % of training time waiting for images)', formatEndToEndTable(metrics), '');
+  }
+  if (Object.keys(metrics).some((k) => k.startsWith('tta.'))) {
+    const { formatTtaTable } = await import('./tta.js');
+    lines.push('## test-time augmentation through `gzx predict` (images/s)', formatTtaTable(metrics), '');
   }
   lines.push(`wrote ${path.relative(ROOT, file)} (${Object.entries(results.seconds as Record<string, number>).map(([k, v]) => `${k} ${v}s`).join(', ')})`);
   const errors = Object.entries(results.errors as Record<string, string>);

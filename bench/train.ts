@@ -158,7 +158,7 @@ const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
  * ms per step: on a shared machine the wall clock includes waiting for a core, CPU time does not
  * (for single-threaded backends it is what an idle core would take).
  */
-async function timeSteps(
+export async function timeSteps(
   step: () => Promise<void>,
   budgetMs: number,
   maxSteps: number,

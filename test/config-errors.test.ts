@@ -31,7 +31,7 @@ describe('schema errors', () => {
     expect(err.exitCode).toBe(1);
     expect(err.message).toBe(
       `${shown(file)}:8:1: nmae: unknown key; allowed here: name, description, seed, plugins, output_dir, backend, ` +
-        'data, augment, backbone, head, schedule, logger, callbacks, train. Did you mean "name"?',
+        'data, augment, backbone, head, schedule, logger, callbacks, sweep, train. Did you mean "name"?',
     );
   });
 

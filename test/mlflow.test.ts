@@ -17,6 +17,7 @@ import { MlflowRunLogger, mlflowLogger } from '../src/plugins/logger/mlflow.js';
 import { readRunFolder } from '../src/tracking/runs/folder.js';
 import { syncRun } from '../src/tracking/runs/sync.js';
 import type { PluginContext } from '../src/framework/plugin.js';
+import { mlflowMetricKey, mlflowMetrics, mlflowParams } from '../src/tracking/mlflow/view.js';
 import { TEST_AUTH, authHeaders, deadUri, fakeRunInfo, restGet, restHistory, restPost, simulateTraining, startTestMlflowServer } from './helpers/mlflow.js';
 
 // The server requires HTTP Basic auth, so every call below also proves the credentials travel.
@@ -179,11 +180,16 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
     expect(got.info.end_time).toBeGreaterThan(0);
 
     const params = Object.fromEntries(got.data.params.map((p: { key: string; value: string }) => [p.key, p.value]));
-    expect(params).toEqual(info.params);
+    expect(params).toEqual(mlflowParams(info.params));
+    expect(Object.keys(params).some((k) => k.startsWith('logger.'))).toBe(false);
 
     const tags = Object.fromEntries(got.data.tags.map((t: { key: string; value: string }) => [t.key, t.value]));
     expect(tags).toMatchObject({
-      'mlflow.runName': 'quick',
+      // Named by the local run id: every run of a config shares the config's name.
+      'mlflow.runName': '20261128-090000-quick',
+      'gzx.config_name': 'quick',
+      'gzx.epoch': '4',
+      'gzx.baseline_rmse': '0.27',
       'mlflow.source.type': 'LOCAL',
       'mlflow.source.name': 'configs/quick.yaml',
       'mlflow.user': os.userInfo().username,
@@ -194,19 +200,22 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
       'gzx.data_fingerprint': 'fp-3',
       'gzx.run_id': '20261128-090000-quick',
     });
-    expect(tags['mlflow.source.git.commit']).toMatch(/^[0-9a-f]{40}$/);
 
-    // 1200 per-step losses (more than one batch) and every per-epoch metric, point for point.
-    for (const key of ['train_loss', 'valid_rmse', 'valid_rmse_q11', 'epoch', 'images_per_sec']) {
-      expect(await restHistory(server!.uri, link.run_id, key)).toEqual(localHistory(points, key));
+    // 1200 per-step losses (more than one batch) and every per-epoch metric, point for point;
+    // per-question RMSEs grouped under valid_rmse/, constants as tags only.
+    for (const [key, remote] of [['train_loss', 'train_loss'], ['valid_rmse', 'valid_rmse'], ['valid_rmse_q11', 'valid_rmse/q11'], ['valid_rmse_q1', 'valid_rmse/q01'], ['images_per_sec', 'images_per_sec']]) {
+      expect(await restHistory(server!.uri, link.run_id, remote)).toEqual(localHistory(points, key));
     }
+    expect(await restHistory(server!.uri, link.run_id, 'epoch')).toEqual([]);
+    expect(await restHistory(server!.uri, link.run_id, 'valid_rmse_q11')).toEqual([]);
     expect((await restHistory(server!.uri, link.run_id, 'train_loss')).length).toBe(1200);
 
     const artifacts = await listArtifactsRest(server!.uri, got.info.artifact_uri);
-    for (const f of ['config.yaml', 'model/model.json', 'model/weights.bin', 'artifacts/loss.png', 'summary.json']) {
+    for (const [f, remote] of [['config.yaml', 'config.yaml'], ['model/model.json', 'model/model.json'], ['model/weights.bin', 'model/weights.bin'], ['artifacts/loss.png', 'loss.png'], ['summary.json', 'summary.json']]) {
       const localSize = (await readFile(path.join(info.runDir, f))).length;
-      expect(artifacts.get(f), f).toBe(localSize);
+      expect(artifacts.get(remote), f).toBe(localSize);
     }
+    expect([...artifacts.keys()].filter((k) => k.startsWith('artifacts/'))).toEqual([]);
     expect(messages.filter((m) => /off for the rest/.test(m))).toEqual([]);
 
     // Logged live, then synced: nothing is missing, so nothing goes up.
@@ -319,10 +328,13 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0].info.status).toBe('FINISHED');
     const keys = [...new Set(points.map((p) => p.key))];
-    for (const key of keys) expect(await restHistory(server!.uri, serverRunId, key), key).toEqual(localHistory(points, key));
-    expect(Object.fromEntries((runs[0].data.params ?? []).map((p) => [p.key, p.value]))).toEqual(info.params);
+    for (const key of keys) {
+      const remote = mlflowMetricKey(key);
+      if (remote !== null) expect(await restHistory(server!.uri, serverRunId, remote), key).toEqual(localHistory(points, key));
+    }
+    expect(Object.fromEntries((runs[0].data.params ?? []).map((p) => [p.key, p.value]))).toEqual(mlflowParams(info.params));
     const artifacts = await listArtifactsRest(server!.uri, runs[0].info.artifact_uri);
-    expect([...artifacts.keys()].sort()).toEqual(['artifacts/loss.png', 'config.yaml', 'model/model.json', 'model/weights.bin', 'summary.json']);
+    expect([...artifacts.keys()].sort()).toEqual(['config.yaml', 'loss.png', 'model/model.json', 'model/weights.bin', 'summary.json']);
 
     const second = await sync();
     expect(second.stdout.trim()).toMatch(new RegExp(`${id} → .*: already up to date$`));
@@ -335,7 +347,7 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
     const { info, points } = await simulateTraining([new LocalRunWriter()], { root, id: 'never-seen', epochs: 2, stepsPerEpoch: 40, seed: 9 });
     const client = quietClient(server!.uri);
     const first = await syncRun(client, await readRunFolder(info.runDir), { experiment: 'gzx-sync' });
-    expect(first).toMatchObject({ created: true, params: Object.keys(info.params).length, metrics: points.length, artifacts: 5, status: 'FINISHED' });
+    expect(first).toMatchObject({ created: true, params: Object.keys(mlflowParams(info.params)).length, metrics: mlflowMetrics(points).length, artifacts: 5, status: 'FINISHED' });
     const second = await syncRun(client, await readRunFolder(info.runDir), { experiment: 'gzx-sync' });
     expect(second).toMatchObject({ created: false, params: 0, metrics: 0, tags: 0, artifacts: 0, mlflowRunId: first.mlflowRunId });
     expect(second.status).toBeUndefined();
@@ -345,4 +357,117 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
     expect(third).toMatchObject({ created: false, metrics: 0, mlflowRunId: first.mlflowRunId });
     expect(await serverRunOf(server!.uri, 'gzx-sync', 'never-seen')).toHaveLength(1);
   });
+});
+
+describe.skipIf(!server)('a real `gzx run` as MLflow users see it', () => {
+  it('run named by its id, grouped metric keys, constants as tags, resolved params, flat artifacts, gzx and config sources apart', async () => {
+    // The config sits outside any git checkout (a temp folder), the output folder does not exist yet.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gzx-mlflow-view-'));
+    const config = path.join(dir, 'view.yaml');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      config,
+      `name: view
+seed: 3
+output_dir: ${path.join(dir, 'new', 'runs')}
+data: {use: synthetic, with: {dir: ${path.join(dir, 'data')}, count: 120, size: 96}}
+augment: []
+backbone: {use: simple-cnn, with: {channels: [8, 16]}}
+head: {use: galaxy-zoo, with: {hidden: 16}}
+logger: [{use: mlflow, with: {experiment: gzx-view}}]
+train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 2}]}
+`,
+    );
+    const r = await promisify(execFile)('node', [BIN, 'run', config, '--set', 'backend=cpu'], {
+      cwd: dir,
+      env: { ...process.env, MLFLOW_TRACKING_URI: server!.uri },
+    });
+    const runDir = /run finished: (\S+)/.exec(r.stdout)![1];
+    const runId = path.basename(runDir);
+    // The first run into a new output folder is no duplicate.
+    expect(runId).toMatch(/^\d{8}-\d{6}-view$/);
+    const [run] = await serverRunOf(server!.uri, 'gzx-view', runId);
+    const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    expect(tags['mlflow.runName']).toBe(runId);
+    expect(tags).toMatchObject({ 'gzx.config_name': 'view', 'gzx.epoch': '2', 'gzx.phase': '1', 'gzx.size': '32', 'gzx.backend': 'cpu' });
+    expect(Number(tags['gzx.baseline_rmse'])).toBeGreaterThan(0);
+    // gzx's own commit (this checkout), none for the config's folder.
+    expect(tags['gzx.git_commit']).toMatch(/^[0-9a-f]{40}$/);
+    expect(tags['gzx.git_dirty']).toMatch(/^(true|false)$/);
+    expect(tags['mlflow.source.git.commit']).toBeUndefined();
+
+    const params = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+    expect(params).toMatchObject({ backend: 'cpu', 'train.cache_images': 'true', 'train.lr': '0.005', 'train.phases.0.epochs': '2' });
+    expect(Number(params['train.workers'])).toBeGreaterThanOrEqual(1);
+    for (const key of Object.keys(params)) {
+      expect(key, 'no logger settings, no plugins=[], no inherited phase values').not.toMatch(/^logger\.|^plugins$|^train\.phases\.0\.(lr|size|batch_size|schedule)/);
+      expect(params[key], key).not.toBe('null');
+      // Settings the engine resolves (backend, workers, cache) go up resolved; a plugin's own `auto` (data.with.crop) stays as written.
+      if (key !== 'data.with.crop') expect(params[key], key).not.toBe('auto');
+    }
+
+    const got = await restGet(server!.uri, 'runs/get', { run_id: run.info.run_id });
+    const metricKeys = (got.run.data.metrics as { key: string }[]).map((m) => m.key).sort();
+    expect(metricKeys).toEqual(
+      ['data_wait_pct', 'images_per_sec', 'lr', 'momentum', 'train_loss', 'train_loss_epoch', 'valid_rmse', ...Array.from({ length: 11 }, (_, q) => `valid_rmse/q${String(q + 1).padStart(2, '0')}`)].sort(),
+    );
+    const artifacts = await listArtifactsRest(server!.uri, run.info.artifact_uri);
+    expect(artifacts.has('curves.png')).toBe(true);
+    expect(artifacts.has('config.yaml')).toBe(true);
+    expect([...artifacts.keys()].filter((k) => k.startsWith('artifacts/'))).toEqual([]);
+    // The run folder keeps its own keys (readers of metrics.jsonl rely on them).
+    const folder = await readRunFolder(runDir);
+    expect(folder.metrics.some((p) => p.key === 'valid_rmse_q1')).toBe(true);
+    expect(folder.params['train.cache_images']).toBe('true');
+    // And a sync right after finds nothing to add.
+    const report = await syncRun(quietClient(server!.uri), folder, { experiment: 'gzx-view' });
+    expect(report).toMatchObject({ created: false, params: 0, metrics: 0, tags: 0, artifacts: 0 });
+    await rm(dir, { recursive: true, force: true });
+  }, 300_000);
+});
+
+describe.skipIf(!server)('a sweep in MLflow', () => {
+  it('is a parent run named by the sweep id; each trial a child run named by its overrides', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gzx-mlflow-sweep-'));
+    const config = path.join(dir, 'swept.yaml');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      config,
+      `name: swept
+seed: 3
+output_dir: runs
+data: {use: synthetic, with: {dir: data, count: 100, size: 96, seed: 42}}
+augment: []
+backbone: {use: simple-cnn, with: {channels: [8, 16]}}
+head: {use: galaxy-zoo, with: {hidden: 16}}
+logger: [{use: mlflow, with: {experiment: gzx-sweep}}]
+train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
+`,
+    );
+    const r = await promisify(execFile)('node', [BIN, 'sweep', config, '-p', 'train.lr=0.003,0.01'], {
+      cwd: dir,
+      env: { ...process.env, MLFLOW_TRACKING_URI: server!.uri, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+    const sweepDir = /sweep finished: (\S+)/.exec(r.stdout)![1];
+    const sweepId = path.basename(sweepDir);
+    const exp = await restGet(server!.uri, 'experiments/get-by-name', { experiment_name: 'gzx-sweep' });
+    const all = (await restPost(server!.uri, 'runs/search', { experiment_ids: [exp.experiment.experiment_id] })).runs as {
+      info: { run_id: string; status: string; run_name: string; artifact_uri: string };
+      data: { tags?: { key: string; value: string }[]; metrics?: { key: string; value: number }[]; params?: { key: string; value: string }[] };
+    }[];
+    const tagsOf = (run: (typeof all)[number]) => Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    const parent = all.find((run) => tagsOf(run)['gzx.sweep_id'] === sweepId && !tagsOf(run)['mlflow.parentRunId'])!;
+    expect(parent.info.run_name).toBe(sweepId);
+    expect(parent.info.status).toBe('FINISHED');
+    const children = all.filter((run) => tagsOf(run)['mlflow.parentRunId'] === parent.info.run_id);
+    expect(children.map((c) => c.info.run_name).sort()).toEqual(['lr=0.003', 'lr=0.01']);
+    for (const c of children) expect(c.info.status).toBe('FINISHED');
+    const summary = JSON.parse(await readFile(path.join(sweepDir, 'summary.json'), 'utf8'));
+    const best = Math.min(...summary.rows.map((row: { best_valid_rmse: number }) => row.best_valid_rmse));
+    expect(parent.data.metrics?.find((m) => m.key === 'best_valid_rmse')?.value).toBeCloseTo(best, 6);
+    expect(Object.fromEntries((parent.data.params ?? []).map((p) => [p.key, p.value]))).toMatchObject({ 'sweep.train.lr': '0.003,0.01', 'sweep.method': 'grid' });
+    const artifacts = await listArtifactsRest(server!.uri, parent.info.artifact_uri);
+    expect([...artifacts.keys()].sort()).toEqual(['summary.csv', 'summary.json', 'sweep.yaml']);
+    await rm(dir, { recursive: true, force: true });
+  }, 300_000);
 });

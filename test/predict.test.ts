@@ -113,21 +113,47 @@ describe('predictToCsv on the real sample JPEGs', () => {
 
 describe('test-time augmentation', () => {
   it('right-angle views are exact: four 90° turns give the input back, flip mirrors columns', () => {
-    const x = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+    const x = { data: Uint8Array.from([1, 2, 3, 4]), width: 2, height: 2, channels: 1 };
     const r90 = applyView(x, { rotate: 90, flip: false, scale: 1 });
-    expect(Array.from(r90.dataSync())).not.toEqual([1, 2, 3, 4]);
+    expect(Array.from(r90.data)).toEqual([2, 4, 1, 3]);
     let y = x;
     for (let k = 0; k < 4; k++) y = applyView(y, { rotate: 90, flip: false, scale: 1 });
-    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4]);
-    expect(Array.from(applyView(x, { rotate: 0, flip: true, scale: 1 }).dataSync())).toEqual([2, 1, 4, 3]);
-    expect(Array.from(applyView(x, { rotate: 180, flip: false, scale: 1 }).dataSync())).toEqual([4, 3, 2, 1]);
+    expect(Array.from(y.data)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(applyView(x, { rotate: 0, flip: true, scale: 1 }).data)).toEqual([2, 1, 4, 3]);
+    expect(Array.from(applyView(x, { rotate: 180, flip: false, scale: 1 }).data)).toEqual([4, 3, 2, 1]);
+    // Rotate, then mirror: 90° mirrored is the transpose.
+    expect(Array.from(applyView(x, { rotate: 90, flip: true, scale: 1 }).data)).toEqual([4, 2, 3, 1]);
+  });
+
+  it('other angles turn about the centre, scales zoom about it with black sky outside', () => {
+    // A bright bar along the x axis through the centre of a 33×33 image.
+    const side = 33;
+    const bar = { data: new Uint8Array(side * side), width: side, height: side, channels: 1 };
+    for (let x = 4; x < side - 4; x++) bar.data[16 * side + x] = 255;
+    const at = (img: { data: Uint8Array }, x: number, y: number) => img.data[y * side + x];
+    const turned = applyView(bar, { rotate: 36, flip: false, scale: 1 });
+    // Displayed counter-clockwise (y grows downwards): the bar's right end moves up.
+    const r = 10;
+    const t = (36 * Math.PI) / 180;
+    expect(at(turned, Math.round(16 + r * Math.cos(t)), Math.round(16 - r * Math.sin(t)))).toBeGreaterThan(100);
+    expect(at(turned, 16 + r, 16)).toBeLessThan(30);
+    expect(at(turned, 16, 16)).toBe(255);
+    // Zoom out by 1.2: the bar (ends at ±12 px) now ends at ±10 px.
+    const out = applyView(bar, { rotate: 0, flip: false, scale: 1 / 1.2 });
+    expect(at(out, 16 + 9, 16)).toBeGreaterThan(200);
+    expect(at(out, 16 + 12, 16)).toBe(0);
+    // Zoom in: a point 10 px out comes from 10/1.2 px out, so a white image stays white; zooming out by 2 leaves black corners.
+    const white = { data: new Uint8Array(side * side).fill(255), width: side, height: side, channels: 1 };
+    const shrunk = applyView(white, { rotate: 0, flip: false, scale: 0.5 });
+    expect(at(shrunk, 16, 16)).toBe(255);
+    expect(at(shrunk, 0, 0)).toBe(0);
+    expect(applyView(white, { rotate: 0, flip: false, scale: 1.2 }).data.every((v) => v === 255)).toBe(true);
   });
 
   it('averaging the 8 right-angle views makes the prediction invariant to rotating the galaxy', async () => {
     const predictor = await loadPredictor(runDir);
     const image = await decodeForModel(path.join(SAMPLE_DIR, `${sampleIds[3]}.jpg`), predictor.crop, predictor.size);
-    const rotated = applyView(tf.tensor4d(image.data, [1, 32, 32, 3], 'int32').toFloat() as tf.Tensor4D, { rotate: 90, flip: false, scale: 1 });
-    const rotatedImage = { ...image, data: Uint8Array.from(rotated.dataSync()) };
+    const rotatedImage = applyView(image, { rotate: 90, flip: false, scale: 1 });
     const one = [predictImages(predictor, [image], ttaViews(1))[0], predictImages(predictor, [rotatedImage], ttaViews(1))[0]];
     const eight = [predictImages(predictor, [image], ttaViews(8))[0], predictImages(predictor, [rotatedImage], ttaViews(8))[0]];
     const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));

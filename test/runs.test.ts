@@ -1,5 +1,6 @@
 // Local run folders: reading them, `gzx runs list` and `gzx runs compare` (no server needed).
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -161,5 +162,23 @@ describe('MLflow key and batch rules', () => {
     expect(parts.flatMap((p) => p.metrics)).toHaveLength(2500);
     expect(parts.flatMap((p) => p.params)).toHaveLength(250);
     expect(parts.flatMap((p) => p.tags)).toHaveLength(120);
+  });
+});
+
+describe('newRunDir', () => {
+  it('the first run into a new output folder gets no -1 suffix; a second in the same second does', async () => {
+    const { newRunDir } = await import('../src/app/run.js');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-newrun-'));
+    try {
+      const config = { name: 'q', output_dir: path.join(root, 'a', 'b') } as Parameters<typeof newRunDir>[0];
+      const first = await newRunDir(config);
+      expect(path.basename(first)).toMatch(/^\d{8}-\d{6}-q$/);
+      const second = await newRunDir(config);
+      // Same second: a suffix; the next second: a new stamp (either way, not the same folder).
+      expect(second).not.toBe(first);
+      if (path.basename(second).slice(0, 15) === path.basename(first).slice(0, 15)) expect(second).toBe(`${first}-1`);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

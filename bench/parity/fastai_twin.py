@@ -249,7 +249,7 @@ def main() -> None:
 
     def adam_global_step(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01, decouple_wd=True):
         """fastai's Adam with gzx's debiasing: step = optimiser steps since the start of training, one
-        count for every weight (src/core/optimizers.ts), instead of fastai's step_stat per weight, which
+        count for every weight (src/framework/optimizers.ts), instead of fastai's step_stat per weight, which
         starts at 1 when a weight first gets a gradient (after unfreezing) and again after clear_state."""
         count = [0]
 

@@ -4,7 +4,7 @@ Everything here copies a named piece of gzx; the comment on each says which, and
 cannot do exactly the same. Shared by the PyTorch twin (torch_twin.py) and the fastai twin.
 
 - COLUMNS / QUESTIONS / normalise(): the decision tree and its normalisation (src/galaxy/tree.ts,
-  src/core/layers/galaxy-normalisation.ts), checked against gzx's normaliseAnswers by
+  src/galaxy/layers/galaxy-normalisation.ts), checked against gzx's normaliseAnswers by
   check_normalisation() (bench/parity/normalise-reference.mjs prints gzx's outputs).
 - masked_mse() / masked_rmse(): mean squared error over the known label cells only (unknown = NaN).
 - GalaxyZooHead: gzx's galaxy-zoo head (src/plugins/head/galaxy-zoo.ts), fastai's create_head order.

@@ -10,8 +10,9 @@ import { runExperiment, type RunResult } from './run.js';
 import { lrFind, LR_FIND_DEFAULTS, type LrFindOptions, type LrFindResult } from './lr-find.js';
 import { UserError } from '../base/errors.js';
 import { galaxyRunHooks } from '../galaxy/training.js';
-import { gitCommitOf } from '../tracking/mlflow/tags.js';
+import { sourceTags } from '../tracking/mlflow/tags.js';
 import { checkExperiment } from '../framework/config/check.js';
+import type { TrialFile } from './sweep/sweep.js';
 
 
 /** The run folder is the source of truth, so the `local` logger is always on. */
@@ -35,6 +36,8 @@ export interface TrainRequest {
   configFile?: string;
   sets?: string[];
   resumeDir?: string;
+  /** A sweep trial (trials/NNN.json written by `gzx sweep`): its resolved config, run folder and tags. */
+  trialFile?: string;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
@@ -56,9 +59,27 @@ export async function resolveForRun(req: TrainRequest): Promise<{ registry: Plug
     const resolved = await loadExperiment(runConfig, [], registry, { baseDir: path.dirname(meta.configPath) });
     return { registry, resolved: withLocalLogger(resolved) };
   }
+  if (req.trialFile) {
+    const trial = await readTrialFile(req.trialFile);
+    const resolved = await loadExperiment(trial.config, [], registry, { baseDir: trial.base_dir });
+    return { registry, resolved: withLocalLogger({ ...resolved, configPath: trial.config_path }) };
+  }
   if (!req.configFile) throw new UserError('Name a config file, or --resume runs/<id>.', 2);
   const resolved = await loadExperiment(req.configFile, req.sets ?? [], registry);
+  if (resolved.config.sweep !== undefined) {
+    (req.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${resolved.configPath} has a sweep: block; \`gzx run\` trains the config as written (\`gzx sweep\` runs the trials).`);
+    const { sweep: _sweep, ...config } = resolved.config;
+    return { registry, resolved: withLocalLogger({ ...resolved, config, yaml: configToYaml(config), hash: configHash(config) }) };
+  }
   return { registry, resolved: withLocalLogger(resolved) };
+}
+
+async function readTrialFile(file: string): Promise<TrialFile> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as TrialFile;
+  } catch (e) {
+    throw new UserError(`${file}: cannot read the trial (${(e as Error).message}). --trial takes a trials/NNN.json written by \`gzx sweep\`.`, 2);
+  }
 }
 
 async function readMeta(runDir: string): Promise<{ configPath: string; status: string }> {
@@ -70,24 +91,20 @@ async function readMeta(runDir: string): Promise<{ configPath: string; status: s
   }
 }
 
-/** Where the experiment came from, recorded with the run (and shown by MLflow). */
-function sourceTags(resolved: ResolvedExperiment): Record<string, string> {
-  const commit = gitCommitOf(resolved.configDir);
-  return commit ? { 'mlflow.source.git.commit': commit } : {};
-}
-
 export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
   const { registry, resolved } = await resolveForRun(req);
   // Everything `gzx validate` checks, before a run folder exists: a mistake leaves no FAILED run behind.
   await checkExperiment(resolved, registry, { outputDir: !req.resumeDir });
+  const trial = req.trialFile ? await readTrialFile(req.trialFile) : null;
   return runExperiment(resolved, {
+    runDir: trial?.run_dir,
     registry,
     pluginModuleUrls: pluginModuleUrls(resolved),
     hooks: galaxyRunHooks,
     resumeDir: req.resumeDir,
     signal: req.signal,
     log: req.log,
-    tags: sourceTags(resolved),
+    tags: { ...sourceTags(resolved.configDir), ...trial?.tags },
   });
 }
 

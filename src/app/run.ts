@@ -53,6 +53,8 @@ export interface RunOptions {
   hooks?: RunHooks;
   /** An existing run folder to continue from its last checkpoint. */
   resumeDir?: string;
+  /** The run folder to create, instead of a new one under output_dir (a sweep trial's). */
+  runDir?: string;
   /** Tags known before the run starts (e.g. the source's git commit), kept in meta.json. */
   tags?: Record<string, string>;
   signal?: AbortSignal;
@@ -72,7 +74,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   const started = Date.now();
   const backend = await selectBackend(config.backend, log);
 
-  const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : await newRunDir(config);
+  const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : opts.runDir ? path.resolve(opts.runDir) : await newRunDir(config);
   const runId = path.basename(runDir);
   await fs.mkdir(path.join(runDir, 'artifacts'), { recursive: true });
   const checkpoint = opts.resumeDir ? await readCheckpointState(runDir) : null;
@@ -90,7 +92,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     runName: config.name,
     runDir,
     config: config as unknown as Record<string, unknown>,
-    params: flattenParams(config),
+    params: resolvedParams(config, backend),
     description: config.description,
     configPath: resolved.configPath,
     configHash: resolved.hash,
@@ -136,7 +138,8 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
     const { splits, head, model, layerGroups, phases } = session;
     dataModule = session.dataModule;
-    dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, ...splits.split?.details };
+    dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, crop: splits.crop, ...splits.split?.details };
+    for (const lg of loggers) await lg.logParams?.({ 'train.cache_images': String(session.cacheImages) });
     const optimizer = new Optimizer(config.train.optimizer);
     let metricPoints = checkpoint?.metricsLines ?? 0;
     const counter: RunLogger = {
@@ -359,6 +362,18 @@ export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
     const def = registry.get(kind, ref.use, `${where}: `);
     return (await def.create(ref.with, ctx)) as T;
   };
+}
+
+/**
+ * The config flattened to params, with what `auto` became in this run: the backend and the image
+ * workers are known now; `train.cache_images` once the data is (logged then with logParams).
+ */
+function resolvedParams(config: ExperimentConfig, backend: BackendReport): Record<string, string> {
+  const params = flattenParams(config);
+  params.backend = backend.name;
+  params['train.workers'] = String(imageWorkerCount(config.train.workers));
+  if (config.train.cache_images === 'auto') delete params['train.cache_images'];
+  return params;
 }
 
 export async function newRunDir(config: ExperimentConfig): Promise<string> {

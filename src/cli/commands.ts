@@ -7,6 +7,9 @@ import Show from './commands/show.js';
 import Plugins from './commands/plugins.js';
 import Validate from './commands/validate.js';
 import Run from './commands/run.js';
+import Sweep from './commands/sweep.js';
+import SweepStatus from './commands/sweep/status.js';
+import Ensemble from './commands/ensemble.js';
 import LrFind from './commands/lr-find.js';
 import Doctor from './commands/doctor.js';
 import RunsList from './commands/runs/list.js';
@@ -24,6 +27,9 @@ export const COMMANDS: Record<string, Command.Class> = {
   plugins: Plugins,
   validate: Validate,
   run: Run,
+  sweep: Sweep,
+  'sweep:status': SweepStatus,
+  ensemble: Ensemble,
   'lr-find': LrFind,
   'runs:list': RunsList,
   'runs:compare': RunsCompare,

@@ -159,6 +159,8 @@ export interface RunLogger {
   start(run: RunInfo): Promise<void> | void;
   /** Tags learned during the run (backend, data fingerprint…). */
   setTags?(tags: Record<string, string>): Promise<void> | void;
+  /** Params resolved during the run (a setting left to `auto`, once decided); added to `RunInfo.params`. */
+  logParams?(params: Record<string, string>): Promise<void> | void;
   logMetrics(points: MetricPoint[]): Promise<void> | void;
   /** Human-readable progress (phase, epoch, step, loss, images/s, ETA); loggers may ignore it. */
   progress?(p: Progress): void;

@@ -72,4 +72,26 @@ export interface ExperimentConfig {
   logger: PluginRef[];
   callbacks: PluginRef[];
   train: TrainConfig;
+  /** Trials for `gzx sweep`; `gzx run` ignores it. */
+  sweep?: SweepBlock;
+}
+
+export interface SweepBlock {
+  method: 'grid' | 'random';
+  trials?: number;
+  seed: number;
+  /** Dotted key → a list of values or a spec string (`a,b`, `range(…)`, `choice(…)`, `interval(…)`). */
+  params: Record<string, string | number | boolean | unknown[]>;
+  launcher: 'local' | 'slurm';
+  jobs: number;
+  /** Options of the slurm launcher (src/app/sweep/slurm.ts). */
+  slurm?: {
+    partition?: string;
+    time?: string;
+    cpus_per_task?: number;
+    mem?: string;
+    gpus?: number;
+    max_parallel?: number;
+    extra?: string[];
+  };
 }

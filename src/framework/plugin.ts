@@ -1,4 +1,4 @@
-// The plugin contract. src/core never imports a plugin: plugins register themselves
+// The plugin contract. src/framework never imports a plugin: plugins register themselves
 // through a PluginModule (see registry.ts), built-in ones from src/plugins/index.ts.
 import type * as tfType from '@tensorflow/tfjs';
 import type { DependencyContainer } from 'tsyringe';

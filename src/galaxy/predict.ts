@@ -6,7 +6,8 @@ import YAML from 'yaml';
 import { UserError } from '../base/errors.js';
 import { loadModel } from '../framework/model-io.js';
 import { decodeImage, toFloat, BadImageError } from '../vision/pipeline/decode.js';
-import type { RawImage } from '../framework/contracts.js';
+import type { AffineDraw, RawImage } from '../framework/contracts.js';
+import { applyAffineDraw, multiply } from '../vision/pipeline/warp.js';
 import '../vision/layers/index.js'; // registers gzx's layers, which loading a saved model needs
 import { GalaxyNormalisation, galaxyNormalise } from './layers/galaxy-normalisation.js';
 import { CHECKPOINT_DIR, readCheckpointState } from '../framework/checkpoint.js';
@@ -72,27 +73,26 @@ export function parseTtaSpec(spec: string): TtaView[] {
   return views;
 }
 
-/** Applies a view to an NHWC batch. Right angles are exact (transpose/reverse), others interpolate. */
-export function applyView(x: tf.Tensor4D, view: TtaView): tf.Tensor4D {
-  return tf.tidy(() => {
-    let y = x;
-    const [batch, height, width] = x.shape;
-    if (view.scale !== 1) {
-      // A box of side 1/scale about the centre, resized back: zoom in (>1) or out (<1, black sky around).
-      const h = 0.5 / view.scale;
-      const boxes = tf.tensor2d(Array.from({ length: batch }, () => [0.5 - h, 0.5 - h, 0.5 + h, 0.5 + h]));
-      const index = tf.range(0, batch, 1, 'int32') as tf.Tensor1D;
-      y = tf.image.cropAndResize(y, boxes, index, [height, width], 'bilinear', 0);
-    }
-    const angle = ((view.rotate % 360) + 360) % 360;
-    if (angle % 90 === 0) {
-      for (let k = 0; k < angle / 90; k++) y = tf.reverse(tf.transpose(y, [0, 2, 1, 3]), 1);
-    } else {
-      y = tf.image.rotateWithOffset(y, (angle * Math.PI) / 180, 0);
-    }
-    if (view.flip) y = tf.reverse(y, 2);
-    return y;
-  });
+/**
+ * The view's affine map for src/vision/pipeline/warp.ts: output offset from the centre → source
+ * offset. Rotating by θ (counter-clockwise as displayed, as the right-angle turns have always been),
+ * zooming by `scale` about the centre, then mirroring columns: M = R(θ) · F / scale.
+ */
+export function viewMatrix(view: TtaView): AffineDraw['matrix'] {
+  const t = (view.rotate * Math.PI) / 180;
+  const rotation: AffineDraw['matrix'] = [Math.cos(t), -Math.sin(t), Math.sin(t), Math.cos(t)];
+  const mirrorScale: AffineDraw['matrix'] = [(view.flip ? -1 : 1) / view.scale, 0, 0, 1 / view.scale];
+  return multiply(rotation, mirrorScale);
+}
+
+/**
+ * Applies a view to a decoded image, in the image pipeline rather than as a TensorFlow.js op, so
+ * every backend runs every view (the native backend has no `RotateWithOffset` kernel). Right angles
+ * and mirrors copy pixels exactly; other angles and scales are one bilinear pass with black sky
+ * (zero padding) where the view leaves the image.
+ */
+export function applyView(image: RawImage, view: TtaView): RawImage {
+  return applyAffineDraw(image, { matrix: viewMatrix(view), padding: 'zeros' });
 }
 
 // ---------- model ----------
@@ -130,8 +130,9 @@ async function readRunConfig(file: string): Promise<RunConfigHints> {
   const crop = doc?.data?.with?.crop;
   const phases: { size?: number }[] = Array.isArray(doc?.train?.phases) ? doc.train.phases : [];
   const lastSize = phases.length ? phases[phases.length - 1]?.size : undefined;
-  // The data plugins read crop 0 as "no crop", like null.
-  const cropValue = crop === 0 || crop === null ? null : typeof crop === 'number' ? crop : undefined;
+  // The data plugins read crop 0 as "no crop", like null; `auto` is what the run's summary.json recorded.
+  const resolvedCrop = crop === 'auto' ? await recordedCrop(path.join(path.dirname(file), 'summary.json')) : crop;
+  const cropValue = resolvedCrop === 0 || resolvedCrop === null ? null : typeof resolvedCrop === 'number' ? resolvedCrop : undefined;
   return { crop: cropValue, size: lastSize ?? doc?.train?.size, file };
 }
 
@@ -146,6 +147,16 @@ async function explainUnfinishedRun(dir: string): Promise<void> {
     ? `Continue it with \`gzx run --resume ${dir}\`, or predict from its last checkpoint with --model ${path.join(dir, CHECKPOINT_DIR)}.`
     : `Continue it with \`gzx run --resume ${dir}\` (it starts from the beginning).`;
   throw new UserError(`--model ${dir}: this run has no final model: it ${how[meta.status] ?? meta.status}${meta.status === 'FINISHED' ? '' : when}. ${fix}`);
+}
+
+/** The centre crop a run's data plugin chose (summary.json `data.crop`), if the run recorded it. */
+async function recordedCrop(summaryFile: string): Promise<number | null | undefined> {
+  try {
+    const crop = JSON.parse(await fs.readFile(summaryFile, 'utf8'))?.data?.crop;
+    return crop === null || typeof crop === 'number' ? crop : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -204,24 +215,20 @@ export function predictImages(predictor: LoadedPredictor, images: RawImage[], vi
   const n = images.length;
   const sum = new Float32Array(n * NUM_COLUMNS);
   const { size } = predictor;
-  const batch = tf.tensor4d(toFloat(images), [n, size, size, 3]);
-  try {
-    for (const view of views) {
-      const out = tf.tidy(() => {
-        let y = predictor.model.predict(applyView(batch, view)) as tf.Tensor2D;
-        if (!predictor.normalisedInModel) y = galaxyNormalise(y);
-        return y;
-      });
-      const values = out.dataSync();
-      const shape = out.shape;
-      out.dispose();
-      if (shape[1] !== NUM_COLUMNS) {
-        throw new UserError(`${predictor.modelDir}: the model outputs ${shape[1]} values per image, not the ${NUM_COLUMNS} Galaxy Zoo answers.`);
-      }
-      for (let i = 0; i < values.length; i++) sum[i] += values[i];
+  for (const view of views) {
+    const out = tf.tidy(() => {
+      const batch = tf.tensor4d(toFloat(images.map((image) => applyView(image, view))), [n, size, size, 3]);
+      let y = predictor.model.predict(batch) as tf.Tensor2D;
+      if (!predictor.normalisedInModel) y = galaxyNormalise(y);
+      return y;
+    });
+    const values = out.dataSync();
+    const shape = out.shape;
+    out.dispose();
+    if (shape[1] !== NUM_COLUMNS) {
+      throw new UserError(`${predictor.modelDir}: the model outputs ${shape[1]} values per image, not the ${NUM_COLUMNS} Galaxy Zoo answers.`);
     }
-  } finally {
-    batch.dispose();
+    for (let i = 0; i < values.length; i++) sum[i] += values[i];
   }
   const rows: Float32Array[] = [];
   for (let r = 0; r < n; r++) {

@@ -17,6 +17,8 @@ export default class Run extends GzxCommand {
   static flags = {
     set: setFlag,
     resume: Flags.string({ description: 'Continue a run folder from its last checkpoint.', helpValue: 'runs/<id>' }),
+    // How `gzx sweep` starts a trial (trials/NNN.json in the sweep folder).
+    trial: Flags.string({ hidden: true, exclusive: ['resume', 'set'] }),
   };
 
   async run(): Promise<void> {
@@ -40,6 +42,7 @@ export default class Run extends GzxCommand {
         configFile: args.file,
         sets: flags.set,
         resumeDir: flags.resume,
+        trialFile: flags.trial,
         signal: controller.signal,
       });
       const final = (result.summary.final ?? {}) as Record<string, number>;

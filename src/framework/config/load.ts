@@ -28,7 +28,7 @@ export interface ResolvedExperiment {
   where(keyPath: string): string;
 }
 
-// schemas/ sits three levels above both src/core/config and dist/core/config.
+// schemas/ sits three levels above both src/framework/config and dist/framework/config.
 const SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/experiment.schema.json', import.meta.url));
 
 let experimentValidator: ValidateFunction | null = null;

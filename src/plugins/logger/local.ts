@@ -11,6 +11,7 @@ export class LocalRunWriter implements RunLogger {
   private dir = '';
   private meta!: RunMeta & { artifacts: string[] };
   private buffer: string[] = [];
+  private params: Record<string, string> = {};
 
   async start(run: RunInfo): Promise<void> {
     this.dir = run.runDir;
@@ -26,6 +27,7 @@ export class LocalRunWriter implements RunLogger {
       tags: { ...previous?.tags, ...run.tags },
       artifacts: previous?.artifacts ?? [],
     };
+    this.params = { ...run.params };
     await this.writeMeta();
     try {
       await writeFileAtomic(path.join(this.dir, 'params.json'), JSON.stringify(run.params, null, 2));
@@ -35,6 +37,11 @@ export class LocalRunWriter implements RunLogger {
       await this.writeMeta().catch(() => undefined);
       throw e;
     }
+  }
+
+  async logParams(params: Record<string, string>): Promise<void> {
+    Object.assign(this.params, params);
+    await fs.writeFile(path.join(this.dir, 'params.json'), JSON.stringify(this.params, null, 2));
   }
 
   async setTags(tags: Record<string, string>): Promise<void> {

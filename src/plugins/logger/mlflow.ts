@@ -7,7 +7,8 @@ import { definePlugin, type PluginContext } from '../../framework/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import { MlflowApiError, MlflowClient, MlflowUnreachableError, normaliseTrackingUri, type Metric, type MlflowRun } from '../../tracking/mlflow/client.js';
-import { runTags, gitCommitOf } from '../../tracking/mlflow/tags.js';
+import { runTags } from '../../tracking/mlflow/tags.js';
+import { metricTags, mlflowMetrics, mlflowParams, mlflowRunName } from '../../tracking/mlflow/view.js';
 import { type MlflowLink, writeMlflowLink } from '../../tracking/runs/folder.js';
 import { DEFAULT_ARTIFACTS, diffParams, findOrCreateServerRun, syncArtifacts } from '../../tracking/runs/sync.js';
 
@@ -68,16 +69,13 @@ export class MlflowRunLogger implements RunLogger {
     try {
       const exp = await this.probe.getOrCreateExperiment(this.options.experiment);
       const link = await readLink(info.runDir);
-      const runName = this.options.run_name ?? info.runName;
+      const runName = this.options.run_name ?? mlflowRunName(info);
       // A resumed run (same local id) continues its server run.
       const { run } = await findOrCreateServerRun(this.client, { runId: info.runId, runName, startTime: info.startTime, link }, exp.experimentId);
       this.run = run;
       if (run.status !== 'RUNNING') await this.client.updateRun(run.runId, { status: 'RUNNING' });
-      const tags = runTags(
-        { ...info, runName, tags: info.tags },
-        { gitCommit: info.tags['mlflow.source.git.commit'] ?? gitCommitOf(this.ctx.configDir) },
-      );
-      const { params, conflicts } = diffParams(run.params, info.params);
+      const tags = { ...runTags(info), 'mlflow.runName': runName };
+      const { params, conflicts } = diffParams(run.params, mlflowParams(info.params));
       if (conflicts.length > 0) {
         this.ctx.log(`mlflow: the server run ${run.runId} already has other values for ${conflicts.join(', ')}; MLflow params cannot change.`);
       }
@@ -97,9 +95,16 @@ export class MlflowRunLogger implements RunLogger {
     this.enqueue(() => this.client.logBatch(this.run!.runId, { tags }));
   }
 
+  /** Params resolved during the run (e.g. `train.cache_images: auto` once the data is known). */
+  logParams(params: Record<string, string>): void {
+    this.enqueue(() => this.client.logBatch(this.run!.runId, { params: mlflowParams(params) }));
+  }
+
   logMetrics(points: MetricPoint[]): void {
     if (this.off) return;
-    for (const p of points) this.pending.push({ key: p.key, value: p.value, step: p.step, timestamp: p.timestamp });
+    const tags = metricTags(points);
+    if (Object.keys(tags).length > 0) this.enqueue(() => this.client.logBatch(this.run!.runId, { tags }));
+    this.pending.push(...mlflowMetrics(points));
     if (this.pending.length >= FULL_BATCH) this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);

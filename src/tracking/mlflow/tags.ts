@@ -3,7 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GZX_VERSION } from '../../base/version.js';
+import { mlflowRunName } from './view.js';
 
 export interface RunTagSource {
   runId: string;
@@ -16,10 +18,14 @@ export interface RunTagSource {
   error?: string;
 }
 
-/** mlflow.* system tags plus gzx.* tags. Tags already present in `src.tags` win over computed ones. */
-export function runTags(src: RunTagSource, opts: { gitCommit?: string | null; user?: string } = {}): Record<string, string> {
+/**
+ * mlflow.* system tags plus gzx.* tags. Tags already present in `src.tags` win over computed ones.
+ * `src.runName` is the config's name (`gzx.config_name`); the MLflow run name is mlflowRunName's.
+ */
+export function runTags(src: RunTagSource, opts: { user?: string } = {}): Record<string, string> {
   const out: Record<string, string> = {
-    'mlflow.runName': src.runName,
+    'mlflow.runName': mlflowRunName(src),
+    'gzx.config_name': src.runName,
     'mlflow.source.name': src.configPath,
     'mlflow.source.type': 'LOCAL',
     'mlflow.user': opts.user ?? currentUser(),
@@ -28,7 +34,6 @@ export function runTags(src: RunTagSource, opts: { gitCommit?: string | null; us
     'gzx.run_id': src.runId,
   };
   if (src.description) out['mlflow.note.content'] = src.description;
-  if (opts.gitCommit) out['mlflow.source.git.commit'] = opts.gitCommit;
   Object.assign(out, src.tags);
   // The local id is how sync finds the server run: never let a recorded tag change it.
   out['gzx.run_id'] = src.runId;
@@ -38,17 +43,46 @@ export function runTags(src: RunTagSource, opts: { gitCommit?: string | null; us
 
 /** HEAD of the git checkout containing `dir`, or null outside one (or without git). */
 export function gitCommitOf(dir: string): string | null {
+  const out = git(dir, ['rev-parse', 'HEAD']);
+  return out !== null && /^[0-9a-f]{40}$/u.test(out.trim()) ? out.trim() : null;
+}
+
+/** Whether the checkout containing `dir` has uncommitted changes to tracked files (null outside one). */
+export function gitDirtyOf(dir: string): boolean | null {
+  const out = git(dir, ['status', '--porcelain', '--untracked-files=no']);
+  return out === null ? null : out.trim().length > 0;
+}
+
+function git(dir: string, args: string[]): string | null {
   try {
-    const out = execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: path.resolve(dir),
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 5000,
-    }).trim();
-    return /^[0-9a-f]{40}$/u.test(out) ? out : null;
+    return execFileSync('git', args, { cwd: path.resolve(dir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
   } catch {
     return null;
   }
+}
+
+/** gzx's own folder (its package root), wherever the config is. */
+const GZX_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * Where a run's code and config came from, as two separate records: gzx itself (`gzx.version`,
+ * and `gzx.git_commit`/`gzx.git_dirty` when gzx runs from a git checkout) and the config's folder
+ * (`mlflow.source.git.commit`, what MLflow shows as the source version, and `gzx.config_git_dirty`),
+ * which is often another repository or none.
+ */
+export function sourceTags(configDir: string): Record<string, string> {
+  const tags: Record<string, string> = { 'gzx.version': GZX_VERSION };
+  const own = gitCommitOf(GZX_ROOT);
+  if (own) {
+    tags['gzx.git_commit'] = own;
+    tags['gzx.git_dirty'] = String(gitDirtyOf(GZX_ROOT));
+  }
+  const config = gitCommitOf(configDir);
+  if (config) {
+    tags['mlflow.source.git.commit'] = config;
+    tags['gzx.config_git_dirty'] = String(gitDirtyOf(configDir));
+  }
+  return tags;
 }
 
 function currentUser(): string {

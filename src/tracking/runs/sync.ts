@@ -6,6 +6,7 @@ import { UserError } from '../../base/errors.js';
 import { type MlflowClient, type MlflowRun, type Metric } from '../mlflow/client.js';
 import { MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH, sanitiseKey, truncateValue } from '../mlflow/limits.js';
 import { runTags } from '../mlflow/tags.js';
+import { metricTags, mlflowArtifactPath, mlflowMetrics, mlflowParams, mlflowRunName } from '../mlflow/view.js';
 import { type LocalRun, type MlflowLink, walkFiles, writeMlflowLink } from './folder.js';
 
 /** What always goes up besides the paths the engine listed in meta.json `artifacts`. */
@@ -73,7 +74,7 @@ export async function syncRun(client: MlflowClient, local: LocalRun, opts: SyncO
   const exp = await client.getOrCreateExperiment(opts.experiment);
   const { run: found, created } = await findOrCreateServerRun(
     client,
-    { runId: local.meta.runId, runName: local.meta.runName, startTime: local.meta.startTime, link: local.mlflow },
+    { runId: local.meta.runId, runName: mlflowRunName(local.meta), startTime: local.meta.startTime, link: local.mlflow },
     exp.experimentId,
   );
   // Re-read so params/tags reflect the server's current state.
@@ -91,7 +92,7 @@ export async function syncRun(client: MlflowClient, local: LocalRun, opts: SyncO
   };
 
   // Params: MLflow refuses to change a logged param, so only missing ones go up.
-  const { params, conflicts } = diffParams(run.params, local.params);
+  const { params, conflicts } = diffParams(run.params, mlflowParams(local.params));
   report.conflictingParams = conflicts;
   if (report.conflictingParams.length > 0) {
     log(
@@ -100,7 +101,7 @@ export async function syncRun(client: MlflowClient, local: LocalRun, opts: SyncO
     );
   }
 
-  const wantedTags = runTags(local.meta, { user: local.meta.tags['mlflow.user'] });
+  const wantedTags = { ...runTags(local.meta, { user: local.meta.tags['mlflow.user'] }), ...metricTags(local.metrics) };
   const tags: Record<string, string> = {};
   for (const [key, value] of Object.entries(wantedTags)) {
     const current = run.tags[sanitiseKey(key)];
@@ -136,10 +137,10 @@ export function diffParams(server: Record<string, string>, local: Record<string,
   return { params, conflicts };
 }
 
-/** Uploads the local points the server's history lacks; returns how many went up. */
+/** Uploads the local points (as MLflow sees them: mlflowMetrics) the server's history lacks; returns how many went up. */
 export async function syncMetrics(client: MlflowClient, runId: string, points: MetricPoint[]): Promise<number> {
   const byKey = new Map<string, Metric[]>();
-  for (const p of points) {
+  for (const p of mlflowMetrics(points)) {
     const key = sanitiseKey(p.key);
     if (!byKey.has(key)) byKey.set(key, []);
     byKey.get(key)!.push({ key, value: p.value, step: p.step, timestamp: p.timestamp });
@@ -165,7 +166,7 @@ function pointId(m: Metric): string {
 
 /**
  * Uploads files under `relPaths` (files or folders, relative to the run folder) that the server
- * lacks or holds with another size. Returns how many files went up.
+ * lacks or holds with another size, each at its mlflowArtifactPath. Returns how many files went up.
  */
 export async function syncArtifacts(client: MlflowClient, run: MlflowRun, runDir: string, relPaths: string[]): Promise<number> {
   const wanted = new Map<string, number>();
@@ -177,8 +178,9 @@ export async function syncArtifacts(client: MlflowClient, run: MlflowRun, runDir
   const onServer = new Map((await client.listArtifactsRecursive(run)).map((e) => [e.path, e.fileSize]));
   let uploaded = 0;
   for (const [rel, size] of wanted) {
-    if (onServer.get(rel) === size) continue;
-    await client.uploadArtifactPath(run, `${runDir}/${rel}`, rel);
+    const dest = mlflowArtifactPath(rel);
+    if (onServer.get(dest) === size) continue;
+    await client.uploadArtifactPath(run, `${runDir}/${rel}`, dest);
     uploaded++;
   }
   return uploaded;
