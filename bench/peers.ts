@@ -89,7 +89,7 @@ class PeerProcess {
 }
 
 /** gzx's side of a row, in this process. */
-async function gzxSide(spec: ModelSpec) {
+export async function gzxSide(spec: ModelSpec) {
   const model = await buildModel(spec);
   const x = tf.randomUniform([spec.batch, spec.size, spec.size, 3], 0, 1, 'float32', 1);
   const y = tf.randomUniform([spec.batch, NUM_COLUMNS], 0, 1, 'float32', 2);

@@ -83,7 +83,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   const { config } = resolved;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const started = Date.now();
-  const backend = await selectBackend(config.backend, log);
+  const backend = await selectBackend(config.backend, log, config.threads);
 
   const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : await newRunDir(config);
   const runId = path.basename(runDir);

@@ -2,7 +2,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { GzxCommand } from '../base.js';
 import { jsonFlag } from '../flags.js';
-import { describeBackends, packageVersion, type BackendDescription } from '../../core/backend.js';
+import { describeBackends, describeNativeThreads, packageVersion, type BackendDescription, type NativeThreads } from '../../core/backend.js';
 import { TurboJpeg } from '../../core/pipeline/jpeg-turbo.js';
 
 interface DoctorReport {
@@ -17,6 +17,8 @@ interface DoctorReport {
   backends: BackendDescription[];
   /** What `backend: auto` picks on this machine. */
   auto: string | null;
+  /** The native backend's thread pools as a run with `threads: auto` gets them here (null when it does not load). */
+  nativeThreads: NativeThreads | null;
 }
 
 async function sharpVersions(): Promise<DoctorReport['sharp']> {
@@ -48,6 +50,12 @@ function formatReport(r: DoctorReport): string {
     );
   }
   lines.push('', `backend: auto uses ${r.auto ?? 'nothing (no backend loads)'}`);
+  if (r.nativeThreads) {
+    lines.push(
+      `threads   native TensorFlow: ${describeNativeThreads(r.nativeThreads)}; ` +
+        'change with threads.intra_op / threads.inter_op in the config, TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, or GZX_CONCURRENT_RUNS=N (runs sharing the machine)',
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -71,6 +79,7 @@ export default class Doctor extends GzxCommand {
       turbojpeg: { version: packageVersion('@cwasm/jpeg-turbo'), loads: TurboJpeg.available() },
       backends,
       auto: backends.find((b) => b.loads)?.candidate ?? null,
+      nativeThreads: backends.find((b) => b.loads && b.nativeThreads)?.nativeThreads ?? null,
     };
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   }
