@@ -266,12 +266,18 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
       const set = await setBackendCapturingWarnings('tensorflow');
       if (!set.ok) return { ok: false, why: `${pkg} installed but its backend did not initialise: ${set.warning || 'unknown error'}` };
       registerNativeKernels();
+      // The CUDA build runs on the CPU when TensorFlow finds no usable GPU (no device, no driver):
+      // then it gets the CPU's kernels and compiled passes, as registerNativeKernels decides.
+      const native = tf.backend() as unknown as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
+      const onGpu = native.isUsingGpuDevice === true;
+      const library = `native libtensorflow ${native.binding?.TF_Version ?? '?'}${gpu ? ' (CUDA build)' : ''}`;
+      const where = gpu ? (onGpu ? ' on the GPU' : ' found no GPU device, so it trains on the CPU') : '';
       return {
         ok: true,
         why:
-          `native libtensorflow${gpu ? ' (CUDA build)' : ''}, with gzx's fused batch norm, ReluGrad${gpu ? '' : ', head kernels'} and optimiser updates` +
-          (gpu ? '' : '; training passes compiled into TensorFlow graphs (train.compile)'),
-        loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: nativeThreads.intraOp, nativeThreads, gpu },
+          `${library}${where}, with gzx's fused batch norm, ReluGrad${onGpu ? '' : ', head kernels'} and optimiser updates` +
+          (onGpu ? '' : '; training passes compiled into TensorFlow graphs (train.compile)'),
+        loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: nativeThreads.intraOp, nativeThreads, gpu: onGpu },
       };
     },
   };
