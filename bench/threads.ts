@@ -1,6 +1,8 @@
 // The native backend's thread settings against each other: one gzx process per setting (libtensorflow
 // reads its pool sizes once, at load), all idle but the one whose turn it is, alternating turns of
 // the same training/inference work as bench/peers.ts. Defaults compare intra/inter-op 2/1, 2/2, 1/1.
+// A setting `2/1@DIR` loads libtensorflow from DIR instead (LD_LIBRARY_PATH, ahead of the addon's
+// runpath): how another TensorFlow release's libtensorflow_cc.so.2 compares, without rebuilding.
 //   npx vite-node bench/threads.ts -- --threads-table [--settings 2/1,2/2,1/1] [--rows cnn64,r18_64] [--turns 4]
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -23,7 +25,9 @@ async function worker(): Promise<void> {
   const { MODELS } = await import('./train.js');
   const report = await selectBackend('tensorflow', () => {});
   const reply = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
-  reply({ ok: true, threads: report.nativeThreads });
+  const tf = await import('@tensorflow/tfjs');
+  const binding = (tf.backend() as unknown as { binding: { TF_Version: string } }).binding;
+  reply({ ok: true, threads: report.nativeThreads, tensorflow: binding.TF_Version });
   let side: Awaited<ReturnType<typeof gzxSide>> | null = null;
   for await (const line of readline.createInterface({ input: process.stdin })) {
     const msg = JSON.parse(line) as { cmd: string; model?: string; ms?: number };
@@ -47,10 +51,13 @@ async function main(): Promise<void> {
   const turnMs = { train: Number(listArg('--train-ms')?.[0] ?? 3000), infer: Number(listArg('--infer-ms')?.[0] ?? 1500) };
   const viteNode = path.join(path.dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
   const workers = settings.map((s) => {
-    const [intra, inter] = s.split('/');
+    const [pools, libDir] = s.split('@');
+    const [intra, inter] = pools.split('/');
+    const env: NodeJS.ProcessEnv = { ...process.env, TF_NUM_INTRAOP_THREADS: intra, TF_NUM_INTEROP_THREADS: inter };
+    if (libDir) env.LD_LIBRARY_PATH = [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
     const child = spawn(process.execPath, [viteNode, path.join(HERE, 'threads.ts'), '--', '--worker'], {
       stdio: ['pipe', 'pipe', 'ignore'],
-      env: { ...process.env, TF_NUM_INTRAOP_THREADS: intra, TF_NUM_INTEROP_THREADS: inter },
+      env,
     });
     const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const read = async () => {
@@ -66,7 +73,10 @@ async function main(): Promise<void> {
     };
     return { setting: s, child, read, request };
   });
-  for (const w of workers) console.error(`${w.setting}: ${JSON.stringify((await w.read()).threads)}`);
+  for (const w of workers) {
+    const hello = await w.read();
+    console.log(`${w.setting}: TensorFlow ${String(hello.tensorflow)}, ${JSON.stringify(hello.threads)}`);
+  }
   for (const row of rows) {
     for (const w of workers) await w.request({ cmd: 'setup', model: row });
     for (const phase of ['train', 'infer'] as const) {

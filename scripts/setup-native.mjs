@@ -260,9 +260,10 @@ function extractFromWheel(wheel) {
 import os, shutil, sys, zipfile
 wheel, deps = sys.argv[1], sys.argv[2]
 libs = {'tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'}
-# c_api.h and what it includes (tstring, tsl status); TF >= 2.16 moved tsl to include/tsl.
+# c_api.h and what it includes (tstring, tsl status); TF >= 2.16 moved tsl to include/tsl, 2.21 to include/xla/tsl.
 headers = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/tsl/', 'tensorflow/include/tensorflow/core/platform/',
-           'tensorflow/include/tsl/c/', 'tensorflow/include/tsl/platform/')
+           'tensorflow/include/tsl/c/', 'tensorflow/include/tsl/platform/',
+           'tensorflow/include/xla/tsl/c/', 'tensorflow/include/xla/tsl/platform/')
 for sub in ('lib', 'include'):
     shutil.rmtree(os.path.join(deps, sub), ignore_errors=True)
 found = set()
