@@ -8,7 +8,7 @@ import { deriveSeed } from './random.js';
 import { withSeededRandom } from './seeded-random.js';
 import { batchMemoryError, isWasmOutOfMemory } from './backend.js';
 import type { DataModule, Batch } from './data-module.js';
-import { type CompiledPasses, compiledPassesFor } from './traced-pass.js';
+import { type CompiledPasses, compiledPassesFor, predictWith } from './traced-pass.js';
 
 export const EVENTS = [
   'beforeFit',
@@ -362,7 +362,7 @@ export class Learner {
     for await (const batch of this.data.validBatches({ size: phase.size, batchSize: this.opts.validBatchSize })) {
       const parts = passes(batch.n, this.validMicroBatch).map(([start, n]) =>
         this.guardMemory(n, batch.size, () =>
-          tf.tidy(() => (this.model.predict(tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3])) as tf.Tensor).dataSync()),
+          tf.tidy(() => predictWith(this.compiledPasses, this.model, tf.tensor4d(this.images(batch, start, n), [n, batch.size, batch.size, 3])).dataSync()),
         ) as Float32Array,
       );
       const out = parts.length === 1 ? parts[0] : concatFloat32(parts);

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import YAML from 'yaml';
 import { UserError } from '../core/errors.js';
 import { loadModel } from '../core/model-io.js';
+import { type CompiledPasses, compiledPassesFor, predictWith } from '../core/traced-pass.js';
 import { decodeImage, toFloat, BadImageError } from '../core/pipeline/decode.js';
 import type { RawImage } from '../core/contracts.js';
 import { GalaxyNormalisation, galaxyNormalise } from '../core/layers/index.js';
@@ -95,6 +96,8 @@ export function applyView(x: tf.Tensor4D, view: TtaView): tf.Tensor4D {
 
 export interface LoadedPredictor {
   model: tf.LayersModel;
+  /** Inference as compiled graphs where the backend has them (see predictWith); dispose with the model. */
+  passes?: CompiledPasses | null;
   modelDir: string;
   /** Centre crop (source pixels) and model input side, from the run's config.yaml or the flags. */
   crop: number | null;
@@ -178,7 +181,8 @@ export async function loadPredictor(modelPath: string, overrides: { crop?: numbe
   }
   const crop = overrides.crop !== undefined ? overrides.crop : (hints?.crop ?? null);
   const last = model.layers[model.layers.length - 1];
-  return { model, modelDir, crop, size, normalisedInModel: last instanceof GalaxyNormalisation };
+  const passes = compiledPassesFor(tf.getBackend(), () => {});
+  return { model, modelDir, crop, size, normalisedInModel: last instanceof GalaxyNormalisation, passes };
 }
 
 /** Averaged, normalised predictions of a batch of same-size images over the views. */
@@ -190,7 +194,7 @@ export function predictImages(predictor: LoadedPredictor, images: RawImage[], vi
   try {
     for (const view of views) {
       const out = tf.tidy(() => {
-        let y = predictor.model.predict(applyView(batch, view)) as tf.Tensor2D;
+        let y = predictWith(predictor.passes, predictor.model, applyView(batch, view)) as tf.Tensor2D;
         if (!predictor.normalisedInModel) y = galaxyNormalise(y);
         return y;
       });
@@ -307,6 +311,7 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
   try {
     writer = await openSolutionsWriter(options.out);
   } catch (e) {
+    predictor.passes?.dispose();
     predictor.model.dispose();
     throw e;
   }
@@ -336,6 +341,7 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
     await writer.abort();
     throw e;
   } finally {
+    predictor.passes?.dispose();
     predictor.model.dispose();
   }
   const seconds = (Date.now() - started) / 1000;
