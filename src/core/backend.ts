@@ -102,8 +102,8 @@ function positiveInt(v: string | undefined): number | null {
  * the config's number; else TensorFlow's own environment variable (TF_NUM_INTRAOP_THREADS /
  * TF_NUM_INTEROP_THREADS) when set; else `auto`: intra-op = the cores this process may use
  * (its CPU affinity, so `taskset` counts) divided by GZX_CONCURRENT_RUNS (default 1), at least 1;
- * inter-op = 1 (measured fastest for gzx's graphs on 2 cores, and it never stacks a second op's
- * threads on cores another run is using; bench/README.md "Threads").
+ * inter-op = 1 (on 2 cores 1 and 2 measured alike within the noise, and 1 never stacks a second
+ * op's threads on cores another run is using; bench/README.md "Threads").
  */
 export function resolveNativeThreads(
   config: Partial<ThreadsConfig> = {},
