@@ -225,6 +225,15 @@ export async function runPeersBench(o: PeersBenchOptions = {}): Promise<PeersBen
           metrics[`${k}.over_${peer}_min`] = r2(Math.min(...ratios));
           metrics[`${k}.over_${peer}_max`] = r2(Math.max(...ratios));
         }
+        // Per CPU-second (images per second of CPU time each process used): on a machine where other
+        // jobs hold the cores, a framework that keeps more threads runnable gets a larger share of
+        // them; this ratio takes the share out and compares the work per core-second.
+        for (const peer of ['torch1', 'keras'] as const) {
+          const ratios = ips.gzx.map((g, t) => g / cores.gzx[t] / (ips[peer][t] / cores[peer][t]));
+          metrics[`${k}.over_${peer}_per_cpu`] = r2(median(ratios));
+          metrics[`${k}.over_${peer}_per_cpu_min`] = r2(Math.min(...ratios));
+          metrics[`${k}.over_${peer}_per_cpu_max`] = r2(Math.max(...ratios));
+        }
         log(
           `  ${phase}: gzx ÷ torch (faster of 2 and 1 threads) ${metrics[`${k}.over_torch_best`]}× (${metrics[`${k}.over_torch_best_min`]}–${metrics[`${k}.over_torch_best_max`]}), ` +
             `gzx ÷ keras ${metrics[`${k}.over_keras`]}× (${metrics[`${k}.over_keras_min`]}–${metrics[`${k}.over_keras_max`]})`,
@@ -248,16 +257,19 @@ export async function runPeersBench(o: PeersBenchOptions = {}): Promise<PeersBen
 /** The markdown table of a peers run: img/s of each framework and gzx's ratios with their spread. */
 export function formatPeersTable(metrics: Record<string, number>): string {
   const lines = [
-    '| model | phase | gzx img/s | PyTorch img/s (all cores / 1 thread) | Keras img/s | gzx ÷ PyTorch (min–max) | gzx ÷ Keras (min–max) |',
-    '|---|---|---|---|---|---|---|',
+    '| model | phase | gzx img/s | PyTorch img/s (all cores / 1 thread) | Keras img/s | gzx ÷ PyTorch (min–max) | gzx ÷ Keras (min–max) | cores busy gzx / PyTorch 1 thread / Keras | per CPU-second: gzx ÷ PyTorch 1 thread, gzx ÷ Keras |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of PEER_ROWS) {
     for (const phase of PHASES) {
       const k = `peers.${row.id}.${phase}`;
       if (!(`${k}.gzx_ips` in metrics)) continue;
+      const perCpu = (p: 'torch1' | 'keras') =>
+        `${metrics[`${k}.over_${p}_per_cpu`]}× (${metrics[`${k}.over_${p}_per_cpu_min`]}–${metrics[`${k}.over_${p}_per_cpu_max`]})`;
       const ratio = (p: (typeof RATIOS)[number]) => `${metrics[`${k}.over_${p}`]}× (${metrics[`${k}.over_${p}_min`]}–${metrics[`${k}.over_${p}_max`]})`;
       lines.push(
-        `| ${row.label} | ${phase === 'train' ? 'training' : 'inference'} | ${metrics[`${k}.gzx_ips`]} | ${metrics[`${k}.torch_ips`]} / ${metrics[`${k}.torch1_ips`]} | ${metrics[`${k}.keras_ips`]} | ${ratio('torch_best')} | ${ratio('keras')} |`,
+        `| ${row.label} | ${phase === 'train' ? 'training' : 'inference'} | ${metrics[`${k}.gzx_ips`]} | ${metrics[`${k}.torch_ips`]} / ${metrics[`${k}.torch1_ips`]} | ${metrics[`${k}.keras_ips`]} | ${ratio('torch_best')} | ${ratio('keras')} | ` +
+          `${metrics[`${k}.gzx_cores_busy`]} / ${metrics[`${k}.torch1_cores_busy`]} / ${metrics[`${k}.keras_cores_busy`]} | ${perCpu('torch1')}, ${perCpu('keras')} |`,
       );
     }
   }

@@ -23,16 +23,18 @@ async function nativeLoads(): Promise<boolean> {
 const native = await nativeLoads();
 
 describe('resolveNativeThreads', () => {
-  it('auto: every core the process may use for one op, one op at a time', () => {
-    expect(resolveNativeThreads({}, {}, 8)).toMatchObject({ intraOp: 8, interOp: 1 });
-    expect(resolveNativeThreads({ intra_op: 'auto', inter_op: 'auto' }, {}, 2)).toMatchObject({ intraOp: 2, interOp: 1 });
+  it('auto, a run alone: every core the process may use for one op, as many ops at once', () => {
+    expect(resolveNativeThreads({}, {}, 8)).toMatchObject({ intraOp: 8, interOp: 8 });
+    expect(resolveNativeThreads({ intra_op: 'auto', inter_op: 'auto' }, {}, 2)).toMatchObject({ intraOp: 2, interOp: 2 });
+    expect(resolveNativeThreads({ intra_op: 1 }, {}, 2)).toMatchObject({ intraOp: 1, interOp: 1 });
   });
 
-  it('auto divides the cores among GZX_CONCURRENT_RUNS runs, at least one each', () => {
+  it('auto divides the cores among GZX_CONCURRENT_RUNS runs, at least one each, one op at a time', () => {
     expect(resolveNativeThreads({}, { GZX_CONCURRENT_RUNS: '2' }, 8)).toMatchObject({ intraOp: 4, interOp: 1 });
+    expect(resolveNativeThreads({}, { GZX_CONCURRENT_RUNS: '1' }, 8)).toMatchObject({ intraOp: 8, interOp: 8 });
     expect(resolveNativeThreads({}, { GZX_CONCURRENT_RUNS: '3' }, 8).intraOp).toBe(2);
     expect(resolveNativeThreads({}, { GZX_CONCURRENT_RUNS: '4' }, 2).intraOp).toBe(1);
-    expect(resolveNativeThreads({}, { GZX_CONCURRENT_RUNS: 'lots' }, 2).intraOp).toBe(2);
+    expect(resolveNativeThreads({}, { GZX_CONCURRENT_RUNS: 'lots' }, 2)).toMatchObject({ intraOp: 2, interOp: 2 });
   });
 
   it("TensorFlow's own variables replace auto; a number in the config replaces both", () => {

@@ -102,8 +102,9 @@ function positiveInt(v: string | undefined): number | null {
  * the config's number; else TensorFlow's own environment variable (TF_NUM_INTRAOP_THREADS /
  * TF_NUM_INTEROP_THREADS) when set; else `auto`: intra-op = the cores this process may use
  * (its CPU affinity, so `taskset` counts) divided by GZX_CONCURRENT_RUNS (default 1), at least 1;
- * inter-op = 1 (on 2 cores 1 and 2 measured alike within the noise, and 1 never stacks a second
- * op's threads on cores another run is using; bench/README.md "Threads").
+ * inter-op = the same number for a run alone (TensorFlow's and Keras' own default; on 2 cores
+ * inter-op 2 beat 1 in 5 of 8 alternating comparisons, bench/README.md "Threads"), 1 when
+ * GZX_CONCURRENT_RUNS says runs share the machine (no second op's threads on another run's cores).
  */
 export function resolveNativeThreads(
   config: Partial<ThreadsConfig> = {},
@@ -131,8 +132,9 @@ export function resolveNativeThreads(
     return n;
   });
   const interOp = pick('inter_op', INTER_ENV, () => {
-    notes.push('inter_op auto: 1');
-    return 1;
+    const shared = (runs ?? 1) > 1;
+    notes.push(shared ? `inter_op auto: 1 (${CONCURRENT_RUNS_ENV}=${runs})` : 'inter_op auto: as intra_op');
+    return shared ? 1 : intraOp;
   });
   return { intraOp, interOp, why: notes.join(', ') };
 }
