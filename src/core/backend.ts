@@ -103,7 +103,7 @@ function positiveInt(v: string | undefined): number | null {
  * TF_NUM_INTEROP_THREADS) when set; else `auto`: intra-op = the cores this process may use
  * (its CPU affinity, so `taskset` counts) divided by GZX_CONCURRENT_RUNS (default 1), at least 1;
  * inter-op = the same number for a run alone (TensorFlow's and Keras' own default; on 2 cores
- * inter-op 2 beat 1 in 5 of 8 alternating comparisons, bench/README.md "Threads"), 1 when
+ * inter-op 2 beat 1 in 8 of 10 alternating comparisons, bench/README.md "Threads"), 1 when
  * GZX_CONCURRENT_RUNS says runs share the machine (no second op's threads on another run's cores).
  */
 export function resolveNativeThreads(
