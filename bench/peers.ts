@@ -171,7 +171,7 @@ export async function runPeersBench(o: PeersBenchOptions = {}): Promise<PeersBen
     turns,
     turnMs,
     loadAverage1mAtStart: r2(os.loadavg()[0]),
-    gzx: { backend: backend.name, package: `${backend.package} ${backend.version}`, threads: backend.threads, optimizer: 'Adam (gzx Optimizer, fused native update), MSE' },
+    gzx: { backend: backend.name, package: `${backend.package} ${backend.version}`, threads: backend.threads, nativeThreads: backend.nativeThreads, optimizer: 'Adam (gzx Optimizer, fused native update), MSE' },
   };
   const metrics: Record<string, number> = {};
   try {
