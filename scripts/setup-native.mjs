@@ -412,7 +412,7 @@ function tryVerify() {
 
 function summary(v) {
   const where = GPU ? (v.gpu ? ', on a GPU' : ', found no GPU device so it runs on the CPU') : '';
-  return `${PKG}: tensorflow backend (TensorFlow ${v.tensorflow}${GPU ? ', CUDA build' : ''}${where}) loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)})`;
+  return `${GPU ? `${PKG}: ` : ''}tensorflow backend (TensorFlow ${v.tensorflow}${GPU ? ', CUDA build' : ''}${where}) loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)})`;
 }
 
 async function main() {
