@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark in its own child process (so peak RSS and the tfjs backend
 // of one do not leak into the other), writes bench/results.json and prints the tables.
-// Options: --only train|pipeline|e2e|tta (comma-separated), --quick (shorter training measurements).
+// Options: --only train|pipeline|e2e|tta|peers (comma-separated), --quick (shorter training measurements).
+// `peers` (gzx against PyTorch and Keras, bench/peers.ts) builds a Python venv the first time.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
-const BENCHES = ['pipeline', 'train', 'e2e', 'tta'] as const;
+const BENCHES = ['pipeline', 'train', 'e2e', 'tta', 'peers'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 function arg(name: string): string | undefined {
@@ -21,7 +22,12 @@ function arg(name: string): string | undefined {
 /** Child mode: run one bench in this process and write its flat metrics to --out. */
 async function runChild(name: BenchName, out: string): Promise<void> {
   let metrics: Record<string, number>;
-  if (name === 'train') {
+  let info: Record<string, unknown> | undefined;
+  if (name === 'peers') {
+    const { runPeersBench } = await import('./peers.js');
+    const quick = process.argv.includes('--quick');
+    ({ metrics, info } = await runPeersBench(quick ? { turns: 2, trainTurnMs: 1500, inferTurnMs: 1000 } : {}));
+  } else if (name === 'train') {
     const { runTrainBench } = await import('./train.js');
     metrics = await runTrainBench(process.argv.includes('--quick') ? { budgetMs: 1000, maxSteps: 2 } : {});
   } else if (name === 'tta') {
@@ -34,10 +40,10 @@ async function runChild(name: BenchName, out: string): Promise<void> {
     const { runPipelineBench } = await import('./pipeline.js');
     metrics = await runPipelineBench();
   }
-  fs.writeFileSync(out, JSON.stringify(metrics));
+  fs.writeFileSync(out, JSON.stringify({ metrics, info }));
 }
 
-function runInChild(name: BenchName): { metrics: Record<string, number> | null; seconds: number; error?: string } {
+function runInChild(name: BenchName): { metrics: Record<string, number> | null; info?: Record<string, unknown>; seconds: number; error?: string } {
   const viteNode = path.join(path.dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
   const out = path.join(os.tmpdir(), `gzx-bench-${name}-${process.pid}.json`);
   const start = performance.now();
@@ -50,9 +56,9 @@ function runInChild(name: BenchName): { metrics: Record<string, number> | null; 
   if (child.status !== 0 || !fs.existsSync(out)) {
     return { metrics: null, seconds, error: `exited with ${child.status ?? child.signal}` };
   }
-  const metrics = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, number>;
+  const { metrics, info } = JSON.parse(fs.readFileSync(out, 'utf8')) as { metrics: Record<string, number>; info?: Record<string, unknown> };
   fs.rmSync(out, { force: true });
-  return { metrics, seconds };
+  return { metrics, info, seconds };
 }
 
 async function main(): Promise<void> {
@@ -74,6 +80,8 @@ async function main(): Promise<void> {
     },
     seconds: {} as Record<string, number>,
     errors: {} as Record<string, string>,
+    /** What a bench says about how it measured (peers: versions and thread settings of each framework). */
+    info: {} as Record<string, unknown>,
     metrics: {} as Record<string, number>,
   };
   for (const name of selected) {
@@ -81,13 +89,15 @@ async function main(): Promise<void> {
     const r = runInChild(name);
     (results.seconds as Record<string, number>)[name] = r.seconds;
     if (r.metrics) Object.assign(results.metrics as Record<string, number>, r.metrics);
+    if (r.info) (results.info as Record<string, unknown>)[name] = r.info;
     else (results.errors as Record<string, string>)[name] = r.error!;
   }
   const file = path.join(HERE, 'results.json');
   // Keep earlier results of benches not run this time.
   if (only && fs.existsSync(file)) {
-    const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as { metrics?: Record<string, number> };
+    const previous = JSON.parse(fs.readFileSync(file, 'utf8')) as { metrics?: Record<string, number>; info?: Record<string, unknown> };
     results.metrics = { ...(previous.metrics ?? {}), ...(results.metrics as Record<string, number>) };
+    results.info = { ...(previous.info ?? {}), ...(results.info as Record<string, unknown>) };
   }
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
 
@@ -106,6 +116,10 @@ async function main(): Promise<void> {
   if (Object.keys(metrics).some((k) => k.startsWith('tta.'))) {
     const { formatTtaTable } = await import('./tta.js');
     lines.push('## test-time augmentation through `gzx predict` (images/s)', formatTtaTable(metrics), '');
+  }
+  if (Object.keys(metrics).some((k) => k.startsWith('peers.'))) {
+    const { formatPeersTable } = await import('./peers.js');
+    lines.push('## gzx against PyTorch and Keras, alternating turns in one run (median img/s; ratio per turn: median and min–max)', formatPeersTable(metrics), '');
   }
   lines.push(`wrote ${path.relative(ROOT, file)} (${Object.entries(results.seconds as Record<string, number>).map(([k, v]) => `${k} ${v}s`).join(', ')})`);
   const errors = Object.entries(results.errors as Record<string, string>);

@@ -108,8 +108,13 @@ export async function buildModel(spec: ModelSpec): Promise<tf.LayersModel> {
  * disposed), `stepSync` reads and disposes it; `dispose` frees the optimiser state and graphs.
  * `compile: false` keeps every step op by op (for measurements that swap kernels or layers mid-run).
  */
-export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, { compile = true } = {}) {
-  const optimizer = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false });
+export function trainer(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, { compile = true, adam = false } = {}) {
+  // `adam`: plain Adam (no weight decay, PyTorch's defaults), as bench/peers.ts gives every framework.
+  const optimizer = new Optimizer(
+    adam
+      ? { name: 'adam', wd: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum: 0.9, nesterov: false }
+      : { name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: false },
+  );
   const variables = new Map(model.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
   const eager = () => tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
   // As the Learner does (train.compile): on tensorflow the pass becomes a graph at its third run.

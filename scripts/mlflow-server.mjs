@@ -25,7 +25,7 @@ function mlflowBin(venv) {
   return path.join(venv, 'bin', 'mlflow');
 }
 
-function pickPython() {
+export function pickPython() {
   for (const cand of [process.env.GZX_PYTHON, 'python3.11', 'python3'].filter(Boolean)) {
     const r = spawnSync(cand, ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
     if (r.status === 0) return cand;
@@ -38,7 +38,7 @@ function sleep(ms) {
 }
 
 /** A crude cross-process lock (mkdir is atomic) so two installs never write the same venv. */
-async function withLock(lockDir, fn, log) {
+export async function withLock(lockDir, fn, log, what = 'MLflow install') {
   const deadline = Date.now() + 15 * 60_000;
   let said = false;
   for (;;) {
@@ -48,7 +48,7 @@ async function withLock(lockDir, fn, log) {
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lockDir}; remove it if no install is running.`);
-      if (!said) log(`waiting for another MLflow install to finish (${lockDir})`);
+      if (!said) log(`waiting for another ${what} to finish (${lockDir})`);
       said = true;
       await sleep(1000);
     }

@@ -9,10 +9,14 @@
 //   5. checks in a fresh process that the tensorflow backend loads and agrees with the cpu backend.
 // Idempotent: a build that loads is kept (a stamp in deps/ records what we built) and the wheel is
 // cached, so a rerun only verifies. See docs/native.md.
-//   node scripts/setup-native.mjs [--force] [--check]
+// --gpu does the same for @tensorflow/tfjs-node-gpu with the CUDA-enabled `tensorflow` wheel and
+// the NVIDIA runtime wheels that wheel names (its `and-cuda` extra), unpacked beside libtensorflow
+// where its runpath looks ($ORIGIN/../nvidia/*/lib): no system CUDA. Without a GPU it still builds,
+// loads and runs on the CPU. See README "Training on a GPU".
+//   node scripts/setup-native.mjs [--force] [--check] [--gpu]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,27 +25,44 @@ import { fileURLToPath } from 'node:url';
 // every TF_*/TFE_* function the binding calls. The wheel is platform-pinned, so the local Python
 // version does not matter (only pip is used; nothing is imported from it).
 const TFJS_NODE_VERSION = '4.22.0';
-const TF_WHEEL = {
+const CPU_WHEEL = {
   name: 'tensorflow-cpu',
   version: '2.12.1',
   file: 'tensorflow_cpu-2.12.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
   sha256: '7ffb595707a8fb376deaddc768784c7a0242b16cbc6e06393b1733b2ce19f855',
+  platforms: ['manylinux2014_x86_64'],
+};
+// The CUDA build: PyPI's `tensorflow` wheel for Linux has CUDA kernels and loads the CUDA libraries
+// only when it looks for a GPU (dlopen), so it also runs where there is none. 2.21.0 is the newest
+// release; its libtensorflow_cc.so.2 exports every TF_*/TFE_* function tfjs-node calls (checked).
+const GPU_WHEEL = {
+  name: 'tensorflow',
+  version: '2.21.0',
+  file: 'tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl',
+  sha256: '9056fbc9ba04235810b71ae6cbd958a196e8804fb53bbcffbf3e23b56155f124',
+  platforms: ['manylinux_2_27_x86_64'],
 };
 const STAMP_FORMAT = 1;
 
+const args = new Set(process.argv.slice(2));
+const GPU = args.has('--gpu');
+const TF_WHEEL = GPU ? GPU_WHEEL : CPU_WHEEL;
+const PKG = GPU ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+
 const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = path.join(repoDir, '.cache', 'native');
-const pkgDir = path.join(repoDir, 'node_modules', '@tensorflow', 'tfjs-node');
+const nvidiaCacheDir = path.join(cacheDir, 'nvidia');
+const cpuPkgDir = path.join(repoDir, 'node_modules', '@tensorflow', 'tfjs-node');
 const gpuPkgDir = path.join(repoDir, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
+const pkgDir = GPU ? gpuPkgDir : cpuPkgDir;
 const depsDir = path.join(pkgDir, 'deps');
 const stampFile = path.join(depsDir, 'gzx-native.json');
-const buildLog = path.join(cacheDir, 'build.log');
+const buildLog = path.join(cacheDir, GPU ? 'build-gpu.log' : 'build.log');
 
 class SetupError extends Error {}
 
-const args = new Set(process.argv.slice(2));
 for (const a of args) {
-  if (!['--force', '--check'].includes(a)) fail(`Unknown option ${a}. Use --force (rebuild everything) or --check (only verify).`, 2);
+  if (!['--force', '--check', '--gpu'].includes(a)) fail(`Unknown option ${a}. Use --force (rebuild everything), --check (only verify), --gpu (the CUDA build).`, 2);
 }
 
 function fail(message, code = 1) {
@@ -98,7 +119,7 @@ async function ensureWheel() {
   writeFileSync(requirements, `${TF_WHEEL.name}==${TF_WHEEL.version} --hash=sha256:${TF_WHEEL.sha256}\n`);
   const r = run(
     'python3',
-    ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux2014_x86_64', '--python-version', '3.11',
+    ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', ...TF_WHEEL.platforms.flatMap((p) => ['--platform', p]), '--python-version', '3.11',
       '--implementation', 'cp', '--abi', 'cp311', '--require-hashes', '-r', requirements, '-d', cacheDir, '--disable-pip-version-check'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -154,15 +175,95 @@ function ensureTfjsNodePackage() {
   return true;
 }
 
+/**
+ * The GPU package from the npm registry (`npm pack`, so nothing else in node_modules is touched):
+ * the same sources as @tensorflow/tfjs-node under another name, whose dependencies that package
+ * already brought.
+ */
+function ensureTfjsNodeGpuPackage() {
+  if (installedVersion(gpuPkgDir) === TFJS_NODE_VERSION && existsSync(path.join(gpuPkgDir, 'binding.gyp'))) return false;
+  if (installedVersion(cpuPkgDir) !== TFJS_NODE_VERSION) {
+    throw new SetupError('run `npm run setup:native` first: the GPU package uses the dependencies @tensorflow/tfjs-node brings.');
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  const tgz = path.join(cacheDir, `tensorflow-tfjs-node-gpu-${TFJS_NODE_VERSION}.tgz`);
+  if (!existsSync(tgz)) {
+    const r = run('npm', ['pack', `@tensorflow/tfjs-node-gpu@${TFJS_NODE_VERSION}`, '--pack-destination', cacheDir, '--silent'], { cwd: cacheDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0 || !existsSync(tgz)) throw new SetupError(`npm could not fetch @tensorflow/tfjs-node-gpu@${TFJS_NODE_VERSION} (is the npm registry reachable?):\n${lastLines(r.stderr || r.stdout)}`);
+  }
+  const tmp = `${gpuPkgDir}.part`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const r = run('tar', ['-xzf', tgz, '-C', tmp, '--strip-components=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new SetupError(`could not unpack ${tgz}:\n${lastLines(r.stderr)}`);
+  const deps = Object.keys(JSON.parse(readFileSync(path.join(tmp, 'package.json'), 'utf8')).dependencies ?? {});
+  const missing = deps.filter((d) => !existsSync(path.join(repoDir, 'node_modules', d, 'package.json')));
+  if (missing.length) throw new SetupError(`@tensorflow/tfjs-node-gpu needs ${missing.join(', ')}, not in node_modules; run npm ci && npm run setup:native first.`);
+  rmSync(gpuPkgDir, { recursive: true, force: true });
+  renameSync(tmp, gpuPkgDir);
+  return true;
+}
+
+/** The NVIDIA runtime wheels the tensorflow wheel names (its `and-cuda` extra), downloaded with pip --no-deps. */
+function ensureNvidiaWheels(wheel) {
+  const script = `
+import re, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+meta = next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))
+for line in z.read(meta).decode().splitlines():
+    m = re.match(r'Requires-Dist: (nvidia-[^;]+);\\s*extra == "and-cuda"', line)
+    if m: print(m.group(1).replace(' ', ''))
+`;
+  const listed = run('python3', ['-c', script, wheel], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const requirements = listed.stdout.trim().split('\n').filter(Boolean);
+  if (listed.status !== 0 || requirements.length === 0) throw new SetupError(`could not read the NVIDIA requirements of ${wheel}:\n${lastLines(listed.stderr)}`);
+  mkdirSync(nvidiaCacheDir, { recursive: true });
+  const r = run(
+    'python3',
+    ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux_2_27_x86_64', '--platform', 'manylinux_2_17_x86_64',
+      '--platform', 'manylinux2014_x86_64', '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311', '-d', nvidiaCacheDir,
+      '--disable-pip-version-check', ...requirements],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  if (r.status !== 0) throw new SetupError(`pip could not download the NVIDIA runtime wheels (${requirements.join(' ')}):\n${lastLines(r.stderr || r.stdout)}`);
+  // pip names each file it saved or found already there.
+  const files = [...`${r.stdout}`.matchAll(/(?:Saved|File was already downloaded) (\S+\.whl)/g)].map((m) => m[1]);
+  if (files.length < requirements.length) throw new SetupError(`pip got ${files.length} wheels for ${requirements.length} NVIDIA requirements:\n${lastLines(r.stdout)}`);
+  return { requirements, files };
+}
+
+/** Unpacks each NVIDIA wheel's nvidia/<part>/{lib,bin,nvvm} into deps/nvidia, where libtensorflow's runpath looks. */
+function extractNvidia(files) {
+  const script = `
+import os, shutil, sys, zipfile
+target = sys.argv[1]
+shutil.rmtree(target, ignore_errors=True)
+for wheel in sys.argv[2:]:
+    with zipfile.ZipFile(wheel) as z:
+        for info in z.infolist():
+            parts = info.filename.split('/')
+            if len(parts) < 4 or parts[0] != 'nvidia' or parts[2] not in ('lib', 'bin', 'nvvm') or info.filename.endswith('/'):
+                continue
+            out = os.path.join(target, *parts[1:])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with z.open(info) as src, open(out, 'wb') as dst:
+                shutil.copyfileobj(src, dst, 16 << 20)
+            os.chmod(out, 0o755)
+`;
+  const r = run('python3', ['-c', script, path.join(depsDir, 'nvidia'), ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new SetupError(`could not unpack the NVIDIA wheels:\n${lastLines(r.stderr)}`);
+}
+
 function extractFromWheel(wheel) {
   // Python's zipfile: python3 is already required for pip, `unzip` may not be installed.
   const script = `
 import os, shutil, sys, zipfile
 wheel, deps = sys.argv[1], sys.argv[2]
 libs = {'tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'}
-# c_api.h and what it includes (tstring, tsl status); TF >= 2.16 moved tsl to include/tsl.
+# c_api.h and what it includes (tstring, tsl status); TF >= 2.16 moved tsl to include/tsl, 2.21 to include/xla/tsl.
 headers = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/tsl/', 'tensorflow/include/tensorflow/core/platform/',
-           'tensorflow/include/tsl/c/', 'tensorflow/include/tsl/platform/')
+           'tensorflow/include/tsl/c/', 'tensorflow/include/tsl/platform/',
+           'tensorflow/include/xla/tsl/c/', 'tensorflow/include/xla/tsl/platform/')
 for sub in ('lib', 'include'):
     shutil.rmtree(os.path.join(deps, sub), ignore_errors=True)
 found = set()
@@ -255,7 +356,7 @@ function buildAddon() {
 // Runs in a fresh process from the repo, exactly as the app imports it.
 const VERIFY_SCRIPT = `
 const tf = await import('@tensorflow/tfjs');
-await import('@tensorflow/tfjs-node');
+await import('${PKG}');
 await tf.setBackend('tensorflow');
 if (tf.getBackend() !== 'tensorflow') throw new Error('backend is ' + tf.getBackend() + ', not tensorflow');
 const x = tf.tensor4d(Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => Math.sin(i)), [2, 8, 8, 3]);
@@ -263,12 +364,14 @@ const w = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i
 const grads = () => tf.grads((x, w) => tf.conv2d(x, w, 1, 'same').square().sum())([x, w]).map((g) => Array.from(g.dataSync()));
 const native = grads();
 const version = tf.backend().binding.TF_Version;
+const gpu = tf.backend().isUsingGpuDevice === true;
 await tf.setBackend('cpu');
 const reference = grads();
 let worst = 0;
 native.forEach((g, k) => g.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - reference[k][i]) / (1 + Math.abs(reference[k][i]))); }));
-if (!(worst < 1e-4)) throw new Error('conv2d gradients differ from the cpu backend (relative error ' + worst + ')');
-console.log(JSON.stringify({ tensorflow: version, relativeError: worst }));
+// A GPU may multiply in TF32 (10-bit mantissa) by default: a looser bound there.
+if (!(worst < (gpu ? 5e-3 : 1e-4))) throw new Error('conv2d gradients differ from the cpu backend (relative error ' + worst + ')');
+console.log(JSON.stringify({ tensorflow: version, relativeError: worst, gpu }));
 `;
 
 function verify() {
@@ -280,7 +383,7 @@ function verify() {
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) {
     const why = r.stderr.split('\n').find((l) => /Error|error:|undefined symbol|cannot open/.test(l)) ?? lastLines(r.stderr, 5);
-    throw new SetupError(`@tensorflow/tfjs-node does not load from ${repoDir}: ${why.trim()}\nRerun with --force to rebuild.`);
+    throw new SetupError(`${PKG} does not load from ${repoDir}: ${why.trim()}\nRerun with --force to rebuild.`);
   }
   return JSON.parse(line);
 }
@@ -294,6 +397,7 @@ function readStamp() {
 }
 
 function wantedStamp() {
+  if (GPU) return { format: STAMP_FORMAT, tfjsNodeGpu: TFJS_NODE_VERSION, tensorflow: TF_WHEEL.version, wheelSha256: TF_WHEEL.sha256, node: process.versions.node, napi: addonDir().napi };
   return { format: STAMP_FORMAT, tfjsNode: TFJS_NODE_VERSION, tensorflowCpu: TF_WHEEL.version, wheelSha256: TF_WHEEL.sha256, node: process.versions.node, napi: addonDir().napi };
 }
 
@@ -307,14 +411,15 @@ function tryVerify() {
 }
 
 function summary(v) {
-  return `tensorflow backend (TensorFlow ${v.tensorflow}) loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)})`;
+  const where = GPU ? (v.gpu ? ', on a GPU' : ', found no GPU device so it runs on the CPU') : '';
+  return `${GPU ? `${PKG}: ` : ''}tensorflow backend (TensorFlow ${v.tensorflow}${GPU ? ', CUDA build' : ''}${where}) loads; conv2d gradients match cpu (relative error ${v.relativeError.toExponential(1)})`;
 }
 
 async function main() {
   const start = Date.now();
   checkPlatform();
   if (args.has('--check')) {
-    if (!existsSync(pkgDir)) throw new SetupError('@tensorflow/tfjs-node is not installed; run npm run setup:native.');
+    if (!existsSync(pkgDir)) throw new SetupError(`${PKG} is not installed; run npm run setup:native${GPU ? ' -- --gpu' : ''}.`);
     log(`ok: ${summary(verify())}`);
     return;
   }
@@ -331,10 +436,13 @@ async function main() {
       log('the existing build does not load; rebuilding');
     }
   }
-  const wheel = await timed(`tensorflow-cpu ${TF_WHEEL.version} wheel ready in ${path.relative(repoDir, cacheDir)}`, ensureWheel);
-  await timed(`@tensorflow/tfjs-node@${TFJS_NODE_VERSION} in node_modules`, ensureTfjsNodePackage);
+  const wheel = await timed(`${TF_WHEEL.name} ${TF_WHEEL.version} wheel ready in ${path.relative(repoDir, cacheDir)}`, ensureWheel);
+  const nvidia = GPU ? await timed('NVIDIA runtime wheels named by the tensorflow wheel ready', () => ensureNvidiaWheels(wheel)) : null;
+  if (nvidia) log(`NVIDIA wheels: ${nvidia.files.map((f) => path.basename(f)).join(', ')}`);
+  await timed(`${PKG}@${TFJS_NODE_VERSION} in node_modules`, GPU ? ensureTfjsNodeGpuPackage : ensureTfjsNodePackage);
   rmSync(stampFile, { force: true });
-  await timed('unpacked libtensorflow and C headers into node_modules/@tensorflow/tfjs-node/deps', () => extractFromWheel(wheel));
+  await timed(`unpacked libtensorflow and C headers into ${path.relative(repoDir, depsDir)}`, () => extractFromWheel(wheel));
+  if (nvidia) await timed(`unpacked the NVIDIA libraries into ${path.relative(repoDir, path.join(depsDir, 'nvidia'))}`, () => extractNvidia(nvidia.files));
   const built = await timed('compiled the N-API addon with node-gyp', buildAddon);
   log(`addon: ${path.relative(repoDir, built.addon)} (Node headers from ${built.nodeDir})`);
   writeFileSync(stampFile, JSON.stringify(wantedStamp(), null, 2) + '\n');

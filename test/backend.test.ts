@@ -20,7 +20,7 @@ describe('selectBackend', () => {
         ['tensorflow', true],
       ]);
       expect(Array.from(tf.add(tf.tensor([1, 2]), 1).dataSync())).toEqual([2, 3]);
-      expect(lines[0]).toMatch(/^backend: tensorflow \(@tensorflow\/tfjs-node 4\.\d+\.\d+, \d+ threads?\)/);
+      expect(lines[0]).toMatch(/^backend: tensorflow \(@tensorflow\/tfjs-node 4\.\d+\.\d+, intra-op \d+ \/ inter-op \d+ threads \(.*\)\) — native libtensorflow/);
       expect(lines).toHaveLength(2);
     } else {
       expect(report.name).toBe('wasm');

@@ -30,7 +30,7 @@ describe('schema errors', () => {
     const err = await failure(file);
     expect(err.exitCode).toBe(1);
     expect(err.message).toBe(
-      `${shown(file)}:8:1: nmae: unknown key; allowed here: name, description, seed, plugins, output_dir, backend, ` +
+      `${shown(file)}:8:1: nmae: unknown key; allowed here: name, description, seed, plugins, output_dir, backend, threads, ` +
         'data, augment, backbone, head, schedule, logger, callbacks, sweep, train. Did you mean "name"?',
     );
   });

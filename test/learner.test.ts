@@ -323,8 +323,10 @@ describe('learner', () => {
     let fail = false;
     const compiler: PassCompiler = {
       record: (_inputs, pass) => {
-        calls.push('record');
-        return { result: pass(), recording: { ok: true, signature: 'same' } };
+        const result = pass();
+        // Validation predicts through the same passes (predictWith): a pass without gradients.
+        calls.push(Object.keys(result.grads).length ? 'record' : 'record-predict');
+        return { result, recording: { ok: true, signature: 'same' } };
       },
       compile: () => {
         calls.push('compile');
@@ -354,15 +356,16 @@ describe('learner', () => {
       };
       // Two batches: recorded, but a graph is built only for a third pass.
       expect(await fitWith(1)).toEqual([]);
-      expect(calls).toEqual(['record', 'record']);
+      expect(calls).toEqual(['record', 'record', 'record-predict']);
       calls.length = 0;
       const said = await fitWith(2); // 4 batches of 8, one shape
-      expect(calls).toEqual(['record', 'record', 'compile', 'run', 'run', 'dispose']);
+      // Validation records its own pass (one batch shape) each epoch: two epochs, no graph for it yet.
+      expect(calls).toEqual(['record', 'record', 'record-predict', 'compile', 'run', 'run', 'record-predict', 'dispose']);
       expect(said).toEqual(['training passes run as one cpu graph each (recorded from the first eager passes)']);
       calls.length = 0;
       fail = true;
       const failed = await fitWith(2);
-      expect(calls).toEqual(['record', 'record', 'compile', 'run', 'dispose']); // then eager, not again
+      expect(calls.filter((c) => c !== 'record-predict')).toEqual(['record', 'record', 'compile', 'run', 'dispose']); // then eager, not again
       expect(failed[1]).toBe('training passes stay op by op (not compiled into a graph: its graph failed to run: boom)');
     } finally {
       registerPassCompiler('cpu', null);

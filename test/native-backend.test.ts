@@ -119,7 +119,7 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
   it('setup:native rejects an unknown option with one usage line', () => {
     const r = runSetup('--rebuild');
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('setup:native: Unknown option --rebuild. Use --force (rebuild everything) or --check (only verify).');
+    expect(r.stderr.trim()).toBe('setup:native: Unknown option --rebuild. Use --force (rebuild everything), --check (only verify), --gpu (the CUDA build).');
   });
 
   it.runIf(required)('is set up (GZX_REQUIRE_NATIVE=1)', () => {

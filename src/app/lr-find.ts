@@ -38,7 +38,7 @@ export async function lrFind(
 ): Promise<LrFindResult> {
   const { config } = resolved;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  await selectBackend(config.backend, log);
+  await selectBackend(config.backend, log, config.threads);
   const runDir = await newRunDir({ ...config, name: `${config.name}-lr-find` });
   await fs.mkdir(path.join(runDir, 'artifacts'), { recursive: true });
   await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);

@@ -72,7 +72,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   const { config } = resolved;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const started = Date.now();
-  const backend = await selectBackend(config.backend, log);
+  const backend = await selectBackend(config.backend, log, config.threads);
 
   const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : opts.runDir ? path.resolve(opts.runDir) : await newRunDir(config);
   const runId = path.basename(runDir);

@@ -64,6 +64,8 @@ export interface ExperimentConfig {
   plugins: string[];
   output_dir: string;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /** Thread pools of the native TensorFlow backend (docs/native.md "Threads"). */
+  threads: { intra_op: number | 'auto'; inter_op: number | 'auto' };
   data: PluginRef;
   augment: PluginRef[];
   backbone: PluginRef;

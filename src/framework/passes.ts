@@ -8,7 +8,7 @@ import type { Batch } from './data-module.js';
 import { batchMemoryError, isWasmOutOfMemory } from '../runtime/backend.js';
 import { deriveSeed } from '../base/random.js';
 import { withSeededRandom } from '../runtime/seeded-random.js';
-import { type CompiledPasses, compiledPassesFor } from '../runtime/traced-pass.js';
+import { type CompiledPasses, compiledPassesFor, predictWith } from '../runtime/traced-pass.js';
 
 /** Where a pass runs in the fit: seeds its dropout noise, keys its graph, names it in messages. */
 export interface PassPosition {
@@ -79,7 +79,7 @@ export class PassExecutor {
   predict(batch: Batch, at: PassPosition): Float32Array {
     const parts = passes(batch.n, this.validMicroBatch).map(([start, n]) =>
       this.guardMemory(n, batch.size, at, () =>
-        tf.tidy(() => (this.model.predict(tf.tensor4d(images(batch, start, n), [n, batch.size, batch.size, 3])) as tf.Tensor).dataSync() as Float32Array),
+        tf.tidy(() => predictWith(this.compiled, this.model, tf.tensor4d(images(batch, start, n), [n, batch.size, batch.size, 3])).dataSync() as Float32Array),
       ),
     );
     return parts.length === 1 ? parts[0] : concatFloat32(parts);

@@ -118,7 +118,10 @@ export async function runEnsemble(input: EnsembleInput): Promise<EnsembleReport>
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
-    for (const p of predictors) p.model.dispose();
+    for (const p of predictors) {
+      p.passes?.dispose();
+      p.model.dispose();
+    }
   }
 }
 

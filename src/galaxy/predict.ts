@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import YAML from 'yaml';
 import { UserError } from '../base/errors.js';
 import { loadModel } from '../framework/model-io.js';
+import { type CompiledPasses, compiledPassesFor, predictWith } from '../runtime/traced-pass.js';
 import { decodeImage, toFloat, BadImageError } from '../vision/pipeline/decode.js';
 import type { AffineDraw, RawImage } from '../framework/contracts.js';
 import { applyAffineDraw, multiply } from '../vision/pipeline/warp.js';
@@ -99,6 +100,8 @@ export function applyView(image: RawImage, view: TtaView): RawImage {
 
 export interface LoadedPredictor {
   model: tf.LayersModel;
+  /** Inference as compiled graphs where the backend has them (see predictWith); dispose with the model. */
+  passes?: CompiledPasses | null;
   modelDir: string;
   /** Centre crop (source pixels) and model input side, from the run's config.yaml or the flags. */
   crop: number | null;
@@ -207,7 +210,8 @@ export async function loadPredictor(modelPath: string, overrides: { crop?: numbe
   }
   const crop = overrides.crop !== undefined ? overrides.crop : (hints?.crop ?? null);
   const last = model.layers[model.layers.length - 1];
-  return { model, modelDir, crop, size, normalisedInModel: last instanceof GalaxyNormalisation };
+  const passes = compiledPassesFor(tf.getBackend(), () => {});
+  return { model, modelDir, crop, size, normalisedInModel: last instanceof GalaxyNormalisation, passes };
 }
 
 /** Averaged, normalised predictions of a batch of same-size images over the views. */
@@ -218,7 +222,7 @@ export function predictImages(predictor: LoadedPredictor, images: RawImage[], vi
   for (const view of views) {
     const out = tf.tidy(() => {
       const batch = tf.tensor4d(toFloat(images.map((image) => applyView(image, view))), [n, size, size, 3]);
-      let y = predictor.model.predict(batch) as tf.Tensor2D;
+      let y = predictWith(predictor.passes, predictor.model, batch) as tf.Tensor2D;
       if (!predictor.normalisedInModel) y = galaxyNormalise(y);
       return y;
     });
@@ -346,6 +350,7 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
   try {
     writer = await openSolutionsWriter(options.out);
   } catch (e) {
+    predictor.passes?.dispose();
     predictor.model.dispose();
     throw e;
   }
@@ -375,6 +380,7 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
     await writer.abort();
     throw e;
   } finally {
+    predictor.passes?.dispose();
     predictor.model.dispose();
   }
   const seconds = (Date.now() - started) / 1000;

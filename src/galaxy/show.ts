@@ -182,6 +182,7 @@ export async function showResults(options: ShowOptions): Promise<ShowSummary> {
       part.forEach((f, i) => cells.push({ id: f.id, image: shown[i], predicted: predicted[i], truth: truthById?.get(f.id) }));
     }
   } finally {
+    predictor.passes?.dispose();
     predictor.model.dispose();
   }
   const png = await resultsGrid(cells, { columns: options.columns, cellSize });

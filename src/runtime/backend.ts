@@ -24,8 +24,25 @@ export interface BackendReport {
   package: string;
   version: string;
   threads: number;
+  /** Native TensorFlow only: its intra-op and inter-op thread pools and where the numbers came from. */
+  nativeThreads?: NativeThreads;
   gpu: boolean;
   reasons: BackendReason[];
+}
+
+/** The `threads` config key: the native TensorFlow backend's thread pools. */
+export interface ThreadsConfig {
+  intra_op: number | 'auto';
+  inter_op: number | 'auto';
+}
+
+export interface NativeThreads {
+  /** Threads one op (a convolution, a matrix product) is split over. */
+  intraOp: number;
+  /** Ops of a graph that may run at the same time. */
+  interOp: number;
+  /** Where the numbers came from, for the backend line and `gzx doctor`. */
+  why: string;
 }
 
 /** One row of `gzx doctor`. */
@@ -36,6 +53,7 @@ export interface BackendDescription {
   loads: boolean;
   version: string | null;
   threads: number | null;
+  nativeThreads?: NativeThreads;
   gpu: boolean;
   why: string;
 }
@@ -54,6 +72,7 @@ interface Loaded {
   package: string;
   version: string;
   threads: number;
+  nativeThreads?: NativeThreads;
   gpu: boolean;
 }
 
@@ -64,7 +83,89 @@ interface Candidate {
   backend: BackendName;
   package: string;
   gpu: boolean;
-  load(): Promise<Attempt>;
+  load(threads?: Partial<ThreadsConfig>): Promise<Attempt>;
+}
+
+const INTRA_ENV = 'TF_NUM_INTRAOP_THREADS';
+const INTER_ENV = 'TF_NUM_INTEROP_THREADS';
+/** How many gzx runs share this machine (a sweep running trials side by side sets it): `auto` divides the cores among them. */
+const CONCURRENT_RUNS_ENV = 'GZX_CONCURRENT_RUNS';
+
+function positiveInt(v: string | undefined): number | null {
+  if (v === undefined || !/^\s*\d+\s*$/.test(v)) return null;
+  const n = Number(v);
+  return n >= 1 ? n : null;
+}
+
+/**
+ * The native backend's thread pools for a `threads` config. Each of intra_op / inter_op is, in order:
+ * the config's number; else TensorFlow's own environment variable (TF_NUM_INTRAOP_THREADS /
+ * TF_NUM_INTEROP_THREADS) when set; else `auto`: intra-op = the cores this process may use
+ * (its CPU affinity, so `taskset` counts) divided by GZX_CONCURRENT_RUNS (default 1), at least 1;
+ * inter-op = the same number for a run alone (TensorFlow's and Keras' own default; on 2 cores
+ * inter-op 2 beat 1 in 8 of 10 alternating comparisons, bench/README.md "Threads"), 1 when
+ * GZX_CONCURRENT_RUNS says runs share the machine (no second op's threads on another run's cores).
+ */
+export function resolveNativeThreads(
+  config: Partial<ThreadsConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  cores: number = os.availableParallelism(),
+): NativeThreads {
+  const notes: string[] = [];
+  const runs = positiveInt(env[CONCURRENT_RUNS_ENV]);
+  const pick = (key: 'intra_op' | 'inter_op', envName: string, auto: () => number): number => {
+    const v = config[key];
+    if (typeof v === 'number') {
+      notes.push(`${key} ${v} from the config`);
+      return v;
+    }
+    const fromEnv = positiveInt(env[envName]);
+    if (fromEnv !== null) {
+      notes.push(`${key} from ${envName}`);
+      return fromEnv;
+    }
+    return auto();
+  };
+  const intraOp = pick('intra_op', INTRA_ENV, () => {
+    const n = Math.max(1, Math.floor(cores / (runs ?? 1)));
+    notes.push(runs ? `intra_op auto: ${cores} cores / ${CONCURRENT_RUNS_ENV}=${runs}` : `intra_op auto: ${cores} cores`);
+    return n;
+  });
+  const interOp = pick('inter_op', INTER_ENV, () => {
+    const shared = (runs ?? 1) > 1;
+    notes.push(shared ? `inter_op auto: 1 (${CONCURRENT_RUNS_ENV}=${runs})` : 'inter_op auto: as intra_op');
+    return shared ? 1 : intraOp;
+  });
+  return { intraOp, interOp, why: notes.join(', ') };
+}
+
+/** The thread pools libtensorflow was loaded with in this process (it reads them once, at load). */
+let appliedThreads: NativeThreads | null = null;
+
+/**
+ * Sets TensorFlow's thread variables before libtensorflow loads, or, when it already has in this
+ * process, returns what it runs with and notes that a different request cannot apply here.
+ */
+function applyNativeThreads(config: Partial<ThreadsConfig> | undefined): NativeThreads {
+  const wanted = resolveNativeThreads(config);
+  if (appliedThreads === null) {
+    process.env[INTRA_ENV] = String(wanted.intraOp);
+    process.env[INTER_ENV] = String(wanted.interOp);
+    appliedThreads = wanted;
+    return wanted;
+  }
+  if (config && (wanted.intraOp !== appliedThreads.intraOp || wanted.interOp !== appliedThreads.interOp)) {
+    return {
+      ...appliedThreads,
+      why: `${appliedThreads.why}; TensorFlow was already loaded in this process, so intra_op ${wanted.intraOp} / inter_op ${wanted.interOp} cannot apply here`,
+    };
+  }
+  return appliedThreads;
+}
+
+/** "intra-op 2 / inter-op 1 threads (…why…)" */
+export function describeNativeThreads(t: NativeThreads): string {
+  return `intra-op ${t.intraOp} / inter-op ${t.interOp} threads (${t.why})`;
 }
 
 /** Installed version of a package, or null when it is not installed. */
@@ -134,9 +235,11 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
     backend: 'tensorflow',
     package: pkg,
     gpu,
-    async load() {
+    async load(threads?: Partial<ThreadsConfig>) {
       // libtensorflow logs info lines to stderr on load unless told not to.
       process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+      // libtensorflow reads its thread pool sizes from the environment once, when it loads.
+      const nativeThreads = applyNativeThreads(threads);
       const originalWarn = console.warn;
       // Under vite-node/vitest tfjs-node's CJS copy of tfjs re-registers every kernel into the shared
       // registry and warns once per kernel; those lines are noise.
@@ -165,12 +268,18 @@ function tensorflowCandidate(pkg: string, label: string, gpu: boolean): Candidat
       const set = await setBackendCapturingWarnings('tensorflow');
       if (!set.ok) return { ok: false, why: `${pkg} installed but its backend did not initialise: ${set.warning || 'unknown error'}` };
       registerNativeKernels();
+      // The CUDA build runs on the CPU when TensorFlow finds no usable GPU (no device, no driver):
+      // then it gets the CPU's kernels and compiled passes, as registerNativeKernels decides.
+      const native = tf.backend() as unknown as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
+      const onGpu = native.isUsingGpuDevice === true;
+      const library = `native libtensorflow ${native.binding?.TF_Version ?? '?'}${gpu ? ' (CUDA build)' : ''}`;
+      const where = gpu ? (onGpu ? ' on the GPU' : ' found no GPU device, so it trains on the CPU') : '';
       return {
         ok: true,
         why:
-          `native libtensorflow${gpu ? ' (CUDA build)' : ''}, with gzx's fused batch norm, ReluGrad${gpu ? '' : ', head kernels'} and optimiser updates` +
-          (gpu ? '' : '; training passes compiled into TensorFlow graphs (train.compile)'),
-        loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: os.availableParallelism(), gpu },
+          `${library}${where}, with gzx's fused batch norm, ReluGrad${onGpu ? '' : ', head kernels'} and optimiser updates` +
+          (onGpu ? '' : '; training passes compiled into TensorFlow graphs (train.compile)'),
+        loaded: { name: 'tensorflow', package: pkg, version: packageVersion(pkg) ?? '?', threads: nativeThreads.intraOp, nativeThreads, gpu: onGpu },
       };
     },
   };
@@ -241,8 +350,16 @@ let chosen: { preference: BackendPreference; report: BackendReport } | null = nu
  * Activates the best backend allowed by `preference` and logs which one runs and why the
  * better ones did not. Calling again returns the same choice without reloading anything.
  */
-export async function selectBackend(preference: BackendPreference, log: (m: string) => void): Promise<BackendReport> {
+export async function selectBackend(
+  preference: BackendPreference,
+  log: (m: string) => void,
+  threads?: Partial<ThreadsConfig>,
+): Promise<BackendReport> {
   if (chosen && chosen.preference === preference && tf.getBackend() === chosen.report.name) {
+    if (chosen.report.nativeThreads && threads) {
+      const now = applyNativeThreads(threads);
+      if (now.why !== chosen.report.nativeThreads.why) log(`backend: ${chosen.report.name}, ${describeNativeThreads(now)}`);
+    }
     return chosen.report;
   }
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(preference)) {
@@ -251,11 +368,13 @@ export async function selectBackend(preference: BackendPreference, log: (m: stri
   const candidates = preference === 'auto' ? CANDIDATES : CANDIDATES.filter((c) => c.backend === preference);
   const reasons: BackendReason[] = [];
   for (const c of candidates) {
-    const attempt = await c.load();
+    const attempt = await c.load(threads);
     reasons.push({ candidate: c.label, ok: attempt.ok, why: attempt.why });
     if (attempt.ok) {
       const report: BackendReport = { ...attempt.loaded, reasons };
-      const threads = `${report.threads} thread${report.threads === 1 ? '' : 's'}`;
+      const threads = report.nativeThreads
+        ? describeNativeThreads(report.nativeThreads)
+        : `${report.threads} thread${report.threads === 1 ? '' : 's'}`;
       log(`backend: ${c.label} (${report.package} ${report.version}, ${threads}) — ${attempt.why}`);
       for (const r of reasons.filter((r) => !r.ok)) log(`  not ${r.candidate}: ${r.why}`);
       chosen = { preference, report };
@@ -290,6 +409,7 @@ export async function describeBackends(): Promise<BackendDescription[]> {
       loads: attempt.ok,
       version: attempt.ok ? attempt.loaded.version : packageVersion(c.package),
       threads: attempt.ok ? attempt.loaded.threads : null,
+      ...(attempt.ok && attempt.loaded.nativeThreads ? { nativeThreads: attempt.loaded.nativeThreads } : {}),
       gpu: attempt.ok ? attempt.loaded.gpu : c.gpu,
       why: attempt.why,
     });

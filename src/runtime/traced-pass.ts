@@ -152,6 +152,17 @@ export class CompiledPasses {
   }
 }
 
+/**
+ * `model.predict(x)` through compiled passes where the backend compiles them (tensorflow on CPU):
+ * the first two calls per input shape run op by op while recorded, later ones as one graph (no
+ * per-op call cost; same numbers to float rounding). `passes` null: plain predict.
+ */
+export function predictWith(passes: CompiledPasses | null | undefined, model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
+  if (!passes) return model.predict(x) as tf.Tensor;
+  const eager = (): PassResult => ({ value: model.predict(x) as tf.Scalar, grads: {} });
+  return passes.run(`predict ${x.shape.join('x')}`, [x], eager).value;
+}
+
 /** Compiled passes on `backend`, or null where it compiles none. */
 export function compiledPassesFor(backend: string, log: (message: string) => void): CompiledPasses | null {
   const compiler = passCompilerFor(backend);

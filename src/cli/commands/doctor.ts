@@ -1,8 +1,9 @@
 import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { GzxCommand } from '../base.js';
 import { jsonFlag } from '../flags.js';
-import { describeBackends, packageVersion, type BackendDescription } from '../../runtime/backend.js';
+import { describeBackends, describeNativeThreads, packageVersion, type BackendDescription, type NativeThreads } from '../../runtime/backend.js';
 import { TurboJpeg } from '../../vision/pipeline/jpeg-turbo.js';
 
 interface DoctorReport {
@@ -17,6 +18,36 @@ interface DoctorReport {
   backends: BackendDescription[];
   /** What `backend: auto` picks on this machine. */
   auto: string | null;
+  /** The native backend's thread pools as a run with `threads: auto` gets them here (null when it does not load). */
+  nativeThreads: NativeThreads | null;
+  /** What TensorFlow's CUDA build (@tensorflow/tfjs-node-gpu) finds; null when that package does not load. */
+  gpu: { found: boolean; devices: string[]; why: string } | null;
+}
+
+/**
+ * Asks TensorFlow's CUDA build, in a fresh process with its logging on, which GPUs it finds: it
+ * names each device when it creates it, and says why not when the driver or a CUDA library is missing.
+ */
+function probeGpu(): DoctorReport['gpu'] {
+  const script =
+    "const tf = await import('@tensorflow/tfjs'); await import('@tensorflow/tfjs-node-gpu'); await tf.setBackend('tensorflow');" +
+    'tf.tensor([1, 2]).square().dataSync(); console.log(JSON.stringify({ gpu: tf.backend().isUsingGpuDevice === true }));';
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '0' },
+    timeout: 120_000,
+  });
+  const last = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) return { found: false, devices: [], why: `the probe failed (exit ${r.status ?? r.signal})` };
+  const err = r.stderr ?? '';
+  const devices = [...err.matchAll(/Created device \S*GPU:(\d+).*?name: ([^,]+)/g)].map((m) => `GPU:${m[1]} ${m[2].trim()}`);
+  const found = (JSON.parse(last) as { gpu: boolean }).gpu;
+  const hint =
+    /Could not find cuda drivers/.exec(err)?.[0] ??
+    /failed call to cuInit: [^\n]*/.exec(err)?.[0] ??
+    /Cannot dlopen some GPU libraries[^\n]*/.exec(err)?.[0] ??
+    (found ? '' : 'no GPU device');
+  return { found, devices, why: hint };
 }
 
 async function sharpVersions(): Promise<DoctorReport['sharp']> {
@@ -48,6 +79,19 @@ function formatReport(r: DoctorReport): string {
     );
   }
   lines.push('', `backend: auto uses ${r.auto ?? 'nothing (no backend loads)'}`);
+  if (r.gpu) {
+    lines.push(
+      r.gpu.found
+        ? `gpu       ${r.gpu.devices.join(', ') || 'a GPU'}: tensorflow-gpu (TensorFlow's CUDA build) trains there`
+        : `gpu       no GPU device found by TensorFlow's CUDA build (${r.gpu.why}): tensorflow-gpu trains on the CPU`,
+    );
+  }
+  if (r.nativeThreads) {
+    lines.push(
+      `threads   native TensorFlow: ${describeNativeThreads(r.nativeThreads)}; ` +
+        'change with threads.intra_op / threads.inter_op in the config, TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, or GZX_CONCURRENT_RUNS=N (runs sharing the machine)',
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -71,6 +115,8 @@ export default class Doctor extends GzxCommand {
       turbojpeg: { version: packageVersion('@cwasm/jpeg-turbo'), loads: TurboJpeg.available() },
       backends,
       auto: backends.find((b) => b.loads)?.candidate ?? null,
+      nativeThreads: backends.find((b) => b.loads && b.nativeThreads)?.nativeThreads ?? null,
+      gpu: backends.find((b) => b.candidate === 'tensorflow-gpu')?.loads ? probeGpu() : null,
     };
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   }

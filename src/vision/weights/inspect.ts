@@ -53,7 +53,7 @@ export async function checkBackboneWeights(
         `Set it in the config or pass the file: gzx weights <file> --config ${path.relative(process.cwd(), resolved.configPath)}.`,
     );
   }
-  await selectBackend(config.backend, () => {});
+  await selectBackend(config.backend, () => {}, config.threads);
   const ctx: PluginContext = {
     tf,
     seed: config.seed,
