@@ -1,7 +1,7 @@
 // A throwaway single-node Slurm for one test file: munged on a private socket, slurmctld and slurmd
 // from a minimal slurm.conf in a temp folder (no cgroups, no accounting), on free ports.
 // Needs Debian's slurm-wlm and munge (`apt-get install slurm-wlm munge`) and root (slurmd runs
-// jobs as their users). Returns null (tests skip) when they are missing, unless GZX_REQUIRE_SLURM=1.
+// jobs as their users). Returns null (tests skip, saying why) when they are missing, unless GZX_REQUIRE_SLURM=1 or CI=true.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +31,7 @@ function missing(): string | null {
 export async function startTestSlurm(): Promise<TestSlurm | null> {
   const why = missing();
   if (why) {
-    if (process.env.GZX_REQUIRE_SLURM === '1') throw new Error(`GZX_REQUIRE_SLURM=1 but a test Slurm cannot start: ${why}`);
+    if (process.env.GZX_REQUIRE_SLURM === '1' || process.env.CI === 'true') throw new Error(`a test Slurm is required here (GZX_REQUIRE_SLURM=1 or CI=true) but cannot start: ${why}`);
     process.stderr.write(`\n*** Skipping Slurm tests: ${why} ***\n\n`);
     return null;
   }
