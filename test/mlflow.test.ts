@@ -402,7 +402,7 @@ train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 2}]}
     for (const key of Object.keys(params)) {
       expect(key, 'no logger settings, no plugins=[], no inherited phase values').not.toMatch(/^logger\.|^plugins$|^train\.phases\.0\.(lr|size|batch_size|schedule)/);
       expect(params[key], key).not.toBe('null');
-      // Settings the engine resolves (backend, workers, cache) go up resolved; a plugin's own `auto` (data.with.crop) stays as written.
+      // Settings the engine resolves (backend, workers, cache, threads) go up resolved; a plugin's own `auto` (data.with.crop) stays as written.
       if (key !== 'data.with.crop') expect(params[key], key).not.toBe('auto');
     }
 

@@ -8,18 +8,10 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveNativeThreads } from '../src/runtime/backend.js';
+import { nativeLoads, nativeRequired } from './helpers/native.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const required = process.env.GZX_REQUIRE_NATIVE === '1';
-
-async function nativeLoads(): Promise<boolean> {
-  try {
-    await import('@tensorflow/tfjs-node');
-    return true;
-  } catch {
-    return false;
-  }
-}
+const required = nativeRequired;
 const native = await nativeLoads();
 
 describe('resolveNativeThreads', () => {

@@ -15,18 +15,11 @@ import { oneCycleSchedule } from '../src/plugins/schedule/one-cycle.js';
 import type { Schedule } from '../src/framework/contracts.js';
 import { MemoryData } from './helpers/memory-data.js';
 import { batchNormalization } from '../src/vision/layers/batch-normalization.js';
+import { nativeLoads, nativeRequired } from './helpers/native.js';
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // as the app sets it before loading TensorFlow
 
-async function loadNative(): Promise<boolean> {
-  try {
-    await import('@tensorflow/tfjs-node');
-    return true;
-  } catch {
-    return false;
-  }
-}
-const available = (await loadNative()) || process.env.GZX_REQUIRE_NATIVE === '1';
+const available = (await nativeLoads()) || nativeRequired;
 const ctx = {} as never;
 
 function buildModel() {

@@ -10,16 +10,9 @@ import { compiledPassesFor, predictWith } from '../src/runtime/traced-pass.js';
 import { resnetBackbone } from '../src/plugins/backbone/resnet.js';
 import { createGalaxyZooHead } from '../src/plugins/head/galaxy-zoo.js';
 import type { PluginContext } from '../src/framework/plugin.js';
+import { nativeLoads, nativeRequired } from './helpers/native.js';
 
-const required = process.env.GZX_REQUIRE_NATIVE === '1';
-async function nativeLoads(): Promise<boolean> {
-  try {
-    await import('@tensorflow/tfjs-node');
-    return true;
-  } catch {
-    return false;
-  }
-}
+const required = nativeRequired;
 const native = await nativeLoads();
 
 function wave(shape: number[], phase: number, scale = 1, offset = 0): tf.Tensor {

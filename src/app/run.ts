@@ -373,6 +373,10 @@ function resolvedParams(config: ExperimentConfig, backend: BackendReport): Recor
   params.backend = backend.name;
   params['train.workers'] = String(imageWorkerCount(config.train.workers));
   if (config.train.cache_images === 'auto') delete params['train.cache_images'];
+  // Thread pools are native TensorFlow's: resolved there, and no setting at all on other backends.
+  const pools = backend.nativeThreads;
+  for (const key of Object.keys(params)) if (key.startsWith('threads.')) delete params[key];
+  if (pools) Object.assign(params, { 'threads.intra_op': String(pools.intraOp), 'threads.inter_op': String(pools.interOp) });
   return params;
 }
 

@@ -67,14 +67,8 @@ const TF_CORE = '@tensorflow/tfjs-core';
 
 const WASM_BINARIES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
 
-interface Loaded {
-  name: BackendName;
-  package: string;
-  version: string;
-  threads: number;
-  nativeThreads?: NativeThreads;
-  gpu: boolean;
-}
+/** A backend that loaded: its report before the reasons are added. */
+type Loaded = Omit<BackendReport, 'reasons'>;
 
 type Attempt = { ok: true; loaded: Loaded; why: string } | { ok: false; why: string };
 
