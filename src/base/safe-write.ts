@@ -70,7 +70,7 @@ export function writeError(e: unknown, file: string, opts: WriteOptions = {}): U
 /**
  * GZX_FAULT_WRITE=<CODE>:<path substring>[:<n>] makes the n-th (default first) write of a file whose
  * path contains the substring fail with CODE after writing half its bytes, as a disk filling up does.
- * Used by test/reliability-disk.test.ts; unset in normal use.
+ * Used by test/e2e/reliability-disk.test.ts; unset in normal use.
  */
 const faultCounts = new Map<string, number>();
 

@@ -1,5 +1,5 @@
 // MaxPoolGrad for the wasm backend: the stock kernel (4.22) drops gradients when channels > 1
-// (test/wasm-kernels.test.ts shows it against cpu), which silently corrupts training of every
+// (test/unit/runtime/wasm-kernels.test.ts shows it against cpu), which silently corrupts training of every
 // net with a max pool. Rebuilt from ops, routing each output's gradient to the first maximum of
 // its window in row-major order, as the cpu backend does.
 import * as tf from '@tensorflow/tfjs';
