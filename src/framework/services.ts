@@ -106,21 +106,14 @@ export function registerContextServices(container: DependencyContainer, ctx: Pic
  * Unknown names and services this command does not have are one UserError naming the plugin.
  */
 export function resolveInjected(def: PluginDefinition, ctx: PluginContext, where: string): Record<string, unknown> {
-  const wanted = def.inject ?? [];
   const label = `${where ? `${where}: ` : ''}${def.kind} plugin "${def.name}"`;
-  if (!Array.isArray(wanted) || wanted.some((n) => typeof n !== 'string')) {
-    throw new UserError(`${label} declares inject: ${JSON.stringify(wanted)}; it must be a list of service names (${SERVICE_NAMES.join(', ')}).`);
-  }
+  const problem = injectProblem(def);
+  if (problem) throw new UserError(`${label} ${problem}`);
+  const wanted = def.inject ?? [];
   const scope = ctx.container.createChildContainer();
   scope.register(PLUGIN_PLACE, { useValue: where || `${def.kind}/${def.name}` });
   const services: Record<string, unknown> = {};
   for (const name of wanted) {
-    if (!(SERVICE_NAMES as string[]).includes(name)) {
-      throw new UserError(
-        `${label} asks for the service "${name}", which gzx does not have.${didYouMean(name, SERVICE_NAMES)} ` +
-          `Services: ${SERVICE_NAMES.join(', ')} (docs/plugins.md, "Services").`,
-      );
-    }
     if (!scope.isRegistered(name, true)) {
       throw new UserError(
         `${label} asks for the service "${name}" (${SERVICE_DESCRIPTIONS[name as ServiceName]}), which is not available where ${def.kind} plugins are made ` +
@@ -130,6 +123,23 @@ export function resolveInjected(def: PluginDefinition, ctx: PluginContext, where
     services[name] = scope.resolve(name);
   }
   return services;
+}
+
+/**
+ * What is wrong with a definition's `inject` (not a list of strings, or a name gzx has no service
+ * for), as the end of a sentence that starts with the plugin's name; null when nothing is.
+ */
+export function injectProblem(def: PluginDefinition): string | null {
+  const wanted: unknown = def.inject ?? [];
+  if (!Array.isArray(wanted) || wanted.some((n) => typeof n !== 'string')) {
+    return `declares inject: ${JSON.stringify(wanted)}; it must be a list of service names (${SERVICE_NAMES.join(', ')}).`;
+  }
+  const unknown = (wanted as string[]).find((n) => !(SERVICE_NAMES as string[]).includes(n));
+  if (unknown === undefined) return null;
+  return (
+    `asks for the service "${unknown}", which gzx does not have.${didYouMean(unknown, SERVICE_NAMES)} ` +
+    `Services: ${SERVICE_NAMES.join(', ')} (docs/plugins.md, "Services").`
+  );
 }
 
 /** Makes a plugin with its declared services on `ctx.services`; what every caller of `create` uses. */
