@@ -18,7 +18,7 @@ import { ImageDataModule } from '../vision/image-data-module.js';
 import { diskCacheDir } from '../vision/pipeline/cache.js';
 import { autoCachePlan, imageWorkerCount, SKIPPED_IMAGES_FILE } from '../vision/pipeline/index.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from '../framework/callbacks.js';
-import { SERVICES, createPlugin } from '../framework/services.js';
+import { SERVICES, createPlugin, newServiceContainer, registerContextServices } from '../framework/services.js';
 import { applyServicesHooks, resolveCheckpointStore, resolveImageDecoder, serviceContext } from './services.js';
 import { saveModel } from '../framework/model-io.js';
 import { withSeededRandom } from '../runtime/seeded-random.js';
@@ -277,8 +277,12 @@ export async function assembleSession(
   const log = ctx.log;
   const create = pluginFactory(opts.registry, ctx);
   const data = await create<DataSource>('data', config.data, 'data');
-  // Augmentations are built here once to validate them early; workers build their own copies.
-  for (const [i, ref] of config.augment.entries()) await create<Augmentation>('augment', ref, `augment[${i}]`);
+  // Augmentations are built here once to validate them early; workers build their own copies, with
+  // only the services a worker has (seed, folders, log, rng), so they get the same ones here.
+  const workerServices = newServiceContainer();
+  registerContextServices(workerServices, ctx);
+  const createAugment = pluginFactory(opts.registry, { ...ctx, container: workerServices });
+  for (const [i, ref] of config.augment.entries()) await createAugment<Augmentation>('augment', ref, `augment[${i}]`);
   const backbone = await create<Backbone>('backbone', config.backbone, 'backbone');
   const head = await create<Head>('head', config.head, 'head');
   const phases: Phase[] = [];
