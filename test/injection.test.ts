@@ -12,6 +12,8 @@ import type { PluginDefinition } from '../src/framework/plugin.js';
 import { fileCheckpointStore } from '../src/framework/checkpoint.js';
 import { defaultImageDecoder } from '../src/vision/pipeline/index.js';
 import { UserError } from '../src/base/errors.js';
+import { PluginRegistry } from '../src/framework/registry.js';
+import { describePlugins, formatPluginList } from '../src/framework/config/describe.js';
 import { useTmpDir } from './helpers/tmp-dir.js';
 
 const tmpDir = useTmpDir('gzx-injection-');
@@ -165,6 +167,14 @@ describe('plugins get the services they declare', () => {
     expect(err.message).toContain('callbacks.0.use: callback plugin "asks-badly" asks for the service "rnd", which gzx does not have. Did you mean "rng"?');
     expect(err.message).toContain(`Services: ${SERVICE_NAMES.join(', ')}`);
     expect(await fs.readdir(path.join(tmpDir(), 'runs'))).toEqual(before);
+  });
+
+  it('gzx plugins shows what a plugin declares', async () => {
+    const registry = new PluginRegistry();
+    await registry.loadModules(['./callbacks.js'], tmpDir());
+    expect(formatPluginList(describePlugins(registry, 'callback'))).toContain(
+      'callback/asks-badly  asks for rnd\n    services (inject): rnd\n',
+    );
   });
 
   it('a service not available where the plugin is made is a UserError listing what is', async () => {
