@@ -2,10 +2,10 @@
 // answers (a solutions CSV, or the members' shared validation split), then src/galaxy/ensemble.ts.
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { container as rootContainer } from 'tsyringe';
 import type { DataSource } from '../framework/contracts.js';
 import { UserError } from '../base/errors.js';
 import { pluginFactory } from './run.js';
+import { serviceContext } from './services.js';
 import { readSolutionsCsv } from '../galaxy/csv.js';
 import { ensembleWeights, runEnsemble, type EnsembleReport } from '../galaxy/ensemble.js';
 import { selectBackend, type BackendPreference } from '../runtime/backend.js';
@@ -42,7 +42,7 @@ export async function topTrials(sweepDir: string, k: number): Promise<{ dir: str
 /** The validation images and answers of a run, as its data plugin splits them. */
 async function validationSplit(runDir: string, log: (m: string) => void): Promise<{ ids: string[]; files: ImageFile[]; truth: Map<string, ArrayLike<number>> }> {
   const { registry, resolved } = await resolveForRun({ resumeDir: runDir });
-  const ctx = { tf, seed: resolved.config.seed, runDir, configDir: resolved.configDir, log, container: rootContainer.createChildContainer() };
+  const ctx = serviceContext({ tf, seed: resolved.config.seed, runDir, configDir: resolved.configDir, log }, { config: resolved.config });
   const data = await pluginFactory(registry, ctx)<DataSource>('data', resolved.config.data, 'data');
   const splits = await data.prepare();
   const labelled = splits.valid.filter((s) => s.labels);

@@ -1,14 +1,12 @@
 // fastai's learning-rate range test: train with an exponentially growing rate, record the smoothed
 // loss, stop when it diverges, suggest a rate ("valley") and plot loss against rate.
-import 'reflect-metadata';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { container as rootContainer } from 'tsyringe';
 import * as tf from '@tensorflow/tfjs';
-import type { PluginContext } from '../framework/plugin.js';
 import { selectBackend } from '../runtime/backend.js';
 import { Learner, StopTraining, type Callback } from '../framework/learner.js';
 import { Optimizer } from '../framework/optimizers.js';
+import { applyServicesHooks, serviceContext } from './services.js';
 import { assembleSession, newRunDir, type ResolvedRun, type RunOptions } from './run.js';
 import { writeChart } from '../tracking/plot.js';
 import { writeFileAtomic } from '../base/safe-write.js';
@@ -42,14 +40,8 @@ export async function lrFind(
   const runDir = await newRunDir({ ...config, name: `${config.name}-lr-find` });
   await fs.mkdir(path.join(runDir, 'artifacts'), { recursive: true });
   await writeFileAtomic(path.join(runDir, 'config.yaml'), resolved.yaml);
-  const ctx: PluginContext = {
-    tf,
-    seed: config.seed,
-    runDir,
-    configDir: resolved.configDir,
-    log,
-    container: rootContainer.createChildContainer(),
-  };
+  const ctx = serviceContext({ tf, seed: config.seed, runDir, configDir: resolved.configDir, log }, { config });
+  await applyServicesHooks(opts.registry, ctx);
   const session = await assembleSession(resolved, opts, ctx, [], true);
   const first = session.phases[0];
   const perEpoch = session.dataModule.trainBatchesPerEpoch(first.batch_size);

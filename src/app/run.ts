@@ -1,13 +1,11 @@
-// Runs one resolved experiment: backend, run folder, plugins from a tsyringe child container,
-// model, learner, and the run record. Knows no particular plugin: the caller passes the registry
-// and any domain callbacks (metrics, pictures).
-import 'reflect-metadata'; // tsyringe needs the Reflect polyfill loaded before it
+// Runs one resolved experiment: backend, run folder, the run's service container (defaults, then the
+// plugin modules' `services` hooks), plugins with the services they declare, model, learner, and the
+// run record. Knows no particular plugin: the caller passes the registry and any domain callbacks.
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { Augmentation, Backbone, DataSource, DataSplits, Head, RunInfo, RunLogger, RunStatus, Schedule } from '../framework/contracts.js';
 import type { CacheImagesSetting, ExperimentConfig, PluginRef } from '../framework/experiment-config.js';
 import type { PluginContext, PluginKind } from '../framework/plugin.js';
@@ -20,21 +18,14 @@ import { ImageDataModule } from '../vision/image-data-module.js';
 import { diskCacheDir } from '../vision/pipeline/cache.js';
 import { autoCachePlan, imageWorkerCount, SKIPPED_IMAGES_FILE } from '../vision/pipeline/index.js';
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from '../framework/callbacks.js';
-import { restoreCheckpoint, readCheckpointState } from '../framework/checkpoint.js';
+import { SERVICES, createPlugin, newServiceContainer, registerContextServices } from '../framework/services.js';
+import { applyServicesHooks, resolveCheckpointStore, resolveImageDecoder, serviceContext } from './services.js';
 import { saveModel } from '../framework/model-io.js';
 import { withSeededRandom } from '../runtime/seeded-random.js';
 import { UserError } from '../base/errors.js';
 import { flattenParams } from '../framework/params.js';
 import { GZX_VERSION } from '../base/version.js';
 import { WriteError, writeError, writeFileAtomic } from '../base/safe-write.js';
-
-/** tsyringe tokens of what a run provides to plugins that ask their container. */
-export const TOKENS = {
-  config: Symbol('ExperimentConfig'),
-  runInfo: Symbol('RunInfo'),
-  backend: Symbol('BackendReport'),
-  dataSplits: Symbol('DataSplits'),
-} as const;
 
 export interface ResolvedRun {
   config: ExperimentConfig;
@@ -77,14 +68,22 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
   const runDir = opts.resumeDir ? path.resolve(opts.resumeDir) : opts.runDir ? path.resolve(opts.runDir) : await newRunDir(config);
   const runId = path.basename(runDir);
   await fs.mkdir(path.join(runDir, 'artifacts'), { recursive: true });
-  const checkpoint = opts.resumeDir ? await readCheckpointState(runDir) : null;
+  // The run's services: defaults first, then the plugin modules' hooks, which may replace them.
+  const ctx = serviceContext({ tf, seed: config.seed, runDir, configDir: resolved.configDir, log }, { config, backend });
+  try {
+    await applyServicesHooks(opts.registry, ctx);
+  } catch (e) {
+    if (!opts.resumeDir && !existsSync(path.join(runDir, 'meta.json'))) await fs.rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+  const checkpoints = resolveCheckpointStore(ctx.container);
+  const decoderReplaced = resolveImageDecoder(ctx.container).replaced;
+  const checkpoint = opts.resumeDir ? await checkpoints.read(runDir) : null;
   if (opts.resumeDir && !checkpoint) {
     log(`${runDir}: no checkpoint yet; starting this run from the beginning.`);
   }
   await truncateMetrics(runDir, checkpoint?.metricsLines ?? 0);
 
-  const child = rootContainer.createChildContainer();
-  const ctx: PluginContext = { tf, seed: config.seed, runDir, configDir: resolved.configDir, log, container: child };
   const create = pluginFactory(opts.registry, ctx);
 
   const info: RunInfo = {
@@ -92,7 +91,7 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     runName: config.name,
     runDir,
     config: config as unknown as Record<string, unknown>,
-    params: resolvedParams(config, backend),
+    params: resolvedParams(config, backend, decoderReplaced),
     description: config.description,
     configPath: resolved.configPath,
     configHash: resolved.hash,
@@ -105,11 +104,11 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
     },
     startTime: started,
   };
-  child.register(TOKENS.config, { useValue: config });
-  child.register(TOKENS.runInfo, { useValue: info });
-  child.register(TOKENS.backend, { useValue: backend });
+  ctx.container.register(SERVICES.runInfo, { useValue: info });
 
+  // Filled in place: complete once the logger plugins are made.
   const loggers: RunLogger[] = [];
+  ctx.container.register(SERVICES.loggers, { useValue: loggers });
   for (const [i, ref] of config.logger.entries()) loggers.push(await create<RunLogger>('logger', ref, `logger[${i}]`));
   let status: RunStatus = 'FAILED';
   let error: string | undefined;
@@ -170,11 +169,11 @@ export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Pr
         ...(opts.hooks?.callbacks?.(splits, loggers, log) ?? []),
         ...session.callbacks,
         loggingCallback([...loggers, counter]),
-        checkpointCallback(runDir, () => metricPoints),
+        checkpointCallback(runDir, () => metricPoints, checkpoints),
       ],
     });
     if (checkpoint) {
-      await restoreCheckpoint(runDir, model, optimizer, learner.variables);
+      await checkpoints.restore(runDir, model, optimizer, learner.variables);
       log(`resuming ${runId} at phase ${checkpoint.phase + 1}, epoch ${checkpoint.epochInPhase + 1} (step ${checkpoint.step})`);
     }
     const start = checkpoint
@@ -278,12 +277,14 @@ export async function assembleSession(
   const log = ctx.log;
   const create = pluginFactory(opts.registry, ctx);
   const data = await create<DataSource>('data', config.data, 'data');
-  // Augmentations are built here once to validate them early; workers build their own copies.
-  for (const [i, ref] of config.augment.entries()) await create<Augmentation>('augment', ref, `augment[${i}]`);
+  // Augmentations are built here once to validate them early; workers build their own copies, with
+  // only the services a worker has (seed, folders, log, rng), so they get the same ones here.
+  const workerServices = newServiceContainer();
+  registerContextServices(workerServices, ctx);
+  const createAugment = pluginFactory(opts.registry, { ...ctx, container: workerServices });
+  for (const [i, ref] of config.augment.entries()) await createAugment<Augmentation>('augment', ref, `augment[${i}]`);
   const backbone = await create<Backbone>('backbone', config.backbone, 'backbone');
   const head = await create<Head>('head', config.head, 'head');
-  const callbacks: Callback[] = [];
-  for (const [i, ref] of config.callbacks.entries()) callbacks.push(await create<Callback>('callback', ref, `callbacks[${i}]`));
   const phases: Phase[] = [];
   for (const [i, p] of config.train.phases.entries()) {
     const schedule = await create<Schedule>('schedule', p.schedule ?? config.schedule, `train.phases.${i}.schedule`);
@@ -301,7 +302,7 @@ export async function assembleSession(
 
   log(`data: ${data.describe()}`);
   const splits = await data.prepare();
-  ctx.container.register(TOKENS.dataSplits, { useValue: splits });
+  ctx.container.register(SERVICES.dataSplits, { useValue: splits });
   if (splits.train.length === 0) {
     throw new UserError(
       `data: the split has no training images (and ${splits.valid.length} validation images). ` +
@@ -321,8 +322,12 @@ export async function assembleSession(
   if (backbone.loadPretrained && loadPretrained) await backbone.loadPretrained(model, log);
   log(`model: ${config.backbone.use} + ${config.head.use}, ${model.countParams().toLocaleString('en')} parameters`);
 
-  const workers = imageWorkerCount(config.train.workers);
-  const workersWhy = config.train.workers === 'auto' ? ' (train.workers: auto, one per core)' : '';
+  // A decoder a plugin module put in place of gzx's own cannot be sent to worker threads: it runs here.
+  const { decoder, replaced: decoderReplaced } = resolveImageDecoder(ctx.container);
+  const workers = decoderReplaced ? 0 : imageWorkerCount(config.train.workers);
+  const workersWhy = decoderReplaced
+    ? ' (a plugin module replaced the imageDecoder service; worker threads only run the built-in one)'
+    : config.train.workers === 'auto' ? ' (train.workers: auto, one per core)' : '';
   log(`images: decoded in ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`}${workersWhy}`);
   const cacheImages = imageCacheSetting(config.train.cache_images, splits.train.length + splits.valid.length, phases, log);
   const dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
@@ -332,7 +337,12 @@ export async function assembleSession(
     pluginModules: opts.pluginModuleUrls,
     configDir: resolved.configDir,
     log,
+    decoder: decoderReplaced ? decoder : null,
   });
+  ctx.container.register(SERVICES.dataModule, { useValue: dataModule });
+  // Made last, so callback plugins may declare the data split and the data module.
+  const callbacks: Callback[] = [];
+  for (const [i, ref] of config.callbacks.entries()) callbacks.push(await create<Callback>('callback', ref, `callbacks[${i}]`));
   return { splits, head, model, layerGroups, phases, dataModule, workers, cacheImages, callbacks };
 }
 
@@ -360,7 +370,7 @@ function formatBytes(bytes: number): string {
 export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
   return async <T>(kind: PluginKind, ref: PluginRef, where: string): Promise<T> => {
     const def = registry.get(kind, ref.use, `${where}: `);
-    return (await def.create(ref.with, ctx)) as T;
+    return createPlugin<T>(def, ref.with, ctx, where);
   };
 }
 
@@ -368,10 +378,10 @@ export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
  * The config flattened to params, with what `auto` became in this run: the backend and the image
  * workers are known now; `train.cache_images` once the data is (logged then with logParams).
  */
-function resolvedParams(config: ExperimentConfig, backend: BackendReport): Record<string, string> {
+function resolvedParams(config: ExperimentConfig, backend: BackendReport, decoderReplaced: boolean): Record<string, string> {
   const params = flattenParams(config);
   params.backend = backend.name;
-  params['train.workers'] = String(imageWorkerCount(config.train.workers));
+  params['train.workers'] = String(decoderReplaced ? 0 : imageWorkerCount(config.train.workers));
   if (config.train.cache_images === 'auto') delete params['train.cache_images'];
   // Thread pools are native TensorFlow's: resolved there, and no setting at all on other backends.
   const pools = backend.nativeThreads;
@@ -431,4 +441,4 @@ async function truncateMetrics(runDir: string, keepLines: number): Promise<void>
   await writeFileAtomic(file, lines.slice(0, keepLines).map((l) => `${l}\n`).join(''));
 }
 
-export type { DependencyContainer };
+export type { DependencyContainer } from '../framework/services.js';

@@ -1,5 +1,4 @@
 // Every gzx command extends this: a user's mistake prints one clear message and no stack trace.
-import 'reflect-metadata';
 import { Command, Errors } from '@oclif/core';
 import { isUserError } from '../base/errors.js';
 import { osReason } from '../base/safe-write.js';

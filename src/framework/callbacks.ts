@@ -4,7 +4,8 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { Head, MetricPoint, RunLogger } from './contracts.js';
 import { StopTraining, trainingImagesPerSec, type Callback, type Learner } from './learner.js';
-import { writeCheckpoint } from './checkpoint.js';
+import { fileCheckpointStore } from './checkpoint.js';
+import type { CheckpointStore } from './services.js';
 import { HEAP_HEADROOM, WASM_HEAP_BYTES, describePlan, imageTooLargeError, planMicroBatch } from '../runtime/memory-plan.js';
 
 /** fastai's "dropout changes in place": a phase's `dropout` is applied to the head when it starts. */
@@ -141,15 +142,18 @@ export function stopSignalCallback(signal: AbortSignal): Callback {
   };
 }
 
-/** Writes an atomic checkpoint after every epoch. `metricsLines` tells how much of metrics.jsonl it covers. */
-export function checkpointCallback(runDir: string, metricsLines: () => number | Promise<number>): Callback {
+/**
+ * Writes a checkpoint after every epoch through `store` (the run's `checkpointStore` service; by
+ * default an atomic folder). `metricsLines` tells how much of metrics.jsonl it covers.
+ */
+export function checkpointCallback(runDir: string, metricsLines: () => number | Promise<number>, store: CheckpointStore = fileCheckpointStore): Callback {
   return {
     name: 'checkpoint',
     order: 50,
     afterEpoch: async (l) => {
       const s = l.state;
       const lastOfPhase = s.epochInPhase + 1 >= s.phase.epochs;
-      await writeCheckpoint(runDir, l.model, l.optimizer, {
+      await store.write(runDir, l.model, l.optimizer, {
         phase: lastOfPhase ? s.phaseIndex + 1 : s.phaseIndex,
         epochInPhase: lastOfPhase ? 0 : s.epochInPhase + 1,
         step: s.step,

@@ -8,6 +8,7 @@ import { restoreWeights, writeModelFiles } from './model-io.js';
 import { replaceDirAtomic } from '../base/safe-write.js';
 import type { StartPoint } from './learner.js';
 import { deriveSeed } from '../base/random.js';
+import type { CheckpointStore } from './services.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 
@@ -94,3 +95,10 @@ export async function restoreCheckpoint(
   optimizer.setState({ step: state.optimizer.step, slots }, variables);
   return state;
 }
+
+/** The default `checkpointStore` service: one checkpoint folder, replaced atomically after each epoch. */
+export const fileCheckpointStore: CheckpointStore = {
+  write: writeCheckpoint,
+  read: readCheckpointState,
+  restore: restoreCheckpoint,
+};

@@ -21,8 +21,10 @@ export interface PluginContext {
   configDir: string;
   /** Human-facing line output (the console logger decides how it looks). */
   log: (message: string) => void;
-  /** The run's tsyringe child container, for plugins that want other services. */
+  /** The run's tsyringe child container: `container.resolve('runDir')` etc. (services.ts, SERVICES). */
   container: DependencyContainer;
+  /** The services the definition's `inject` names, resolved from `container` (set by gzx when it creates the plugin). */
+  services?: Record<string, unknown>;
 }
 
 export interface PluginDefinition<Options = any, Instance = unknown> {
@@ -32,6 +34,11 @@ export interface PluginDefinition<Options = any, Instance = unknown> {
   description: string;
   /** JSON Schema of `with:`; must set `additionalProperties: false` and defaults. */
   optionsSchema: JsonSchema;
+  /**
+   * Services this plugin wants (names of SERVICES in services.ts: 'runDir', 'rng', 'checkpointStore'…),
+   * resolved from the run's container and passed as `ctx.services`. Unknown names are a UserError.
+   */
+  inject?: string[];
   create(options: Options, ctx: PluginContext): Instance | Promise<Instance>;
   /**
    * Optional checks that need no training: option pairs (min <= max), files the options name,
@@ -58,6 +65,8 @@ export interface PluginProblem {
 /** What a third-party module (`plugins: [./my-plugin.js]`) exports: `plugins` or a default array. */
 export interface PluginModule {
   plugins?: PluginDefinition[];
+  /** Registers or replaces services on the run's container before the run resolves them (docs/plugins.md, "Services"). */
+  services?: (container: DependencyContainer, ctx: PluginContext) => void | Promise<void>;
   default?: PluginDefinition[] | { plugins: PluginDefinition[] };
 }
 

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { PLUGIN_KINDS, type PluginDefinition, type PluginKind, type PluginModule } from './plugin.js';
+import type { ServicesHook } from './services.js';
 import { UserError } from '../base/errors.js';
 import { didYouMean } from '../base/suggest.js';
 
@@ -12,6 +13,8 @@ export class PluginRegistry {
   );
   /** Where each plugin came from (built-in or a module path), for error messages. */
   private readonly origin = new Map<string, string>();
+  /** Modules' `services` hooks, in the order of the config's `plugins:` list. */
+  private readonly hooks: { origin: string; hook: ServicesHook }[] = [];
 
   register(def: PluginDefinition, origin = 'built-in'): void {
     if (!PLUGIN_KINDS.includes(def.kind)) {
@@ -32,6 +35,15 @@ export class PluginRegistry {
 
   registerAll(defs: PluginDefinition[], origin = 'built-in'): void {
     for (const d of defs) this.register(d, origin);
+  }
+
+  /** A module's hook that registers or replaces services on a run's container. */
+  addServicesHook(hook: ServicesHook, origin: string): void {
+    this.hooks.push({ origin, hook });
+  }
+
+  servicesHooks(): { origin: string; hook: ServicesHook }[] {
+    return [...this.hooks];
   }
 
   has(kind: PluginKind, name: string): boolean {
@@ -88,14 +100,26 @@ export class PluginRegistry {
         );
       }
       const defs = pluginsOf(mod);
-      if (!defs) {
+      const hook = servicesOf(mod);
+      if (!defs && !hook) {
         throw new UserError(
-          `${where}[${i}]: module "${spec}" exports no plugins. Export \`plugins\` (an array of plugin definitions) or a default array.`,
+          `${where}[${i}]: module "${spec}" exports no plugins. Export \`plugins\` (an array of plugin definitions) or a default array, ` +
+            `or \`services\` (a function that registers services; docs/plugins.md, "Services").`,
         );
       }
-      this.registerAll(defs, spec);
+      if (mod.services !== undefined && typeof mod.services !== 'function') {
+        throw new UserError(`${where}[${i}]: module "${spec}" exports \`services\` that is not a function. Export \`services(container, ctx)\`.`);
+      }
+      if (defs) this.registerAll(defs, spec);
+      if (hook) this.addServicesHook(hook, spec);
     }
   }
+}
+
+function servicesOf(mod: PluginModule): ServicesHook | null {
+  if (typeof mod.services === 'function') return mod.services;
+  const viaDefault = (mod.default as { services?: unknown } | undefined)?.services;
+  return typeof viaDefault === 'function' ? (viaDefault as ServicesHook) : null;
 }
 
 function pluginsOf(mod: PluginModule): PluginDefinition[] | null {

@@ -8,6 +8,7 @@ import type { PluginKind } from '../plugin.js';
 import { isUserError } from '../../base/errors.js';
 import { outputPathError } from '../../base/output-path.js';
 import { dottedPath } from './origins.js';
+import { injectProblem } from '../services.js';
 import { getAt, pluginRefs, problemsError, type ResolvedExperiment } from './load.js';
 
 export interface CheckOptions {
@@ -33,6 +34,11 @@ export async function experimentProblems(resolved: ResolvedExperiment, registry:
     const ref = getAt(config, pointer) as ExperimentConfig['data'] | undefined;
     if (!ref || !registry.has(kind as PluginKind, ref.use)) continue;
     const def = registry.get(kind as PluginKind, ref.use);
+    const injectWrong = injectProblem(def);
+    if (injectWrong) {
+      const key = `${dottedPath(pointer)}.use`;
+      problems.push(`${resolved.where(key)}: ${key}: ${kind} plugin "${ref.use}" ${injectWrong}`);
+    }
     if (!def.check) continue;
     const base = `${dottedPath(pointer)}.with`;
     try {

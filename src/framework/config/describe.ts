@@ -15,6 +15,8 @@ export interface PluginInfo {
   name: string;
   description: string;
   options: OptionInfo[];
+  /** The services it declares in `inject:` (absent when none). */
+  inject?: string[];
 }
 
 /** A short type label: `number`, `integer 1..64`, `"a" | "b"`, `list of string`. */
@@ -60,6 +62,7 @@ export function describePlugin(def: PluginDefinition): PluginInfo {
       ...('default' in s ? { default: s.default } : {}),
       description: typeof s.description === 'string' ? s.description : '',
     })),
+    ...(Array.isArray(def.inject) && def.inject.length > 0 ? { inject: [...def.inject] } : {}),
   };
 }
 
@@ -72,6 +75,7 @@ export function formatPluginList(infos: PluginInfo[]): string {
   const out: string[] = [];
   for (const p of infos) {
     out.push(`${p.kind}/${p.name}  ${p.description}`);
+    if (p.inject) out.push(`    services (inject): ${p.inject.join(', ')}`);
     if (p.options.length === 0) out.push('    (no options)');
     for (const o of p.options) {
       const def = o.required ? ' (required)' : 'default' in o ? ` = ${JSON.stringify(o.default)}` : '';

@@ -1,13 +1,12 @@
 // Builds the augmentation chain from `augment:` refs; the same code runs in the main thread and in
 // each worker, so both produce identical images.
-import 'reflect-metadata';
-import { container } from 'tsyringe';
 import ajvModule, { type ValidateFunction } from 'ajv/dist/2020.js';
 import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/contracts.js';
 import { applyAffineDraw, multiply } from './warp.js';
 import type { PluginRef } from '../../framework/experiment-config.js';
 import type { JsonSchema, PluginContext } from '../../framework/plugin.js';
 import { PluginRegistry } from '../../framework/registry.js';
+import { createPlugin, newServiceContainer, registerContextServices } from '../../framework/services.js';
 import { UserError } from '../../base/errors.js';
 
 const Ajv2020 = ajvModule.default;
@@ -57,6 +56,9 @@ export async function createAugmentations(
   env: AugmentEnv,
 ): Promise<Augmentation[]> {
   const chain: Augmentation[] = [];
+  // The services a worker can give: seed, folders, log and rng (docs/plugins.md, "Services").
+  const container = newServiceContainer();
+  registerContextServices(container, env);
   for (const [i, ref] of refs.entries()) {
     const ctx: PluginContext = {
       // Image workers do not load TensorFlow.js (half a second and ~50 MB each); augmentations work
@@ -71,9 +73,9 @@ export async function createAugmentations(
       configDir: env.configDir,
       runDir: env.runDir,
       log: env.log,
-      container: container.createChildContainer(),
+      container,
     };
-    chain.push(await registry.get('augment', ref.use, `augment[${i}]: `).create(ref.with, ctx) as Augmentation);
+    chain.push(await createPlugin<Augmentation>(registry.get('augment', ref.use, `augment[${i}]: `), ref.with, ctx, `augment[${i}]`));
   }
   return chain;
 }

@@ -7,6 +7,7 @@ import { SeededRng, deriveSeed } from '../../base/random.js';
 import { BadImageError, decodeImage, toFloat } from './decode.js';
 import { applyAugmentations, createAugmentations, type AugmentEnv } from './augmentations.js';
 import type { CacheSlot, CacheView } from './cache.js';
+import type { ImageDecoder } from '../../framework/services.js';
 
 export interface BatchItem {
   /** Position of the sample in the epoch request's `samples` (seeds its augmentation). */
@@ -45,6 +46,8 @@ export class BatchMaker {
     private readonly env: Omit<AugmentEnv, 'seed'>,
     private readonly cache: CacheView | null,
     private readonly badImagePolicy: 'skip' | 'fail',
+    /** The run's `imageDecoder` service (main thread only); workers use decode.ts directly. */
+    private readonly decoder: ImageDecoder | null = null,
   ) {}
 
   private chain(refs: PluginRef[], seed: number): Promise<Augmentation[]> {
@@ -63,7 +66,7 @@ export class BatchMaker {
     if (cached === 'bad') throw new BadImageError(item.path, 'unreadable (reported earlier)');
     if (cached) return { data: cached, width: size, height: size, channels: 3 };
     try {
-      const image = await decodeImage(item.path, { crop, size });
+      const image = this.decoder ? await this.decoder.decode(item.path, { crop, size }) : await decodeImage(item.path, { crop, size });
       if (item.cache && this.cache) this.cache.put(item.cache, image.data);
       return image;
     } catch (e) {

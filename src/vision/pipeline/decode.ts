@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { RawImage } from '../../framework/contracts.js';
+import type { ImageDecoder } from '../../framework/services.js';
 import { UserError } from '../../base/errors.js';
 import { SCALE_DENOMINATOR, TurboJpeg } from './jpeg-turbo.js';
 import { resizeArea } from './resize-area.js';
@@ -188,6 +189,12 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
     throw new BadImageError(path, describeFailure(e));
   }
 }
+
+/**
+ * The default `imageDecoder` service. Image worker threads always decode with this one; a run whose
+ * decoder a plugin replaced decodes in the main thread (src/app/run.ts).
+ */
+export const defaultImageDecoder: ImageDecoder = { decode: decodeImage };
 
 /** v / 255 for every byte: a lookup is ~1.3× faster than dividing, and gives the same floats. */
 const UNIT_SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);

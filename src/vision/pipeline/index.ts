@@ -11,6 +11,7 @@ import type { Batch } from '../../framework/data-module.js';
 export type { Batch };
 import type { PluginRef } from '../../framework/experiment-config.js';
 import type { PluginRegistry } from '../../framework/registry.js';
+import type { ImageDecoder } from '../../framework/services.js';
 import { UserError } from '../../base/errors.js';
 import { SeededRng, deriveSeed } from '../../base/random.js';
 import { BadImageError } from './decode.js';
@@ -19,7 +20,7 @@ import { ImageCache, type CacheSlab } from './cache.js';
 import { loadAugmentRegistry, resolveAugmentRefs } from './augmentations.js';
 import { deserializeError, type SerializedError, type WorkerInit } from './messages.js';
 
-export { decodeImage, toFloat, BadImageError, planCentreCrop } from './decode.js';
+export { decodeImage, defaultImageDecoder, toFloat, BadImageError, planCentreCrop } from './decode.js';
 
 /** Skipped images named on the console; all of them go to the run's SKIPPED_IMAGES_FILE. */
 const MAX_SKIPS_PRINTED = 20;
@@ -82,6 +83,11 @@ export interface PipelineOptions {
   runDir?: string;
   /** Receives plugins' ctx.log lines (default: stderr). */
   log?: (message: string) => void;
+  /**
+   * A decoder other than decode.ts (a replaced `imageDecoder` service). Functions cannot be sent to
+   * worker threads, so it requires workers: 0.
+   */
+  decoder?: ImageDecoder | null;
 }
 
 export interface EpochRequest {
@@ -160,6 +166,9 @@ export class ImagePipeline {
     if (opts.badImagePolicy !== 'skip' && opts.badImagePolicy !== 'fail') {
       throw new UserError(`Image pipeline: badImagePolicy must be "skip" or "fail", got "${String(opts.badImagePolicy)}".`);
     }
+    if (opts.decoder && opts.workers > 0) {
+      throw new Error('Image pipeline: a replaced image decoder runs in the main thread only; pass workers: 0 with it.');
+    }
     this.log = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
     this.runDir = opts.runDir ?? os.tmpdir();
     this.cache = opts.cacheImages ? new ImageCache(opts.cacheDir ?? null) : null;
@@ -213,6 +222,7 @@ export class ImagePipeline {
             { configDir: this.opts.configDir, runDir: this.runDir, log: this.log },
             this.cache?.view ?? null,
             this.opts.badImagePolicy,
+            this.opts.decoder ?? null,
           ),
       );
       return this.localMaker.then((maker) => maker.make(job));

@@ -2,12 +2,12 @@
 // without training anything (a wrong file is cheaper to find here than an hour into a run).
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { container as rootContainer } from 'tsyringe';
 import { selectBackend } from '../../runtime/backend.js';
 import type { Backbone } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import type { PluginContext } from '../../framework/plugin.js';
 import type { PluginRegistry } from '../../framework/registry.js';
+import { createPlugin, newServiceContainer, registerContextServices } from '../../framework/services.js';
 import type { ResolvedExperiment } from '../../framework/config/load.js';
 import { loadWeightsByName, readWeightFile } from './index.js';
 
@@ -60,13 +60,14 @@ export async function checkBackboneWeights(
     runDir: resolved.configDir,
     configDir: resolved.configDir,
     log: () => {},
-    container: rootContainer.createChildContainer(),
+    container: newServiceContainer(),
   };
+  registerContextServices(ctx.container, ctx);
   const def = registry.get('backbone', config.backbone.use, 'backbone: ');
   const options = { ...config.backbone.with };
   const hasPretrainedOption = 'pretrained' in options;
   if (hasPretrainedOption) options['pretrained'] = target;
-  const backbone = (await def.create(options, ctx)) as Backbone;
+  const backbone = await createPlugin<Backbone>(def, options, ctx, 'backbone');
   const built = backbone.build(tf);
   const model = tf.model({ inputs: built.inputs, outputs: built.features });
   try {

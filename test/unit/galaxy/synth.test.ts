@@ -1,11 +1,10 @@
-import 'reflect-metadata';
 import path from 'node:path';
 import os from 'node:os';
 import fsp from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { container } from 'tsyringe';
+import { newServiceContainer } from '../../../src/framework/services.js';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRng, deriveSeed } from '../../../src/base/random.js';
 import { UserError } from '../../../src/base/errors.js';
@@ -320,7 +319,7 @@ describe('synthetic dataset writer', () => {
 });
 
 function ctx(configDir: string, seed: number, log: (m: string) => void = () => undefined): PluginContext {
-  return { tf, seed, runDir: os.tmpdir(), configDir, log, container };
+  return { tf, seed, runDir: os.tmpdir(), configDir, log, container: newServiceContainer() };
 }
 
 /** Centre crop (as the real data's 224 of 424), 16×16 area-averaged RGB in [0, 1] plus a bias term. */

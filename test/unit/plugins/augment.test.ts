@@ -1,7 +1,6 @@
 // The four built-in augmentations on real galaxy pixels and on constructed images.
 import { describe, it, expect, beforeAll } from 'vitest';
-import 'reflect-metadata';
-import { container } from 'tsyringe';
+import { newServiceContainer } from '../../../src/framework/services.js';
 import type { Augmentation, RawImage } from '../../../src/framework/contracts.js';
 import type { PluginContext, PluginDefinition } from '../../../src/framework/plugin.js';
 import { PluginRegistry } from '../../../src/framework/registry.js';
@@ -25,7 +24,7 @@ const ctx = {
   runDir: '.',
   configDir: '.',
   log: () => {},
-  container: container.createChildContainer(),
+  container: newServiceContainer(),
 } as unknown as PluginContext;
 
 const registry = new PluginRegistry();

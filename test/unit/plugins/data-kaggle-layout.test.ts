@@ -1,9 +1,8 @@
-import 'reflect-metadata';
 import path from 'node:path';
 import os from 'node:os';
 import fsp from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { container } from 'tsyringe';
+import { newServiceContainer } from '../../../src/framework/services.js';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../src/base/errors.js';
 import type { PluginContext } from '../../../src/framework/plugin.js';
@@ -39,7 +38,7 @@ async function userError(p: Promise<unknown>): Promise<UserError> {
 }
 
 function ctx(configDir: string, seed = 5): PluginContext {
-  return { tf, seed, runDir: os.tmpdir(), configDir, log: () => undefined, container };
+  return { tf, seed, runDir: os.tmpdir(), configDir, log: () => undefined, container: newServiceContainer() };
 }
 
 describe('readKaggleLayout', () => {

@@ -1,12 +1,11 @@
 // Validation sets a scientist can trust: the random hold-out does not follow the experiment seed,
 // a fixed validation set can be named (folder, solutions CSV, or a list of GalaxyIDs) without
 // leaking into training, and valid_fraction 0 trains with no validation set.
-import 'reflect-metadata';
 import path from 'node:path';
 import os from 'node:os';
 import fsp from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { container } from 'tsyringe';
+import { newServiceContainer } from '../../../src/framework/services.js';
 import * as tf from '@tensorflow/tfjs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { UserError } from '../../../src/base/errors.js';
@@ -41,7 +40,7 @@ function options(over: Partial<KaggleLayoutOptions> = {}): KaggleLayoutOptions {
 }
 
 function ctx(configDir: string, seed: number): PluginContext {
-  return { tf, seed, runDir: os.tmpdir(), configDir, log: () => undefined, container };
+  return { tf, seed, runDir: os.tmpdir(), configDir, log: () => undefined, container: newServiceContainer() };
 }
 
 /** Options as a config gives them: the plugin's schema fills the defaults. */

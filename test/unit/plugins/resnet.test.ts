@@ -1,13 +1,12 @@
 // The resnet backbone: Keras ResNet50 layout (names, shapes, parameter count, forward pass equal
 // to Keras on a committed mini model), torchvision-style 18/34, any input size, save/reload.
-import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import ajvModule from 'ajv/dist/2020.js';
-import { container } from 'tsyringe';
+import { newServiceContainer } from '../../../src/framework/services.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../src/runtime/backend.js';
 import type { Backbone } from '../../../src/framework/contracts.js';
@@ -45,7 +44,7 @@ function ctx(overrides: Partial<PluginContext> = {}): PluginContext {
     runDir: os.tmpdir(),
     configDir: TEST_DIR,
     log: () => {},
-    container: container.createChildContainer(),
+    container: newServiceContainer(),
     ...overrides,
   };
 }

@@ -49,7 +49,6 @@ describe('resolveNativeThreads', () => {
 function trainInChild(threads: { intra_op: number; inter_op: number }) {
   const dist = (p: string) => pathToFileURL(path.join(root, 'dist', p)).href;
   const script = `
-    import 'reflect-metadata';
     import fs from 'node:fs';
     import * as tf from '@tensorflow/tfjs';
     const { selectBackend } = await import(${JSON.stringify(dist('runtime/backend.js'))});

@@ -2,7 +2,6 @@
 // `gzx predict`): the same predictions as model.predict op by op, to float rounding; it follows
 // weights changed after it was built; one graph per input shape; no tensors left behind.
 // Skipped when @tensorflow/tfjs-node is not set up, unless GZX_REQUIRE_NATIVE=1.
-import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../src/runtime/backend.js';

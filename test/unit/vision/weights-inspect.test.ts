@@ -1,5 +1,4 @@
 // `gzx weights`: describing a weights file and checking it against a config's backbone.
-import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

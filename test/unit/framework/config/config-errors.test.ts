@@ -149,7 +149,7 @@ describe('plugin module errors', () => {
     const file = path.join(tmp, 'empty-module.yaml');
     fs.writeFileSync(file, 'data: {use: x}\nplugins: [./empty.js]\n');
     expect((await failure(file)).message).toBe(
-      `${shown(file)}:2:11: plugins.0: module "./empty.js" exports no plugins. Export \`plugins\` (an array of plugin definitions) or a default array.`,
+      `${shown(file)}:2:11: plugins.0: module "./empty.js" exports no plugins. Export \`plugins\` (an array of plugin definitions) or a default array, or \`services\` (a function that registers services; docs/plugins.md, "Services").`,
     );
   });
 });
