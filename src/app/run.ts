@@ -22,7 +22,7 @@ import { autoCachePlan, imageWorkerCount, SKIPPED_IMAGES_FILE } from '../vision/
 import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from '../framework/callbacks.js';
 import { restoreCheckpoint, readCheckpointState } from '../framework/checkpoint.js';
 import { saveModel } from '../framework/model-io.js';
-import { withSeededRandom } from '../runtime/seeded-random.js';
+import { withSeededRandom } from '../runtime/math-random-scope.js';
 import { UserError } from '../base/errors.js';
 import { flattenParams } from '../framework/params.js';
 import { GZX_VERSION } from '../base/version.js';
