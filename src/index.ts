@@ -47,5 +47,5 @@ export { ConcatPool } from './vision/layers/index.js';
 export { GalaxyNormalisation, galaxyNormalise } from './galaxy/layers/galaxy-normalisation.js';
 export { galaxyZooHead, createGalaxyZooHead, type GalaxyZooHeadOptions } from './plugins/head/galaxy-zoo.js';
 export { UserError, isUserError } from './base/errors.js';
-export { definePlugin, type PluginDefinition, type PluginContext, type PluginKind } from './framework/plugin.js';
+export { definePlugin, type OptionsOf, type PluginDefinition, type PluginContext, type PluginKind } from './framework/plugin.js';
 export type * from './framework/contracts.js';

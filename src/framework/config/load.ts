@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import ajvModule, { type ValidateFunction } from 'ajv/dist/2020.js';
 import { Document, isScalar, visit } from 'yaml';
-import type { ExperimentConfig, PluginRef } from '../experiment-config.js';
+import type { ExperimentConfig, ExperimentInput } from '../experiment-config.js';
 import { PLUGIN_KINDS, type JsonSchema, type PluginKind } from '../plugin.js';
 import type { PluginRegistry } from '../registry.js';
 import { UserError, isUserError } from '../../base/errors.js';
@@ -267,12 +267,12 @@ function validatePluginRef(
 
 /** Completes each phase from `train` and the top-level schedule, so the printed config is what runs. */
 function fillPhases(value: Record<string, unknown>): void {
-  const cfg = value as unknown as ExperimentConfig;
+  const cfg = value as unknown as ExperimentInput;
   for (const phase of cfg.train.phases) {
     phase.size ??= cfg.train.size;
     phase.lr ??= cfg.train.lr;
     phase.batch_size ??= cfg.train.batch_size;
-    phase.schedule ??= structuredClone(cfg.schedule) as PluginRef;
+    phase.schedule ??= structuredClone(cfg.schedule);
   }
 }
 
