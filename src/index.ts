@@ -47,7 +47,7 @@ export { ConcatPool } from './vision/layers/index.js';
 export { GalaxyNormalisation, galaxyNormalise } from './galaxy/layers/galaxy-normalisation.js';
 export { galaxyZooHead, createGalaxyZooHead, type GalaxyZooHeadOptions } from './plugins/head/galaxy-zoo.js';
 export { UserError, isUserError } from './base/errors.js';
-export { definePlugin, type PluginDefinition, type PluginContext, type PluginKind } from './framework/plugin.js';
+export { definePlugin, type OptionsOf, type PluginDefinition, type PluginContext, type PluginKind } from './framework/plugin.js';
 export type * from './framework/contracts.js';
 // Service names a plugin may `inject:` or replace (plain strings: plugins need not import gzx).
 export { SERVICES, SERVICE_DESCRIPTIONS, type ServiceName, type ImageDecoder, type CheckpointStore } from './framework/services.js';

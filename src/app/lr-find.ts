@@ -6,8 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../runtime/backend.js';
 import { Learner, StopTraining, type Callback } from '../framework/learner.js';
 import { Optimizer } from '../framework/optimizers.js';
+import type { ResolvedExperiment } from '../framework/config/load.js';
 import { applyServicesHooks, serviceContext } from './services.js';
-import { assembleSession, newRunDir, type ResolvedRun, type RunOptions } from './run.js';
+import { assembleSession, newRunDir, type RunOptions } from './run.js';
 import { writeChart } from '../tracking/plot.js';
 import { writeFileAtomic } from '../base/safe-write.js';
 
@@ -30,7 +31,7 @@ export interface LrFindResult {
 export const LR_FIND_DEFAULTS: LrFindOptions = { startLr: 1e-7, endLr: 10, numIt: 100, divergeFactor: 4 };
 
 export async function lrFind(
-  resolved: ResolvedRun,
+  resolved: ResolvedExperiment,
   opts: Pick<RunOptions, 'registry' | 'pluginModuleUrls' | 'log'>,
   o: LrFindOptions = LR_FIND_DEFAULTS,
 ): Promise<LrFindResult> {

@@ -10,6 +10,7 @@ import type { Augmentation, Backbone, DataSource, DataSplits, Head, RunInfo, Run
 import type { CacheImagesSetting, ExperimentConfig, PluginRef } from '../framework/experiment-config.js';
 import type { PluginContext, PluginKind } from '../framework/plugin.js';
 import type { PluginRegistry } from '../framework/registry.js';
+import type { ResolvedExperiment } from '../framework/config/load.js';
 import { selectBackend, type BackendReport } from '../runtime/backend.js';
 import { Optimizer } from '../framework/optimizers.js';
 import { Learner, StopTraining, type Callback, type Phase } from '../framework/learner.js';
@@ -21,19 +22,12 @@ import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback,
 import { SERVICES, createPlugin, newServiceContainer, registerContextServices } from '../framework/services.js';
 import { applyServicesHooks, resolveCheckpointStore, resolveImageDecoder, serviceContext } from './services.js';
 import { saveModel } from '../framework/model-io.js';
-import { withSeededRandom } from '../runtime/seeded-random.js';
+import { withSeededRandom } from '../runtime/math-random-scope.js';
 import { UserError } from '../base/errors.js';
 import { flattenParams } from '../framework/params.js';
 import { GZX_VERSION } from '../base/version.js';
 import { WriteError, writeError, writeFileAtomic } from '../base/safe-write.js';
 
-export interface ResolvedRun {
-  config: ExperimentConfig;
-  configPath: string;
-  configDir: string;
-  yaml: string;
-  hash: string;
-}
 
 export type { RunContext, RunHooks } from '../framework/run-hooks.js';
 
@@ -59,7 +53,7 @@ export interface RunResult {
   summary: Record<string, unknown>;
 }
 
-export async function runExperiment(resolved: ResolvedRun, opts: RunOptions): Promise<RunResult> {
+export async function runExperiment(resolved: ResolvedExperiment, opts: RunOptions): Promise<RunResult> {
   const { config } = resolved;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const started = Date.now();
@@ -267,7 +261,7 @@ export interface Session {
 
 /** Plugins, data, model and phases of an experiment: what `run` and `lr-find` both train. */
 export async function assembleSession(
-  resolved: ResolvedRun,
+  resolved: ResolvedExperiment,
   opts: Pick<RunOptions, 'registry' | 'pluginModuleUrls'>,
   ctx: PluginContext,
   loggers: RunLogger[],

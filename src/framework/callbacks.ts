@@ -7,6 +7,7 @@ import { StopTraining, trainingImagesPerSec, type Callback, type Learner } from 
 import { fileCheckpointStore } from './checkpoint.js';
 import type { CheckpointStore } from './services.js';
 import { HEAP_HEADROOM, WASM_HEAP_BYTES, describePlan, imageTooLargeError, planMicroBatch } from '../runtime/memory-plan.js';
+import { formatMetric } from '../base/format-metric.js';
 
 /** fastai's "dropout changes in place": a phase's `dropout` is applied to the head when it starts. */
 export function dropoutCallback(head: Head): Callback {
@@ -241,11 +242,4 @@ function remainingImages(l: Learner): number {
     images += batches * p.batch_size;
   }
   return images;
-}
-
-export function formatMetric(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v)) return String(v);
-  // Rates and counts (images/s) to one decimal; losses and RMSEs, below 10, to four.
-  return Math.abs(v) >= 10 ? v.toFixed(1) : Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4);
 }

@@ -7,7 +7,7 @@ import type { LossFn } from './contracts.js';
 import type { Batch } from './data-module.js';
 import { batchMemoryError, isWasmOutOfMemory } from '../runtime/backend.js';
 import { deriveSeed } from '../base/random.js';
-import { withSeededRandom } from '../runtime/seeded-random.js';
+import { withSeededRandom } from '../runtime/math-random-scope.js';
 import { type CompiledPasses, compiledPassesFor, predictWith } from '../runtime/traced-pass.js';
 
 /** Where a pass runs in the fit: seeds its dropout noise, keys its graph, names it in messages. */

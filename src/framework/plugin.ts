@@ -2,6 +2,7 @@
 // through a PluginModule (see registry.ts), built-in ones from src/plugins/index.ts.
 import type * as tfType from '@tensorflow/tfjs';
 import type { DependencyContainer } from 'tsyringe';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 
 export const PLUGIN_KINDS = ['data', 'augment', 'backbone', 'head', 'schedule', 'logger', 'callback'] as const;
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
@@ -70,7 +71,20 @@ export interface PluginModule {
   default?: PluginDefinition[] | { plugins: PluginDefinition[] };
 }
 
-/** Identity helper that keeps option types while declaring a plugin. */
-export function definePlugin<O, I>(def: PluginDefinition<O, I>): PluginDefinition<O, I> {
+/**
+ * The options `create` and `check` receive: the type of the plugin's `with:` schema, so each option
+ * is written once, in the schema. The loader validates `with:` with ajv's useDefaults before either
+ * runs, and json-schema-to-ts (3.x, by default) reads a property with a `default` as always present,
+ * which matches: only options without a default can be missing.
+ */
+export type OptionsOf<S> = S extends JSONSchema ? FromSchema<S> : Record<string, unknown>;
+
+/**
+ * Declares a plugin; `create(options)` and `check(options)` are typed from `optionsSchema` (written
+ * inline, or a constant declared `as const`).
+ */
+export function definePlugin<const S extends JsonSchema, I>(
+  def: PluginDefinition<OptionsOf<S>, I> & { optionsSchema: S },
+): PluginDefinition<OptionsOf<S>, I> {
   return def;
 }

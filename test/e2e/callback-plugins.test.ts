@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Learner, type Callback } from '../../src/framework/learner.js';
 import { Optimizer } from '../../src/framework/optimizers.js';
-import { withSeededRandom } from '../../src/runtime/seeded-random.js';
+import { withSeededRandom } from '../../src/runtime/math-random-scope.js';
 import { constantSchedule } from '../../src/plugins/schedule/constant.js';
 import { earlyStoppingCallback } from '../../src/plugins/callback/early-stopping.js';
 import { saveBestCallback } from '../../src/plugins/callback/save-best.js';

@@ -72,10 +72,10 @@ describe('runs list and compare', () => {
     const runs = await listRunFolders(root);
     const table = runsListTable(runs).split('\n');
     expect(table[0]).toMatch(/^ID\s+NAME\s+STARTED\s+STATUS\s+BACKEND\s+BEST VALID_RMSE$/);
-    expect(table[1]).toMatch(/^20261128-090000-quick\s+quick\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+FINISHED\s+wasm\s+0\.\d{5}$/);
+    expect(table[1]).toMatch(/^20261128-090000-quick\s+quick\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+FINISHED\s+wasm\s+0\.\d{4}$/);
     expect(table[2]).toMatch(/FAILED\s+wasm/);
     const best = Math.min(...runs[0].metrics.filter((p) => p.key === 'valid_rmse').map((p) => p.value));
-    expect(table[1]).toContain(best.toFixed(5));
+    expect(table[1]).toContain(best.toFixed(4));
   });
 
   it('compare shows only the params that differ and the final metrics side by side', async () => {

@@ -1,17 +1,16 @@
 // The one way to turn a config file (+ --set overrides) into the ExperimentConfig a run uses.
-import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import ajvModule, { type ValidateFunction } from 'ajv/dist/2020.js';
 import { Document, isScalar, visit } from 'yaml';
-import type { ExperimentConfig, PluginRef } from '../experiment-config.js';
+import type { ExperimentConfig, ExperimentInput } from '../experiment-config.js';
 import { PLUGIN_KINDS, type JsonSchema, type PluginKind } from '../plugin.js';
 import type { PluginRegistry } from '../registry.js';
 import { UserError, isUserError } from '../../base/errors.js';
 import { applySet, capLines, isPlainObject, loadLayered } from './sources.js';
 import { displayPath, dottedPath, formatOrigin, toPointer, type OriginMap } from './origins.js';
 import { formatSchemaErrors } from './schema-errors.js';
+import { experimentSchema } from './experiment-schema.js';
 
 const Ajv2020 = ajvModule.default;
 
@@ -28,15 +27,10 @@ export interface ResolvedExperiment {
   where(keyPath: string): string;
 }
 
-// schemas/ sits three levels above both src/framework/config and dist/framework/config.
-const SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/experiment.schema.json', import.meta.url));
-
 let experimentValidator: ValidateFunction | null = null;
-let experimentSchema: JsonSchema | null = null;
 
 export function loadExperimentSchema(): JsonSchema {
-  experimentSchema ??= JSON.parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema;
-  return experimentSchema;
+  return experimentSchema as unknown as JsonSchema;
 }
 
 function experimentValidate(): ValidateFunction {
@@ -273,12 +267,12 @@ function validatePluginRef(
 
 /** Completes each phase from `train` and the top-level schedule, so the printed config is what runs. */
 function fillPhases(value: Record<string, unknown>): void {
-  const cfg = value as unknown as ExperimentConfig;
+  const cfg = value as unknown as ExperimentInput;
   for (const phase of cfg.train.phases) {
     phase.size ??= cfg.train.size;
     phase.lr ??= cfg.train.lr;
     phase.batch_size ??= cfg.train.batch_size;
-    phase.schedule ??= structuredClone(cfg.schedule) as PluginRef;
+    phase.schedule ??= structuredClone(cfg.schedule);
   }
 }
 

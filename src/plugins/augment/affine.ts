@@ -6,19 +6,9 @@ import { definePlugin } from '../../framework/plugin.js';
 import { affineAugmentation, multiply, type Padding } from '../../vision/pipeline/warp.js';
 import { ROTATION_OPTIONS, degreeRangeProblems, throwProblems } from './rotate.js';
 
-export interface AffineOptions {
-  flip_horizontal: number;
-  flip_vertical: number;
-  min_degrees: number;
-  max_degrees: number;
-  max_zoom: number;
-  p_zoom: number;
-  padding: Padding;
-}
-
 type Matrix = AffineDraw['matrix'];
 
-export const affineAugment = definePlugin<AffineOptions, Augmentation>({
+export const affineAugment = definePlugin({
   name: 'affine',
   kind: 'augment',
   description: 'Flip, rotate and zoom composed into one resampling (fastai-style), with fastai\'s option names.',

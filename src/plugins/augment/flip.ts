@@ -3,17 +3,10 @@ import type { AffineDraw, Augmentation, Rng } from '../../framework/contracts.js
 import { definePlugin } from '../../framework/plugin.js';
 import { affineAugmentation, mirror } from '../../vision/pipeline/warp.js';
 
-export interface FlipOptions {
-  /** Probability of a left–right mirror. */
-  horizontal: number;
-  /** Probability of a top–bottom mirror. */
-  vertical: number;
-}
-
 // The mirror itself lives with the pipeline's resampling, which also uses it for composed flips.
 export { mirror };
 
-export const flipAugment = definePlugin<FlipOptions, Augmentation>({
+export const flipAugment = definePlugin({
   name: 'flip',
   kind: 'augment',
   description: 'Mirror images left–right and/or top–bottom at random.',

@@ -3,15 +3,6 @@
 import type { Augmentation, RawImage } from '../../framework/contracts.js';
 import { definePlugin } from '../../framework/plugin.js';
 
-export interface LightingOptions {
-  /** Brightness change drawn from 0.5 ± max_brightness/2 (0.5 = unchanged). */
-  max_brightness: number;
-  /** Contrast scale drawn log-uniformly from [1 − max_contrast, 1 / (1 − max_contrast)]. */
-  max_contrast: number;
-  /** Probability of each of the two changes. */
-  p: number;
-}
-
 const logit = (x: number) => Math.log(x / (1 - x));
 
 /**
@@ -31,7 +22,7 @@ export function adjustLighting(image: RawImage, change: number, scale: number): 
   return { ...image, data: out };
 }
 
-export const lightingAugment = definePlugin<LightingOptions, Augmentation>({
+export const lightingAugment = definePlugin({
   name: 'lighting',
   kind: 'augment',
   description: 'Change brightness and contrast at random (fastai-style, in logit space).',
@@ -56,7 +47,7 @@ export const lightingAugment = definePlugin<LightingOptions, Augmentation>({
       p: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'Probability of each change.' },
     },
   },
-  create(options) {
+  create(options): Augmentation {
     const logLow = Math.log(1 - options.max_contrast);
     return {
       apply(image, rng) {

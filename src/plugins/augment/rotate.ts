@@ -4,13 +4,6 @@ import { UserError } from '../../base/errors.js';
 import { definePlugin, type PluginProblem } from '../../framework/plugin.js';
 import { affineAugmentation, applyAffineDraw, type Padding } from '../../vision/pipeline/warp.js';
 
-export interface RotateOptions {
-  min_degrees: number;
-  max_degrees: number;
-  /** What fills the corners the turned image leaves uncovered. */
-  padding: Padding;
-}
-
 /** Rotation options, shared with the composed `affine` augmentation. */
 export const ROTATION_OPTIONS = {
   min_degrees: { type: 'number', default: 0, description: 'Smallest angle drawn (degrees).' },
@@ -48,7 +41,7 @@ export function rotateImage(image: RawImage, degrees: number, padding: Padding):
   return applyAffineDraw(image, rotation(degrees, padding));
 }
 
-export const rotateAugment = definePlugin<RotateOptions, Augmentation>({
+export const rotateAugment = definePlugin({
   name: 'rotate',
   kind: 'augment',
   description: 'Rotate images by a random angle, filling corners by reflection (or zeros).',

@@ -3,13 +3,6 @@ import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/co
 import { definePlugin } from '../../framework/plugin.js';
 import { affineAugmentation, applyAffineDraw } from '../../vision/pipeline/warp.js';
 
-export interface ZoomOptions {
-  /** Largest scale factor (>= 1). */
-  max: number;
-  /** Probability that an image is zoomed at all. */
-  p: number;
-}
-
 /** Enlarges by `scale` about the centre and keeps the central width × height. */
 export function zoomImage(image: RawImage, scale: number): RawImage {
   return applyAffineDraw(image, zoom(scale));
@@ -20,7 +13,7 @@ function zoom(scale: number): AffineDraw {
   return { matrix: [1 / scale, 0, 0, 1 / scale], padding: null };
 }
 
-export const zoomAugment = definePlugin<ZoomOptions, Augmentation>({
+export const zoomAugment = definePlugin({
   name: 'zoom',
   kind: 'augment',
   description: 'Zoom in about the centre by a random factor in [1, max] and crop back to size.',

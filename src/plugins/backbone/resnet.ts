@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { definePlugin, type PluginProblem } from '../../framework/plugin.js';
+import { definePlugin, type OptionsOf, type PluginProblem } from '../../framework/plugin.js';
 import type { Backbone, BackboneBuild } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import { deriveSeed } from '../../base/random.js';
@@ -16,16 +16,6 @@ import { conv2d } from '../../vision/layers/conv2d.js';
 export { InputNormalizationLayer, type InputNormalization };
 
 export type ResnetDepth = 18 | 34 | 50;
-
-export interface ResnetOptions {
-  depth: ResnetDepth;
-  /** Weights file or TensorFlow.js model folder; relative to the config's folder. */
-  pretrained: string | null;
-  /** `auto`: what the usual weights for this depth expect (Keras caffe-style for 50, torchvision for 18/34). */
-  normalize: InputNormalization | 'auto';
-  /** Channel multiplier (1 = the published network); small values make tiny test models. */
-  width: number;
-}
 
 export const resnetOptionsSchema = {
   type: 'object',
@@ -45,6 +35,8 @@ export const resnetOptionsSchema = {
     width: { type: 'number', exclusiveMinimum: 0, maximum: 4, default: 1, description: 'channel multiplier' },
   },
 } as const;
+
+export type ResnetOptions = OptionsOf<typeof resnetOptionsSchema>;
 
 // ---------- the network ----------
 
@@ -252,7 +244,7 @@ function pretrainedProblems(options: ResnetOptions, configDir: string): PluginPr
   ];
 }
 
-export const resnetBackbone = definePlugin<ResnetOptions, Backbone>({
+export const resnetBackbone = definePlugin({
   name: 'resnet',
   kind: 'backbone',
   description: 'ResNet 18/34/50 (Keras ResNet50 layer names; loads ImageNet .h5 or TensorFlow.js weights by name)',

@@ -3,14 +3,8 @@ import type { Backbone } from '../../framework/contracts.js';
 import { batchNormalization } from '../../vision/layers/batch-normalization.js';
 import { conv2d } from '../../vision/layers/conv2d.js';
 
-interface SimpleCnnOptions {
-  channels: number[];
-  /** Convolutions per block; the first of each block halves the size. */
-  convs_per_block: number;
-}
-
 /** A small VGG-like net (conv → BatchNorm → ReLU, stride-2 downsampling) for quick work on CPU. */
-export const simpleCnnBackbone = definePlugin<SimpleCnnOptions, Backbone>({
+export const simpleCnnBackbone = definePlugin({
   name: 'simple-cnn',
   kind: 'backbone',
   description: 'a small conv net (conv-BN-ReLU blocks, stride-2 downsampling) for quick experiments on CPU',
@@ -28,7 +22,7 @@ export const simpleCnnBackbone = definePlugin<SimpleCnnOptions, Backbone>({
       convs_per_block: { type: 'integer', minimum: 1, default: 1, description: 'convolutions per block' },
     },
   },
-  create: (o) => ({
+  create: (o): Backbone => ({
     build: (tf) => {
       const inputs = tf.input({ shape: [null, null, 3], name: 'image' });
       let x: ReturnType<typeof tf.input> = inputs;

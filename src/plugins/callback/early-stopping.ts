@@ -2,13 +2,9 @@
 // EarlyStopping): the fit ends as finished, with its model and checkpoint, and the run says why.
 import { definePlugin } from '../../framework/plugin.js';
 import type { Callback } from '../../framework/learner.js';
-import { MONITOR_SCHEMA, Monitor, type MonitorOptions } from './monitor.js';
+import { MONITOR_SCHEMA, Monitor } from './monitor.js';
 
-export interface EarlyStoppingOptions extends MonitorOptions {
-  patience: number;
-}
-
-export const earlyStoppingCallback = definePlugin<EarlyStoppingOptions, Callback>({
+export const earlyStoppingCallback = definePlugin({
   name: 'early-stopping',
   kind: 'callback',
   description: 'ends the fit when a metric (valid_rmse) has not improved for `patience` epochs',
@@ -20,7 +16,7 @@ export const earlyStoppingCallback = definePlugin<EarlyStoppingOptions, Callback
       patience: { type: 'integer', minimum: 1, default: 3, description: 'epochs without improvement before stopping' },
     },
   },
-  create: (o) => {
+  create: (o): Callback => {
     const monitor = new Monitor(o, 'early-stopping');
     return {
       name: 'early-stopping',

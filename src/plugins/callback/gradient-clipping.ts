@@ -4,11 +4,7 @@
 import { definePlugin } from '../../framework/plugin.js';
 import type { Callback } from '../../framework/learner.js';
 
-export interface GradientClippingOptions {
-  max_norm: number;
-}
-
-export const gradientClippingCallback = definePlugin<GradientClippingOptions, Callback>({
+export const gradientClippingCallback = definePlugin({
   name: 'gradient-clipping',
   kind: 'callback',
   description: "scales each step's gradients down to a maximum global L2 norm",
@@ -20,7 +16,7 @@ export const gradientClippingCallback = definePlugin<GradientClippingOptions, Ca
       max_norm: { type: 'number', exclusiveMinimum: 0, description: 'largest global L2 norm of the gradients' },
     },
   },
-  create: (o, ctx) => ({
+  create: (o, ctx): Callback => ({
     name: 'gradient-clipping',
     beforeStep: (l) => {
       const grads = l.state.gradients!;

@@ -1,18 +1,14 @@
 // What early-stopping and save-best share: which epoch metric they watch and when it improved.
-import type { JsonSchema } from '../../framework/plugin.js';
+import type { OptionsOf } from '../../framework/plugin.js';
 import { UserError } from '../../base/errors.js';
 
-export interface MonitorOptions {
-  monitor: string;
-  mode: 'min' | 'max';
-  min_delta: number;
-}
-
-export const MONITOR_SCHEMA: Record<string, JsonSchema> = {
+export const MONITOR_SCHEMA = {
   monitor: { type: 'string', minLength: 1, default: 'valid_rmse', description: 'epoch metric to watch' },
   mode: { enum: ['min', 'max'], default: 'min', description: 'min: lower is better (RMSE); max: higher is better' },
   min_delta: { type: 'number', minimum: 0, default: 0, description: 'smallest change that counts as an improvement' },
-};
+} as const;
+
+export type MonitorOptions = OptionsOf<{ type: 'object'; additionalProperties: false; properties: typeof MONITOR_SCHEMA }>;
 
 /** Tracks the best value of an epoch metric; `update` says whether this epoch improved on it. */
 export class Monitor {

@@ -4,13 +4,9 @@ import path from 'node:path';
 import { definePlugin } from '../../framework/plugin.js';
 import type { Callback } from '../../framework/learner.js';
 import { saveModel } from '../../framework/model-io.js';
-import { MONITOR_SCHEMA, Monitor, type MonitorOptions } from './monitor.js';
+import { MONITOR_SCHEMA, Monitor } from './monitor.js';
 
-export interface SaveBestOptions extends MonitorOptions {
-  dir: string;
-}
-
-export const saveBestCallback = definePlugin<SaveBestOptions, Callback>({
+export const saveBestCallback = definePlugin({
   name: 'save-best',
   kind: 'callback',
   description: 'saves the model of the best epoch by a metric (valid_rmse) to runs/<id>/best-model',
@@ -22,7 +18,7 @@ export const saveBestCallback = definePlugin<SaveBestOptions, Callback>({
       dir: { type: 'string', pattern: '^[^/\\\\]+$', default: 'best-model', description: 'folder inside the run folder' },
     },
   },
-  create: (o, ctx) => {
+  create: (o, ctx): Callback => {
     const monitor = new Monitor(o, 'save-best');
     const dir = path.join(ctx.runDir, o.dir);
     return {

@@ -1,24 +1,8 @@
 // Data source: a folder in the Kaggle Galaxy Zoo layout (the real challenge data, or the synthetic twin).
 import path from 'node:path';
 import type { DataSource } from '../../framework/contracts.js';
-import { definePlugin, type JsonSchema, type PluginContext } from '../../framework/plugin.js';
+import { definePlugin, type OptionsOf, type PluginContext } from '../../framework/plugin.js';
 import { layoutProblems, readKaggleLayout, type KaggleLayoutOptions } from '../../galaxy/kaggle-layout.js';
-
-/** Options shared with the synthetic source, which reads its folder with the same loader. */
-export interface SplitOptions {
-  valid: string | null;
-  valid_fraction: number | null;
-  split_seed: number | null;
-  limit: number;
-  on_bad_image: 'skip' | 'fail';
-}
-
-export interface KaggleGalaxyZooOptions extends SplitOptions {
-  dir: string;
-  csv: string;
-  images: string;
-  crop: number | null;
-}
 
 /** Share held out at random when neither `valid` nor `valid_fraction` is given. */
 export const DEFAULT_VALID_FRACTION = 0.2;
@@ -28,7 +12,8 @@ export const DEFAULT_VALID_FRACTION = 0.2;
  */
 export const DEFAULT_SPLIT_SEED = 0;
 
-export const SPLIT_OPTION_SCHEMAS: Record<string, JsonSchema> = {
+/** Options shared with the synthetic source, which reads its folder with the same loader. */
+export const SPLIT_OPTION_SCHEMAS = {
   valid: {
     type: ['string', 'null'],
     minLength: 1,
@@ -62,10 +47,10 @@ export const SPLIT_OPTION_SCHEMAS: Record<string, JsonSchema> = {
     default: 'skip',
     description: 'A JPEG that fails to decode: skip and count it, or stop the run.',
   },
-};
+} as const;
 
 /** Object-level rule beside SPLIT_OPTION_SCHEMAS: a named validation set and a random share exclude each other. */
-export const SPLIT_OPTION_RULES: JsonSchema = {
+export const SPLIT_OPTION_RULES = {
   if: { properties: { valid: { type: 'string' } }, required: ['valid'] },
   then: {
     properties: {
@@ -75,7 +60,7 @@ export const SPLIT_OPTION_RULES: JsonSchema = {
       },
     },
   },
-};
+} as const;
 
 /** The loader's options from plugin options (paths resolved against the config folder, defaults filled). */
 export function layoutOptions(
@@ -112,30 +97,34 @@ function kaggleLayout(options: KaggleGalaxyZooOptions, ctx: Pick<PluginContext, 
   return layoutOptions(path.resolve(ctx.configDir, options.dir), options, ctx, options.crop === undefined ? 224 : options.crop);
 }
 
-export const kaggleGalaxyZooData = definePlugin<KaggleGalaxyZooOptions, DataSource>({
+const kaggleGalaxyZooSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dir'],
+  properties: {
+    dir: { type: 'string', minLength: 1, description: 'Dataset folder; a relative path resolves against the config file\'s folder.' },
+    csv: { type: 'string', minLength: 1, default: 'training_solutions_rev1.csv', description: 'Solutions CSV, relative to dir.' },
+    images: { type: 'string', minLength: 1, default: 'images_training_rev1', description: 'Folder of <GalaxyID>.jpg, relative to dir.' },
+    crop: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      default: 224,
+      description: 'Centre crop in source pixels before resizing; null or 0 = none.',
+    },
+    ...SPLIT_OPTION_SCHEMAS,
+  },
+  ...SPLIT_OPTION_RULES,
+} as const;
+
+export type KaggleGalaxyZooOptions = OptionsOf<typeof kaggleGalaxyZooSchema>;
+
+export const kaggleGalaxyZooData = definePlugin({
   name: 'kaggle-galaxy-zoo',
   kind: 'data',
   description: 'Galaxy Zoo images and labels in the Kaggle layout (training_solutions_rev1.csv + images_training_rev1/).',
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['dir'],
-    properties: {
-      dir: { type: 'string', minLength: 1, description: 'Dataset folder; a relative path resolves against the config file\'s folder.' },
-      csv: { type: 'string', minLength: 1, default: 'training_solutions_rev1.csv', description: 'Solutions CSV, relative to dir.' },
-      images: { type: 'string', minLength: 1, default: 'images_training_rev1', description: 'Folder of <GalaxyID>.jpg, relative to dir.' },
-      crop: {
-        type: ['integer', 'null'],
-        minimum: 0,
-        default: 224,
-        description: 'Centre crop in source pixels before resizing; null or 0 = none.',
-      },
-      ...SPLIT_OPTION_SCHEMAS,
-    },
-    ...SPLIT_OPTION_RULES,
-  },
+  optionsSchema: kaggleGalaxyZooSchema,
   check: (options, ctx) => layoutProblems(kaggleLayout(options, ctx)),
-  create(options, ctx) {
+  create(options, ctx): DataSource {
     const layout = kaggleLayout(options, ctx);
     return {
       prepare: () => readKaggleLayout(layout),

@@ -5,22 +5,14 @@ import type { DataSource } from '../../framework/contracts.js';
 import { definePlugin } from '../../framework/plugin.js';
 import { readKaggleLayout } from '../../galaxy/kaggle-layout.js';
 import { writeSyntheticDataset } from '../../galaxy/synth/dataset.js';
-import { SPLIT_OPTION_RULES, SPLIT_OPTION_SCHEMAS, describeLayout, layoutOptions, type SplitOptions } from './kaggle-galaxy-zoo.js';
-
-export interface SyntheticOptions extends SplitOptions {
-  dir: string | null;
-  count: number;
-  size: number;
-  seed: number | null;
-  crop: number | null | 'auto';
-}
+import { SPLIT_OPTION_RULES, SPLIT_OPTION_SCHEMAS, describeLayout, layoutOptions } from './kaggle-galaxy-zoo.js';
 
 /** The real data's 224-of-424 centre crop, scaled to the generated size. */
 export function autoCrop(size: number): number {
   return Math.round((size * 224) / 424);
 }
 
-export const syntheticData = definePlugin<SyntheticOptions, DataSource>({
+export const syntheticData = definePlugin({
   name: 'synthetic',
   kind: 'data',
   description: 'Procedural galaxy images whose look follows their Galaxy Zoo labels; generated once, then reused.',
@@ -55,7 +47,7 @@ export const syntheticData = definePlugin<SyntheticOptions, DataSource>({
       ? [{ key: 'crop', message: `${crop} px is larger than the ${size}-px images this source generates, so every image would be skipped. Set crop to at most ${size}, auto, or null for no crop.` }]
       : [];
   },
-  create(options, ctx) {
+  create(options, ctx): DataSource {
     const count = options.count ?? 2000;
     const size = options.size ?? 424;
     const seed = options.seed ?? ctx.seed;

@@ -1,18 +1,11 @@
 // fastai's create_head for the 37 Galaxy Zoo answers, ending in the tree's normalisation layer.
 import type * as tfType from '@tensorflow/tfjs';
 import { meanSquaredError } from '../../framework/loss.js';
-import { definePlugin } from '../../framework/plugin.js';
+import { definePlugin, type OptionsOf } from '../../framework/plugin.js';
 import type { Head } from '../../framework/contracts.js';
 import { ConcatPool, batchNormalization, dropout } from '../../vision/layers/index.js';
 import { GalaxyNormalisation } from '../../galaxy/layers/galaxy-normalisation.js';
 import { NUM_COLUMNS } from '../../galaxy/tree.js';
-
-export interface GalaxyZooHeadOptions {
-  ps: number;
-  hidden: number;
-  pool: 'concat' | 'avg';
-  normalise: boolean;
-}
 
 export const HEAD_LAYER = {
   pool: 'head_pool',
@@ -49,7 +42,9 @@ export const galaxyZooHeadSchema = {
       description: 'end with the decision-tree normalisation layer so outputs obey the tree',
     },
   },
-};
+} as const;
+
+export type GalaxyZooHeadOptions = OptionsOf<typeof galaxyZooHeadSchema>;
 
 export function createGalaxyZooHead(options: GalaxyZooHeadOptions): Head {
   const names = [
@@ -120,7 +115,7 @@ export function setHeadDropout(model: tfType.LayersModel, p: number): void {
   }
 }
 
-export const galaxyZooHead = definePlugin<GalaxyZooHeadOptions, Head>({
+export const galaxyZooHead = definePlugin({
   name: 'galaxy-zoo',
   kind: 'head',
   description: "fastai-style head (concat pooling, BN, dropout, dense) ending in the decision-tree normalisation",

@@ -1,11 +1,6 @@
 import { definePlugin } from '../../framework/plugin.js';
 import type { Progress, RunLogger } from '../../framework/contracts.js';
 
-interface ConsoleOptions {
-  /** Without a terminal, print a progress line every this many steps. */
-  every: number;
-}
-
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.max(0, Math.round(seconds));
@@ -23,7 +18,7 @@ export function formatProgress(p: Progress): string {
 }
 
 /** Progress on the terminal: one self-rewriting line on a TTY, periodic lines otherwise. */
-export const consoleLogger = definePlugin<ConsoleOptions, RunLogger>({
+export const consoleLogger = definePlugin({
   name: 'console',
   kind: 'logger',
   description: 'progress (phase, epoch, step, loss, images/s, ETA) and epoch results on the terminal',
@@ -34,7 +29,7 @@ export const consoleLogger = definePlugin<ConsoleOptions, RunLogger>({
       every: { type: 'integer', minimum: 1, default: 10, description: 'steps between progress lines when not on a terminal' },
     },
   },
-  create: (o) => {
+  create: (o): RunLogger => {
     const out = process.stderr;
     const tty = Boolean(out.isTTY);
     let pending = false;

@@ -97,10 +97,10 @@ async function readJson<T>(file: string): Promise<T | null> {
   }
 }
 
-export const localLogger = definePlugin<Record<string, never>, RunLogger>({
+export const localLogger = definePlugin({
   name: 'local',
   kind: 'logger',
   description: 'writes the run folder (config, params, metrics.jsonl, meta, summary); always on',
   optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
-  create: () => new LocalRunWriter(),
+  create: (): RunLogger => new LocalRunWriter(),
 });

@@ -3,7 +3,7 @@
 // `gzx runs sync` uploads what is missing later.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { definePlugin, type PluginContext } from '../../framework/plugin.js';
+import { definePlugin, type OptionsOf, type PluginContext } from '../../framework/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import { MlflowApiError, MlflowClient, MlflowUnreachableError, normaliseTrackingUri, type Metric, type MlflowRun } from '../../tracking/mlflow/client.js';
@@ -12,11 +12,21 @@ import { metricTags, mlflowMetrics, mlflowParams, mlflowRunName } from '../../tr
 import { type MlflowLink, writeMlflowLink } from '../../tracking/runs/folder.js';
 import { DEFAULT_ARTIFACTS, diffParams, findOrCreateServerRun, syncArtifacts } from '../../tracking/runs/sync.js';
 
-export interface MlflowLoggerOptions {
-  tracking_uri?: string;
-  experiment: string;
-  run_name?: string;
-}
+const mlflowOptionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    tracking_uri: {
+      type: 'string',
+      minLength: 1,
+      description: 'http(s)://host:port of the MLflow server; default: the MLFLOW_TRACKING_URI environment variable',
+    },
+    experiment: { type: 'string', minLength: 1, maxLength: 500, default: 'gzx', description: 'MLflow experiment name (created if missing)' },
+    run_name: { type: 'string', minLength: 1, description: "MLflow run name; default: the experiment config's name" },
+  },
+} as const;
+
+export type MlflowLoggerOptions = OptionsOf<typeof mlflowOptionsSchema>;
 
 /** Metric points wait at most this long before going up (or until a full batch of 1000). */
 const FLUSH_INTERVAL_MS = 2000;
@@ -203,24 +213,12 @@ async function readLink(runDir: string): Promise<MlflowLink | null> {
   }
 }
 
-export const mlflowLogger = definePlugin<MlflowLoggerOptions, RunLogger>({
+export const mlflowLogger = definePlugin({
   name: 'mlflow',
   kind: 'logger',
   description: 'logs params, metrics, tags and artifacts to an MLflow tracking server (REST API)',
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      tracking_uri: {
-        type: 'string',
-        minLength: 1,
-        description: 'http(s)://host:port of the MLflow server; default: the MLFLOW_TRACKING_URI environment variable',
-      },
-      experiment: { type: 'string', minLength: 1, maxLength: 500, default: 'gzx', description: 'MLflow experiment name (created if missing)' },
-      run_name: { type: 'string', minLength: 1, description: "MLflow run name; default: the experiment config's name" },
-    },
-  },
-  create(options, ctx) {
+  optionsSchema: mlflowOptionsSchema,
+  create(options, ctx): RunLogger {
     const uri = options.tracking_uri ?? process.env.MLFLOW_TRACKING_URI;
     if (!uri) {
       throw new UserError(

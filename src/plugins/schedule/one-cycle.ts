@@ -2,15 +2,8 @@ import { definePlugin } from '../../framework/plugin.js';
 import type { Schedule } from '../../framework/contracts.js';
 import { combinedCos } from './curves.js';
 
-interface OneCycleOptions {
-  pct_start: number;
-  div: number;
-  div_final: number;
-  moms: [number, number, number];
-}
-
 /** fastai's fit_one_cycle: lr warms from max/div to max over pct_start, then anneals to max/div_final. */
-export const oneCycleSchedule = definePlugin<OneCycleOptions, Schedule>({
+export const oneCycleSchedule = definePlugin({
   name: 'one-cycle',
   kind: 'schedule',
   description: "fastai's one-cycle: cosine warm-up to the peak rate, cosine annealing down; momentum mirrors it",
@@ -31,7 +24,7 @@ export const oneCycleSchedule = definePlugin<OneCycleOptions, Schedule>({
       },
     },
   },
-  create: (o) => ({
+  create: (o): Schedule => ({
     at: (pct, maxLr) => ({
       lr: combinedCos(o.pct_start, maxLr / o.div, maxLr, maxLr / o.div_final, pct),
       momentum: combinedCos(o.pct_start, o.moms[0], o.moms[1], o.moms[2], pct),

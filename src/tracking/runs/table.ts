@@ -1,6 +1,7 @@
 // Plain-text tables for `gzx runs list` and `gzx runs compare`.
 import type { MetricPoint } from '../../framework/contracts.js';
 import type { LocalRun } from './folder.js';
+import { formatMetric } from '../../base/format-metric.js';
 
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -10,14 +11,6 @@ export function formatTable(header: string[], rows: string[][]): string {
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
-}
-
-export function formatMetric(v: number | undefined): string {
-  if (v === undefined) return '-';
-  if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v)) return String(v);
-  const abs = Math.abs(v);
-  return abs !== 0 && (abs < 1e-3 || abs >= 1e5) ? v.toExponential(3) : v.toFixed(5);
 }
 
 /** Local date and time to the minute, e.g. 2026-11-28 10:33. */

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Learner, StopTraining, maskUnknownCells, spreadRates, type Callback, type LearnerOptions, type Phase } from '../../../src/framework/learner.js';
 import { Optimizer } from '../../../src/framework/optimizers.js';
 import { meanSquaredError } from '../../../src/framework/loss.js';
-import { withSeededRandom } from '../../../src/runtime/seeded-random.js';
+import { withSeededRandom } from '../../../src/runtime/math-random-scope.js';
 import { DATA_WAIT_HINT_PCT, dataWaitCallback, dropoutCallback, nanGuardCallback } from '../../../src/framework/callbacks.js';
 import { simpleCnnBackbone } from '../../../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../../../src/plugins/head/galaxy-zoo.js';

@@ -7,7 +7,7 @@ import { ConcatPool, dropout } from '../../../src/vision/layers/index.js';
 import { galaxyNormalise } from '../../../src/galaxy/layers/galaxy-normalisation.js';
 import { galaxyNormaliseOps } from '../../../src/galaxy/layers/galaxy-normalisation.js';
 import { CONCAT_POOL, CONCAT_POOL_GRAD, DROPOUT, hostKernels } from '../../../src/runtime/kernels/host/op.js';
-import { withSeededRandom } from '../../../src/runtime/seeded-random.js';
+import { withSeededRandom } from '../../../src/runtime/math-random-scope.js';
 import { SeededRng } from '../../../src/base/random.js';
 import { NUM_COLUMNS } from '../../../src/galaxy/tree.js';
 import { HAND_INPUT } from '../../fixtures/csv/galaxy-rows.js';

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Learner, type Callback, type Phase } from '../../../src/framework/learner.js';
 import { Optimizer } from '../../../src/framework/optimizers.js';
-import { withSeededRandom } from '../../../src/runtime/seeded-random.js';
+import { withSeededRandom } from '../../../src/runtime/math-random-scope.js';
 import { memoryPlanCallback } from '../../../src/framework/callbacks.js';
 import { HEAP_HEADROOM, planMicroBatch } from '../../../src/runtime/memory-plan.js';
 import { selectBackend } from '../../../src/runtime/backend.js';

@@ -7,7 +7,7 @@ import { selectBackend } from '../../../src/runtime/backend.js';
 import { registerNativeKernels } from '../../../src/runtime/native/index.js';
 import { Learner, type Phase } from '../../../src/framework/learner.js';
 import { Optimizer } from '../../../src/framework/optimizers.js';
-import { withSeededRandom } from '../../../src/runtime/seeded-random.js';
+import { withSeededRandom } from '../../../src/runtime/math-random-scope.js';
 import { type PassCompiler, type PassResult, passCompilerFor } from '../../../src/runtime/traced-pass.js';
 import { simpleCnnBackbone } from '../../../src/plugins/backbone/simple-cnn.js';
 import { createGalaxyZooHead } from '../../../src/plugins/head/galaxy-zoo.js';
