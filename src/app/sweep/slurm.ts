@@ -9,22 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UserError } from '../../base/errors.js';
+import type { SweepBlock } from '../../framework/experiment-config.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 
-export interface SlurmOptions {
-  partition?: string;
-  /** Wall-clock limit per trial, as sbatch takes it (`1:00:00`, `2-00:00:00`). */
-  time?: string;
-  cpus_per_task?: number;
-  /** Memory per trial, as sbatch takes it (`8G`). */
-  mem?: string;
-  gpus?: number;
-  /** Trials running at once (the array's `%N`); default: no limit. */
-  max_parallel?: number;
-  /** Further `#SBATCH` lines, e.g. `--account=astro` or `--constraint=avx2`. */
-  extra?: string[];
-}
+/** `sweep.slurm` of the config (its fields are documented in the experiment schema). */
+export type SlurmOptions = NonNullable<SweepBlock['slurm']>;
 
 interface JobRecord {
   job_id: string;
