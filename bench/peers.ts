@@ -290,7 +290,7 @@ if (process.argv.includes('--peers-table')) {
   }).then(
     (r) => console.log(JSON.stringify(r.info, null, 2) + '\n' + formatPeersTable(r.metrics)),
     (e) => {
-      console.error(e);
+      console.error(e?.name === 'VenvError' ? e.message : e);
       process.exitCode = 1;
     },
   );

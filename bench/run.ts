@@ -129,6 +129,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
+  // A venv install failure (scripts/python-venv.mjs) is one line that says what to do; no stack.
+  console.error(e?.name === 'VenvError' ? e.message : e);
   process.exitCode = 1;
 });

@@ -1,19 +1,18 @@
 #!/usr/bin/env node
-// The Python venv that `npm run bench:peers` measures PyTorch and Keras in, made the way
-// scripts/mlflow-server.mjs makes MLflow's: pinned versions from PyPI, a marker file recording
-// what was installed (a second call costs one stat), and a lock so two installs never write the
-// same venv. GZX_PEERS_VENV overrides the folder (default .venv/peers in the repo, git-ignored).
+// The Python venv that `npm run bench:peers` measures PyTorch and Keras in: pinned versions from
+// PyPI, made once by scripts/python-venv.mjs (marker file written only after pip succeeded, an
+// unfinished venv rebuilt, a lock so two installs never write the same venv, one-line errors).
+// GZX_PEERS_VENV overrides the folder (default .venv/peers in the repo, git-ignored).
 //   node scripts/peers-venv.mjs            install if needed, print the venv's python
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pickPython, withLock } from './mlflow-server.mjs';
+import { ensureVenv } from './python-venv.mjs';
 
 /**
- * Pinned peers. torch from PyPI is its CUDA build and brings NVIDIA's runtime wheels (~4 GB in
- * all); the bench runs it on the CPU. tensorflow-cpu brings keras 3 as its dependency; keras is
- * pinned too so the Keras side does not move under the numbers.
+ * Pinned peers. torch from PyPI is its CUDA build and brings NVIDIA's runtime wheels (~3.4 GB
+ * downloaded, ~7 GB installed with TensorFlow); the bench runs it on the CPU. PyPI has no CPU-only
+ * torch wheel for Linux (that is on download.pytorch.org). tensorflow-cpu brings keras 3 as its
+ * dependency; keras is pinned too so the Keras side does not move under the numbers.
  */
 export const PEER_REQUIREMENTS = ['tensorflow-cpu==2.21.0', 'keras==3.15.1', 'torch==2.15.0', 'torchvision==0.29.2'];
 
@@ -24,45 +23,24 @@ export function peersVenvDir() {
 }
 
 /** @returns {Promise<string>} the venv's python */
-export async function ensurePeersVenv({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
-  const venv = peersVenvDir();
-  const python = path.join(venv, 'bin', 'python');
-  const marker = path.join(venv, '.gzx-peers-requirements');
-  const wanted = PEER_REQUIREMENTS.join('\n');
-  const ready = () => existsSync(python) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === wanted;
-  if (ready()) return python;
-  mkdirSync(path.dirname(venv), { recursive: true });
-  await withLock(
-    `${venv}.lock`,
-    async () => {
-      if (ready()) return;
-      const started = Date.now();
-      if (!existsSync(python)) {
-        const base = pickPython();
-        log(`creating Python venv ${venv} (${base})`);
-        run(base, ['-m', 'venv', venv]);
-      }
-      log(`installing ${PEER_REQUIREMENTS.join(' ')} from PyPI into ${venv} (first time only; ~5 GB, several minutes)`);
-      run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', ...PEER_REQUIREMENTS]);
-      writeFileSync(marker, `${wanted}\n`);
-      log(`peers installed in ${Math.round((Date.now() - started) / 1000)} s`);
-    },
+export function ensurePeersVenv({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+  return ensureVenv({
+    venv: peersVenvDir(),
+    requirements: PEER_REQUIREMENTS,
+    marker: '.gzx-peers-requirements',
+    label: 'peers',
+    rerun: 'npm run bench:peers',
+    envVar: 'GZX_PEERS_VENV',
+    size: '~3.4 GB download, ~7 GB on disk, a few minutes',
     log,
-    'peers venv install',
-  );
-  return python;
-}
-
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}).`);
+  });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   ensurePeersVenv().then(
     (python) => process.stdout.write(`${python}\n`),
     (e) => {
-      process.stderr.write(`peers-venv: ${e.message}\n`);
+      process.stderr.write(e.name === 'VenvError' ? `${e.message}\n` : `peers-venv: ${e.stack ?? e}\n`);
       process.exit(1);
     },
   );

@@ -7,11 +7,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureVenv } from '../../scripts/python-venv.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HERE = path.join(REPO, 'bench', 'parity');
 
-/** One venv for both twins, pinned. */
+/**
+ * One venv for both twins, pinned. torch from PyPI is its CUDA build and pulls NVIDIA's runtime
+ * wheels (~3.2 GB downloaded, ~6 GB installed); the twins run it on the CPU. PyPI has no CPU-only
+ * torch wheel for Linux (that is on download.pytorch.org).
+ */
 export const PARITY_REQUIREMENTS = ['torch==2.15.0', 'torchvision==0.29.2', 'fastai==2.8.12'];
 const MARKER = '.gzx-parity-requirements';
 
@@ -25,53 +30,23 @@ export function parityVenvDir() {
   return path.resolve(process.env.GZX_PARITY_VENV || path.join(REPO, '.venv', 'parity'));
 }
 
-function pickPython() {
-  for (const cand of [process.env.GZX_PYTHON, 'python3.11', 'python3'].filter(Boolean)) {
-    const r = spawnSync(cand, ['-c', 'import venv'], { encoding: 'utf8' });
-    if (r.status === 0) return cand;
-  }
-  die('no Python 3 with the venv module found (tried $GZX_PYTHON, python3.11, python3); install python3 and python3-venv');
-}
-
 /**
- * Makes sure the venv has the pinned packages. Idempotent: a marker file records what was installed,
- * so later calls cost one read. An existing venv without the marker (made by hand) is checked by
- * importing the packages and comparing versions, and marked if they match.
+ * Makes sure the venv has the pinned packages (scripts/python-venv.mjs): a marker file written only
+ * after pip succeeded, so later calls cost one read; a venv left unfinished by a failed or killed
+ * install is rebuilt; a venv made by hand with exactly these versions is used as it is.
+ * @returns {Promise<string>} the venv's python
  */
 export function ensureParityVenv(log = (m) => process.stderr.write(`${m}\n`)) {
-  const venv = parityVenvDir();
-  const python = path.join(venv, 'bin', 'python');
-  const marker = path.join(venv, MARKER);
-  const want = PARITY_REQUIREMENTS.join('\n');
-  if (existsSync(python) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === want) return python;
-  if (existsSync(python)) {
-    const probe = spawnSync(
-      python,
-      ['-c', 'import torch, torchvision, fastai; print(torch.__version__.split("+")[0], torchvision.__version__.split("+")[0], fastai.__version__)'],
-      { encoding: 'utf8' },
-    );
-    const have = probe.status === 0 ? probe.stdout.trim().split(' ') : [];
-    if (have.join(' ') === PARITY_REQUIREMENTS.map((r) => r.split('==')[1]).join(' ')) {
-      writeFileSync(marker, `${want}\n`);
-      return python;
-    }
-  }
-  mkdirSync(path.dirname(venv), { recursive: true });
-  const started = Date.now();
-  if (!existsSync(python)) {
-    const base = pickPython();
-    log(`parity: creating Python venv ${venv} (${base})`);
-    const r = spawnSync(base, ['-m', 'venv', venv], { stdio: 'inherit' });
-    if (r.status !== 0) die(`could not create the venv ${venv} (${base} -m venv exited ${r.status}); set GZX_PARITY_VENV to a writable folder`);
-  }
-  log(`parity: installing ${PARITY_REQUIREMENTS.join(' ')} from PyPI into ${venv} (first time only; torch is large)`);
-  const r = spawnSync(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', ...PARITY_REQUIREMENTS], { stdio: 'inherit' });
-  if (r.status !== 0) {
-    die(`pip install ${PARITY_REQUIREMENTS.join(' ')} into ${venv} failed (exit ${r.status}); see pip's output above, or point GZX_PARITY_VENV at a venv that has them`);
-  }
-  writeFileSync(marker, `${want}\n`);
-  log(`parity: venv ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return python;
+  return ensureVenv({
+    venv: parityVenvDir(),
+    requirements: PARITY_REQUIREMENTS,
+    marker: MARKER,
+    label: 'parity',
+    rerun: 'npm run parity',
+    envVar: 'GZX_PARITY_VENV',
+    size: '~3.2 GB download, ~6 GB on disk, about 5 minutes',
+    log,
+  });
 }
 
 function parseArgs(argv) {
@@ -285,7 +260,16 @@ async function main() {
   const configJson = path.join(o.work, 'config.resolved.json');
   writeFileSync(configJson, JSON.stringify(cfg, null, 2));
 
-  const python = o.engines.includes('torch') ? ensureParityVenv() : null;
+  let python = null;
+  if (o.engines.includes('torch')) {
+    try {
+      python = await ensureParityVenv();
+    } catch (e) {
+      if (e.name !== 'VenvError') throw e;
+      process.stderr.write(`${e.message}\n`); // one line, already prefixed "parity: "
+      process.exit(1);
+    }
+  }
   let normalisationMaxDiff = null;
   if (python) {
     const check = spawnSync(
