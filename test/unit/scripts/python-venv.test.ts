@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs helper without types
-import { ensureVenv, pipFailureReason, VenvError } from '../scripts/python-venv.mjs';
+import { ensureVenv, pipFailureReason, VenvError } from '../../../scripts/python-venv.mjs';
 
 const FAKE_PYTHON = `#!/bin/sh
 # A fake python3: "-m venv DIR" makes DIR/bin/python (this script); "-m pip install" does what
