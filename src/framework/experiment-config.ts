@@ -31,6 +31,11 @@ export interface OptimizerConfig {
   /** SGD momentum. */
   momentum: number;
   nesterov: boolean;
+  /**
+   * Clear the optimiser's state (moments, step counts) when a phase's `freeze` differs from the
+   * previous phase's, as fastai's freeze()/unfreeze(); default true.
+   */
+  reset_on_freeze?: boolean;
 }
 
 export interface TrainConfig {

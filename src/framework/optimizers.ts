@@ -8,7 +8,8 @@
 // As fastai's optimisers: each weight counts its own steps (`step_stat`), from its first update, and
 // Adam debiases with that count, so a weight that starts training late (a backbone unfrozen after
 // the head trained) gets its first updates debiased as the head's first were. `clearState` drops
-// every weight's moments and count (fastai's `clear_state`).
+// every weight's moments and count (fastai's `clear_state`); the Learner calls it where fastai's
+// `freeze()`/`unfreeze()` do, unless `reset_on_freeze: false`.
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from './experiment-config.js';
 import { updateEngineFor, type AdamUpdate, type OptimizerState, type Scalars, type SgdUpdate, type UpdateEngine } from '../runtime/update-engine.js';
@@ -29,6 +30,11 @@ export class Optimizer {
   /** Default momentum (beta1 for Adam) when no schedule sets one. */
   get defaultMomentum(): number {
     return this.cfg.name === 'sgd' ? this.cfg.momentum : this.cfg.beta1;
+  }
+
+  /** Whether the Learner clears the state when a phase freezes or unfreezes (default true, as fastai). */
+  get resetsOnFreeze(): boolean {
+    return this.cfg.reset_on_freeze !== false;
   }
 
   private updates(): UpdateEngine {
