@@ -207,7 +207,7 @@ def main() -> None:
     def fastai_split(m):  # fastai's _resnet_split: stem+layer1+layer2 | layer3+layer4 | head
         return L(m[0][:6], m[0][6:], m[1:]).map(params)
 
-    def gzx_split(m):  # gzx resnet.ts layerGroups: stem+conv2+conv3 | conv4 | conv5 | head
+    def gzx_split(m):  # gzx resnet.ts layerGroups until fastai's split was adopted: stem+conv2+conv3 | conv4 | conv5 | head
         return L(m[0][:6], m[0][6], m[0][7], m[1:]).map(params)
 
     # ---------------- loss, metric, optimiser ----------------

@@ -20,7 +20,13 @@ export interface CheckpointState extends StartPoint {
   nextDataOrderSeed: number;
   /** Lines of metrics.jsonl that belong to completed epochs; resume truncates after them. */
   metricsLines: number;
-  optimizer: { step: number; slots: { name: string; slot: string; offset: number; length: number }[] };
+  optimizer: {
+    /** Each weight's optimiser step count (Adam's debiasing), by variable key; integers, so exact in JSON. */
+    steps?: Record<string, number>;
+    /** Checkpoints before per-weight counts: one count for every weight. */
+    step?: number;
+    slots: { name: string; slot: string; offset: number; length: number }[];
+  };
   savedAt: string;
 }
 
@@ -44,7 +50,7 @@ export async function writeCheckpoint(
   const state: CheckpointState = {
     ...position,
     nextDataOrderSeed: deriveSeed(position.seed, position.epoch),
-    optimizer: { step: opt.step, slots: index },
+    optimizer: { steps: opt.steps, slots: index },
     savedAt: new Date().toISOString(),
   };
   // Built in checkpoint.tmp/ and swapped in: the old checkpoint goes only once the new one is complete
@@ -92,7 +98,7 @@ export async function restoreCheckpoint(
   for (const s of state.optimizer.slots) {
     (slots[s.name] ??= {})[s.slot] = all.slice(s.offset, s.offset + s.length);
   }
-  optimizer.setState({ step: state.optimizer.step, slots }, variables);
+  optimizer.setState({ steps: state.optimizer.steps ?? legacySteps(state.optimizer.step ?? 0, slots), slots }, variables);
   return state;
 }
 
@@ -102,3 +108,11 @@ export const fileCheckpointStore: CheckpointStore = {
   read: readCheckpointState,
   restore: restoreCheckpoint,
 };
+
+/**
+ * A checkpoint written before per-weight step counts kept one global count: every weight with
+ * optimiser state continues from it, as it would have in the run that wrote it.
+ */
+function legacySteps(step: number, slots: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(Object.keys(slots).map((name) => [name, step]));
+}

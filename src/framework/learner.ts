@@ -213,9 +213,16 @@ export class Learner {
       await this.emit('beforeFit');
       for (let p = start.phase; p < this.phases.length && !this.stopReason; p++) {
         Object.assign(this.state, { phaseIndex: p, phase: this.phases[p] });
+        const firstEpoch = p === start.phase ? start.epochInPhase : 0;
+        // fastai's freeze()/unfreeze() clear the optimiser's state. At a phase's first epoch only, so a
+        // run resumed mid-phase keeps the state its checkpoint restored, and one resumed at a phase's
+        // start clears it as the uninterrupted run did.
+        if (firstEpoch === 0 && p > 0 && this.phases[p].freeze !== this.phases[p - 1].freeze && this.optimizer.resetsOnFreeze) {
+          this.optimizer.clearState();
+        }
         this.configurePhase(this.phases[p]);
         await this.emit('beforePhase');
-        for (let e = p === start.phase ? start.epochInPhase : 0; e < this.phases[p].epochs && !this.stopReason; e++) {
+        for (let e = firstEpoch; e < this.phases[p].epochs && !this.stopReason; e++) {
           this.state.epochInPhase = e;
           await this.trainEpoch(this.phases[p]);
           await this.validate(this.phases[p]);

@@ -4,6 +4,12 @@
 // so the update rules (as fastai writes them) are implemented here. Where the arithmetic runs is an
 // UpdateEngine: tfjs ops on any backend, or one fused TensorFlow op per weight on the tensorflow
 // backend (src/runtime/kernels/optimizer-updates/native.ts).
+//
+// As fastai's optimisers: each weight counts its own steps (`step_stat`), from its first update, and
+// Adam debiases with that count, so a weight that starts training late (a backbone unfrozen after
+// the head trained) gets its first updates debiased as the head's first were. `clearState` drops
+// every weight's moments and count (fastai's `clear_state`); the Learner calls it where fastai's
+// `freeze()`/`unfreeze()` do, unless `reset_on_freeze: false`.
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from './experiment-config.js';
 import { updateEngineFor, type AdamUpdate, type OptimizerState, type Scalars, type SgdUpdate, type UpdateEngine } from '../runtime/update-engine.js';
@@ -11,7 +17,8 @@ import { updateEngineFor, type AdamUpdate, type OptimizerState, type Scalars, ty
 export type { AdamUpdate, OptimizerState, Scalars, SgdUpdate, UpdateEngine } from '../runtime/update-engine.js';
 
 export class Optimizer {
-  private step = 0;
+  /** Updates per weight since its state began (fastai's per-weight `step_stat`), by variable name. */
+  private readonly steps = new Map<string, number>();
   private engine: UpdateEngine | null = null;
 
   constructor(private readonly cfg: OptimizerConfig) {}
@@ -25,6 +32,11 @@ export class Optimizer {
     return this.cfg.name === 'sgd' ? this.cfg.momentum : this.cfg.beta1;
   }
 
+  /** Whether the Learner clears the state when a phase freezes or unfreezes (default true, as fastai). */
+  get resetsOnFreeze(): boolean {
+    return this.cfg.reset_on_freeze !== false;
+  }
+
   private updates(): UpdateEngine {
     this.engine ??= updateEngineFor(tf.getBackend()) ?? new TfjsUpdates();
     return this.engine;
@@ -32,7 +44,8 @@ export class Optimizer {
 
   /**
    * One update. `grads` maps variable name → gradient; `rateOf` gives each variable's learning rate
-   * (group rates); `momentum` is SGD momentum or Adam's beta1 for this step.
+   * (group rates); `momentum` is SGD momentum or Adam's beta1 for this step. A weight with a
+   * gradient and a rate > 0 is updated and counts one step of its own; the others are left alone.
    */
   apply(
     grads: Record<string, tf.Tensor>,
@@ -40,12 +53,8 @@ export class Optimizer {
     rateOf: (name: string) => number,
     momentum = this.defaultMomentum,
   ): void {
-    this.step += 1;
     const { wd, beta2, eps, nesterov } = this.cfg;
     const engine = this.updates();
-    // fastai debiases with the current momentum, which a schedule may change.
-    const beta1Power = Math.pow(momentum, this.step);
-    const beta2Power = Math.pow(beta2, this.step);
     const adamw = this.cfg.name === 'adamw';
     const l2 = adamw ? 0 : wd;
     const scalars = new Map<number, tf.Scalar>();
@@ -60,6 +69,8 @@ export class Optimizer {
         if (!p) continue;
         const lr = rateOf(name);
         if (lr === 0) continue;
+        const step = (this.steps.get(name) ?? 0) + 1;
+        this.steps.set(name, step);
         // One tidy per weight: its temporaries are freed before the next weight's are made, so the
         // step needs memory for one weight's temporaries, not all of them (which matters in wasm's heap).
         tf.tidy(() => {
@@ -67,6 +78,9 @@ export class Optimizer {
           if (this.cfg.name === 'sgd') {
             engine.sgd(name, p, g, { lr, momentum, nesterov }, k);
           } else {
+            // fastai debiases with the current momentum (a schedule may change it) and the weight's own step.
+            const beta1Power = Math.pow(momentum, step);
+            const beta2Power = Math.pow(beta2, step);
             // ε is added to √v̂ = √v / √(1 − β2^t); engines add it to √v, so it is scaled by that root.
             const eps2 = eps * Math.sqrt(1 - beta2Power);
             engine.adam(name, p, g, { lr, beta1: momentum, beta1Power, beta2, beta2Power, eps: eps2, decay: adamw ? lr * wd : 0 }, k);
@@ -78,14 +92,28 @@ export class Optimizer {
     }
   }
 
+  /** A weight's step count (0: not updated since the state began). */
+  stepOf(name: string): number {
+    return this.steps.get(name) ?? 0;
+  }
+
   async getState(): Promise<OptimizerState> {
-    return { step: this.step, slots: this.engine ? await this.engine.readSlots() : {} };
+    return { steps: Object.fromEntries(this.steps), slots: this.engine ? await this.engine.readSlots() : {} };
   }
 
   setState(state: OptimizerState, variables: Map<string, tf.Variable>): void {
-    this.dispose();
-    this.step = state.step;
+    this.clearState();
+    for (const [name, step] of Object.entries(state.steps)) this.steps.set(name, step);
     this.updates().loadSlots(state.slots, variables);
+  }
+
+  /**
+   * Forgets every weight's moments (or momentum buffer) and step count, as fastai's
+   * `Optimizer.clear_state`: the next update of each weight is its first.
+   */
+  clearState(): void {
+    this.dispose();
+    this.steps.clear();
   }
 
   dispose(): void {

@@ -4,7 +4,8 @@
 import type * as tf from '@tensorflow/tfjs';
 
 export interface OptimizerState {
-  step: number;
+  /** Per variable name, its updates since its state began (Adam debiases with it). */
+  steps: Record<string, number>;
   /** Per variable name, per slot (m, v, buf): flat values. */
   slots: Record<string, Record<string, Float32Array>>;
 }

@@ -240,6 +240,12 @@ export const experimentSchema = {
           description: 'SGD momentum.',
         },
         nesterov: { type: 'boolean', default: true, description: 'SGD Nesterov momentum.' },
+        reset_on_freeze: {
+          type: 'boolean',
+          default: true,
+          description:
+            "Clear the optimiser's state (moments, per-weight step counts) at a phase whose freeze differs from the previous phase's, as fastai's freeze()/unfreeze().",
+        },
       },
     },
     train: {

@@ -11,7 +11,10 @@ type Matrix = AffineDraw['matrix'];
 export const affineAugment = definePlugin({
   name: 'affine',
   kind: 'augment',
-  description: 'Flip, rotate and zoom composed into one resampling (fastai-style), with fastai\'s option names.',
+  // Every image is rotated (by U(min_degrees, max_degrees)); fastai's aug_transforms rotates with
+  // probability p_affine = 0.75, so a quarter of its images keep their orientation. For galaxies, whose
+  // orientation carries no label, gzx's recipes rotate all (bench/parity/RECIPE.md, finding 4).
+  description: 'Flip, rotate and zoom composed into one resampling (fastai-style), with fastai\'s option names. Rotates every image (fastai\'s aug_transforms: probability 0.75).',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

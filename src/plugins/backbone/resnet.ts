@@ -189,8 +189,10 @@ class ResnetBuilder {
       }
     }
     const [stem, conv2, conv3, conv4, conv5] = this.stageLayers;
-    // fastai-like split: early layers (generic edges/textures) learn slowest, conv5 fastest.
-    return { inputs, features: x, layerGroups: [[...stem, ...conv2, ...conv3], conv4, conv5] };
+    // fastai's _resnet_split: stem to conv3 (layer1, layer2) learn slowest, conv4 and conv5
+    // (layer3, layer4) together; with the head, 3 groups, so `lr: [low, high]` gives conv4 and conv5
+    // √(low·high), as fastai's slice(low, high).
+    return { inputs, features: x, layerGroups: [[...stem, ...conv2, ...conv3], [...conv4, ...conv5]] };
   }
 }
 

@@ -412,3 +412,62 @@ describe('learner', () => {
     expect(cached.said).toHaveLength(2);
   });
 });
+
+describe("optimiser state at freeze and unfreeze (fastai's freeze()/unfreeze() clear it)", () => {
+  const keyOf = (model: tf.LayersModel, layer: string) => `${model.layers.indexOf(model.getLayer(layer))}/0`;
+  /** Step counts of a backbone conv and the head's last dense layer after each phase (2 steps per epoch). */
+  const stepsAfterPhases = async (cfg: OptimizerConfig) => {
+    const { model, layerGroups } = buildModel();
+    const [conv, head] = [keyOf(model, 'cnn_block1_1_conv'), keyOf(model, 'head_dense2')];
+    const seen: { conv: number; head: number }[] = [];
+    const learner = learnerFor({ model, layerGroups }, {
+      data: new MemoryData(16, 24),
+      optimizer: new Optimizer(cfg),
+      phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' }), phase({ freeze: 'none' }), phase({ freeze: 'backbone' })],
+      callbacks: [{ name: 'steps', afterPhase: (l) => void seen.push({ conv: l.optimizer.stepOf(conv), head: l.optimizer.stepOf(head) }) }],
+    });
+    await learner.fit();
+    return seen;
+  };
+
+  it('clears moments and step counts where the freeze setting changes, not between two unfrozen phases', async () => {
+    expect(await stepsAfterPhases(adam)).toEqual([
+      { conv: 0, head: 2 },
+      { conv: 2, head: 2 }, // unfrozen: cleared, so the backbone's first step is its step 1, and the head's again
+      { conv: 4, head: 4 }, // still unfrozen: kept
+      { conv: 0, head: 2 }, // frozen again: cleared; the backbone's weights get no updates
+    ]);
+  });
+
+  it('reset_on_freeze: false keeps the state across phases (each weight still counts its own steps)', async () => {
+    expect(await stepsAfterPhases({ ...adam, reset_on_freeze: false })).toEqual([
+      { conv: 0, head: 2 },
+      { conv: 2, head: 4 },
+      { conv: 4, head: 6 },
+      { conv: 4, head: 8 },
+    ]);
+  });
+
+  it('a fit resumed at a phase start after an unfreeze, or inside the phase, ends bit for bit as one never interrupted', async () => {
+    const phases = [phase({ freeze: 'backbone' }), phase({ freeze: 'none', epochs: 2 })];
+    const weights = (model: tf.LayersModel) => model.getWeights().map((w) => Array.from(w.dataSync()));
+    const whole = buildModel(5);
+    await learnerFor(whole, { data: new MemoryData(16, 24), phases }).fit();
+    const expected = weights(whole.model);
+    for (const stopAfter of [1, 2]) {
+      const parted = buildModel(5);
+      let optimizer = new Optimizer(adam);
+      const stopper: Callback = { name: 'stop', afterEpoch: (l) => void (l.state.epoch + 1 === stopAfter && l.requestStop('test')) };
+      const first = learnerFor(parted, { data: new MemoryData(16, 24), phases, optimizer, callbacks: [stopper] });
+      await first.fit();
+      // The optimiser through its saved form into a new one, as a checkpoint and resume take it.
+      const state = await optimizer.getState();
+      optimizer.dispose();
+      optimizer = new Optimizer(adam);
+      optimizer.setState({ steps: JSON.parse(JSON.stringify(state.steps)) as Record<string, number>, slots: state.slots }, first.variables);
+      const second = learnerFor(parted, { data: new MemoryData(16, 24), phases, optimizer });
+      await second.fit(stopAfter === 1 ? { phase: 1, epochInPhase: 0, step: 2 } : { phase: 1, epochInPhase: 1, step: 4 });
+      expect(weights(parted.model), `stopped after epoch ${stopAfter}`).toEqual(expected);
+    }
+  });
+});

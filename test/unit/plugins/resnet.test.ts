@@ -12,6 +12,7 @@ import { selectBackend } from '../../../src/runtime/backend.js';
 import type { Backbone } from '../../../src/framework/contracts.js';
 import { UserError } from '../../../src/base/errors.js';
 import { saveModel } from '../../../src/framework/model-io.js';
+import { spreadRates } from '../../../src/framework/learner.js';
 import type { PluginContext } from '../../../src/framework/plugin.js';
 import { builtinPlugins } from '../../../src/plugins/index.js';
 import {
@@ -101,15 +102,20 @@ describe('depth 50 = Keras ResNet50 (notop)', () => {
     expect(bn.epsilon).toBe(1.001e-5);
   });
 
-  it('splits into three layer groups, input to output, covering every layer once', () => {
-    const [early, middle, late] = built.layerGroups;
-    expect(built.layerGroups).toHaveLength(3);
-    expect([...early, ...middle, ...late].sort()).toEqual(model.layers.map((l) => l.name).sort());
+  it("splits into fastai's two backbone groups (_resnet_split), input to output, covering every layer once", () => {
+    // fastai: body[:6] (stem, layer1, layer2) · body[6:] (layer3, layer4) · head; slice(lo, hi) gives
+    // the middle group √(lo·hi).
+    const [early, late] = built.layerGroups;
+    expect(built.layerGroups).toHaveLength(2);
+    expect([...early, ...late].sort()).toEqual(model.layers.map((l) => l.name).sort());
     expect(early).toContain('conv1_conv');
     expect(early).toContain('conv3_block4_out');
-    expect(middle.every((n) => n.startsWith('conv4_'))).toBe(true);
-    expect(late.every((n) => n.startsWith('conv5_'))).toBe(true);
-    expect(middle).toHaveLength(6 * 10 + 2);
+    expect(early.every((n) => !n.startsWith('conv4_') && !n.startsWith('conv5_'))).toBe(true);
+    expect(late.every((n) => n.startsWith('conv4_') || n.startsWith('conv5_'))).toBe(true);
+    expect(late).toHaveLength(6 * 10 + 2 + 3 * 10 + 2);
+    // The recipe's slice(1e-6, 5e-6) with the head: fastai's 1e-6, 2.24e-6, 5e-6.
+    const rates = spreadRates(1e-6, 5e-6, built.layerGroups.length + 1);
+    expect(rates.map((r) => r.toExponential(2))).toEqual(['1.00e-6', '2.24e-6', '5.00e-6']);
   });
 });
 
