@@ -170,6 +170,7 @@ export function checkpointCallback(runDir: string, metricsLines: () => number | 
 export function loggingCallback(loggers: RunLogger[]): Callback {
   let stepTimes: number[] = [];
   let lastBatchEnd = 0;
+  // eslint-disable-next-line @typescript-eslint/await-thenable -- logMetrics may return void; Promise.all takes both
   const send = (points: MetricPoint[]) => Promise.all(loggers.map((lg) => lg.logMetrics(points)));
   return {
     name: 'logging',

@@ -1,7 +1,5 @@
 // fastai's show_results for Galaxy Zoo: a PNG grid of galaxies with the true and predicted answers
 // in words. Text goes through sharp's SVG input (librsvg), so no canvas library is needed.
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { RawImage } from '../framework/contracts.js';
 import { UserError } from '../base/errors.js';
@@ -43,13 +41,19 @@ export function wrapText(text: string, width: number): string[] {
   for (const word of text.split(/\s+/).filter(Boolean)) {
     let w = word;
     while (w.length > width) {
-      if (line) lines.push(line), (line = '');
+      if (line) {
+        lines.push(line);
+        line = '';
+      }
       lines.push(w.slice(0, width));
       w = w.slice(width);
     }
     if (!line) line = w;
     else if (line.length + 1 + w.length <= width) line += ' ' + w;
-    else lines.push(line), (line = w);
+    else {
+      lines.push(line);
+      line = w;
+    }
   }
   if (line) lines.push(line);
   return lines;

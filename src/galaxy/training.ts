@@ -1,6 +1,5 @@
 // What a Galaxy Zoo run adds to the generic training loop: the challenge's metrics every epoch,
 // and pictures at the end (training curves, a grid of predictions).
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DataSplits, RunLogger } from '../framework/contracts.js';
 import { readMetrics } from '../tracking/runs/folder.js';

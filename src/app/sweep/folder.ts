@@ -105,7 +105,7 @@ export async function trialRows(sweepDir: string, record: SweepRecord): Promise<
 
 const CSV_COLUMNS: (keyof TrialRow)[] = ['trial', 'name', 'overrides', 'status', 'best_valid_rmse', 'wall_time_sec', 'attempts', 'run'];
 
-function csvField(v: unknown): string {
+function csvField(v: TrialRow[keyof TrialRow]): string {
   const s = v === null || v === undefined ? '' : String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -40,8 +40,8 @@ export function schemaType(s: JsonSchema | undefined, doc?: JsonSchema): string 
     const lo = s.minimum ?? s.exclusiveMinimum;
     const hi = s.maximum ?? s.exclusiveMaximum;
     if (lo === undefined && hi === undefined) return t;
-    const l = lo === undefined ? '' : `${s.exclusiveMinimum !== undefined ? '>' : '≥'}${lo}`;
-    const h = hi === undefined ? '' : `${s.exclusiveMaximum !== undefined ? '<' : '≤'}${hi}`;
+    const l = lo === undefined ? '' : `${s.exclusiveMinimum !== undefined ? '>' : '≥'}${lo as number}`;
+    const h = hi === undefined ? '' : `${s.exclusiveMaximum !== undefined ? '<' : '≤'}${hi as number}`;
     return `${t} ${[l, h].filter(Boolean).join(', ')}`;
   }
   return t;

@@ -74,6 +74,7 @@ export class LocalRunWriter implements RunLogger {
     if (typeof summary.error === 'string') this.meta.error = summary.error;
     else if (failure) this.meta.error = (failure as Error).message;
     await this.writeMeta();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the loggers threw
     if (failure) throw failure;
   }
 

@@ -96,6 +96,7 @@ export class BatchMaker {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DECODE_CONCURRENCY, job.items.length) }, run));
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what decoding threw
     if (failure !== null) throw failure;
 
     const kept: number[] = [];

@@ -229,7 +229,7 @@ export class ImagePipeline {
     }
     const live = this.workers.filter((w) => !w.dead);
     for (const slab of newSlabs) for (const w of live) w.worker.postMessage({ type: 'slab', slab });
-    if (live.length === 0) return Promise.reject(this.workers[0].dead);
+    if (live.length === 0) return Promise.reject(this.workers[0].dead!); // all dead, so set
     const target = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const jobId = this.nextJobId++;
     return new Promise<BatchResult>((resolve, reject) => {

@@ -59,7 +59,7 @@ function readDataset(ds: H5wasm.Dataset, file: string): { shape: number[]; value
   else if (value instanceof Float64Array) values = Float32Array.from(value);
   else {
     throw new UserError(
-      `${file}: weight ${ds.path} has type ${String(ds.dtype)}, which gzx cannot load (only float32/float64). ` +
+      `${file}: weight ${ds.path} has type ${typeof ds.dtype === 'string' ? ds.dtype : JSON.stringify(ds.dtype)}, which gzx cannot load (only float32/float64). ` +
         `Re-save the weights as float32.`,
     );
   }

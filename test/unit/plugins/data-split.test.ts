@@ -184,7 +184,7 @@ describe('data.with.valid: a fixed validation set', () => {
   });
 
   it('works for the synthetic source as well (shared options)', async () => {
-    const list = await write('synth-valid.txt', '100003\n100005\n');
+    await write('synth-valid.txt', '100003\n100005\n');
     const opts = { dir: 'synth', count: 12, size: 48, seed: 2, crop: 'auto' as const, valid: 'synth-valid.txt', valid_fraction: null, split_seed: 0, limit: 0, on_bad_image: 'fail' as const };
     const s = await (await syntheticData.create(opts, ctx(tmpDir(), 9))).prepare();
     expect(s.valid).toHaveLength(2);
