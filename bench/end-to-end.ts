@@ -15,8 +15,7 @@ import { SOLUTIONS_FILE, TRAIN_IMAGES_DIR, syntheticLabels } from '../src/galaxy
 import { writeSolutionsCsv } from '../src/galaxy/csv.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SAMPLE_DIR =
-  process.env.GZX_SAMPLE_DIR ?? path.resolve(ROOT, '..', 'shared', 'galaxy-zoo', 'sample');
+const SAMPLE_DIR = process.env.GZX_SAMPLE_DIR ?? path.resolve(ROOT, '..', 'shared', 'galaxy-zoo', 'sample');
 const REPEATS = 25;
 
 interface Case {
@@ -32,9 +31,9 @@ interface Case {
   maxSteps: number;
 }
 
-const CNN = "{use: simple-cnn, with: {channels: [16, 32, 64, 128]}}";
-const R18 = "{use: resnet, with: {depth: 18}}";
-const R50 = "{use: resnet, with: {depth: 50}}";
+const CNN = '{use: simple-cnn, with: {channels: [16, 32, 64, 128]}}';
+const R18 = '{use: resnet, with: {depth: 18}}';
+const R50 = '{use: resnet, with: {depth: 50}}';
 
 function cases(native: boolean): Case[] {
   const cnn = (backend: Case['backend'], workers: number, cache: Case['cache']): Case => ({
@@ -52,8 +51,28 @@ function cases(native: boolean): Case[] {
   if (native) {
     list.push(cnn('tensorflow', 1, false), cnn('tensorflow', 1, true), cnn('tensorflow', 2, false), cnn('tensorflow', 2, true));
     list.push(cnn('tensorflow', 1, 'disk'));
-    list.push({ id: 'tensorflow.r18_64.w1.cache', label: 'ResNet18 @64 b16, 1 worker, cache on', backend: 'tensorflow', backbone: R18, size: 64, batch: 16, workers: 1, cache: true, maxSteps: 0 });
-    list.push({ id: 'tensorflow.r50_112.w1', label: 'ResNet50 @112 b8, 1 worker, cache off', backend: 'tensorflow', backbone: R50, size: 112, batch: 8, workers: 1, cache: false, maxSteps: 12 });
+    list.push({
+      id: 'tensorflow.r18_64.w1.cache',
+      label: 'ResNet18 @64 b16, 1 worker, cache on',
+      backend: 'tensorflow',
+      backbone: R18,
+      size: 64,
+      batch: 16,
+      workers: 1,
+      cache: true,
+      maxSteps: 0,
+    });
+    list.push({
+      id: 'tensorflow.r50_112.w1',
+      label: 'ResNet50 @112 b8, 1 worker, cache off',
+      backend: 'tensorflow',
+      backbone: R50,
+      size: 112,
+      batch: 8,
+      workers: 1,
+      cache: false,
+      maxSteps: 12,
+    });
   }
   list.push(cnn('wasm', 1, false), cnn('wasm', 1, true));
   // GZX_BENCH_E2E=wasm.cnn64 runs only the cases whose id contains it.
@@ -63,7 +82,10 @@ function cases(native: boolean): Case[] {
 
 /** The sample JPEGs repeated under distinct ids, in the Kaggle layout the data source reads. */
 async function sampleDataset(dir: string): Promise<void> {
-  const jpegs = fs.readdirSync(SAMPLE_DIR).filter((f) => f.endsWith('.jpg')).sort();
+  const jpegs = fs
+    .readdirSync(SAMPLE_DIR)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort();
   if (!jpegs.length) throw new Error(`no JPEGs in ${SAMPLE_DIR} (set GZX_SAMPLE_DIR)`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, TRAIN_IMAGES_DIR), { recursive: true });
@@ -159,7 +181,13 @@ export async function runEndToEndBench(): Promise<Record<string, number>> {
 }
 
 export function formatEndToEndTable(metrics: Record<string, number>): string {
-  const ids = [...new Set(Object.keys(metrics).filter((k) => k.startsWith('e2e.')).map((k) => k.split('.epoch')[0].slice(4)))];
+  const ids = [
+    ...new Set(
+      Object.keys(metrics)
+        .filter((k) => k.startsWith('e2e.'))
+        .map((k) => k.split('.epoch')[0].slice(4)),
+    ),
+  ];
   const rows = ids.map((id) => {
     const c = [...cases(true), ...cases(false)].find((x) => x.id === id);
     const cell = (n: number) => `${metrics[`e2e.${id}.epoch${n}.ips`]} (${metrics[`e2e.${id}.epoch${n}.wait_pct`]} %)`;

@@ -24,7 +24,10 @@ for (const spec of MODELS.filter((m) => ids.includes(m.id))) {
   const ms: Record<string, number[]> = { eager: [], graph: [] };
   const outs: Record<string, Float32Array> = {};
   for (let r = -3; r < rounds; r++) {
-    for (const [mode, fn] of [['eager', eager], ['graph', compiled]] as const) {
+    for (const [mode, fn] of [
+      ['eager', eager],
+      ['graph', compiled],
+    ] as const) {
       const t = performance.now();
       const y = fn();
       outs[mode] = y.dataSync() as Float32Array;

@@ -67,7 +67,11 @@ interface Turn {
 class PeerProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly lines: AsyncIterator<string>;
-  constructor(python: string, readonly framework: Peer, threads: number) {
+  constructor(
+    python: string,
+    readonly framework: Peer,
+    threads: number,
+  ) {
     const lib = framework === 'keras' ? 'keras' : 'torch';
     this.child = spawn(python, [path.join(HERE, 'peers.py'), '--framework', lib, '--threads', String(threads)], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -171,7 +175,13 @@ export async function runPeersBench(o: PeersBenchOptions = {}): Promise<PeersBen
     turns,
     turnMs,
     loadAverage1mAtStart: r2(os.loadavg()[0]),
-    gzx: { backend: backend.name, package: `${backend.package} ${backend.version}`, threads: backend.threads, nativeThreads: backend.nativeThreads, optimizer: 'Adam (gzx Optimizer, fused native update), MSE' },
+    gzx: {
+      backend: backend.name,
+      package: `${backend.package} ${backend.version}`,
+      threads: backend.threads,
+      nativeThreads: backend.nativeThreads,
+      optimizer: 'Adam (gzx Optimizer, fused native update), MSE',
+    },
   };
   const metrics: Record<string, number> = {};
   try {
@@ -191,7 +201,11 @@ export async function runPeersBench(o: PeersBenchOptions = {}): Promise<PeersBen
         const r = await p.request({ cmd: 'setup', model: row.id, arch: row.arch, size: spec.size, batch: spec.batch, tree });
         params[p.framework] = r.params as number;
       }
-      log(`  parameters: ${Object.entries(params).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      log(
+        `  parameters: ${Object.entries(params)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
       const tensorsBefore = gzx.tensors();
       for (const phase of PHASES) {
         const ips: Record<Who, number[]> = { gzx: [], torch: [], torch1: [], keras: [] };
@@ -216,8 +230,7 @@ export async function runPeersBench(o: PeersBenchOptions = {}): Promise<PeersBen
           metrics[`${k}.${who}_ips`] = r2(median(ips[who]));
           metrics[`${k}.${who}_cores_busy`] = r2(median(cores[who]));
         }
-        const peerIps = (peer: (typeof RATIOS)[number], t: number) =>
-          peer === 'torch_best' ? Math.max(ips.torch[t], ips.torch1[t]) : ips[peer][t];
+        const peerIps = (peer: (typeof RATIOS)[number], t: number) => (peer === 'torch_best' ? Math.max(ips.torch[t], ips.torch1[t]) : ips[peer][t]);
         for (const peer of RATIOS) {
           // Ratio per turn (gzx's turn against the peer's turn of the same round), then median and spread.
           const ratios = ips.gzx.map((g, t) => g / peerIps(peer, t));
@@ -266,7 +279,8 @@ export function formatPeersTable(metrics: Record<string, number>): string {
       if (!(`${k}.gzx_ips` in metrics)) continue;
       const perCpu = (p: 'torch1' | 'keras') =>
         `${metrics[`${k}.over_${p}_per_cpu`]}× (${metrics[`${k}.over_${p}_per_cpu_min`]}–${metrics[`${k}.over_${p}_per_cpu_max`]})`;
-      const ratio = (p: (typeof RATIOS)[number]) => `${metrics[`${k}.over_${p}`]}× (${metrics[`${k}.over_${p}_min`]}–${metrics[`${k}.over_${p}_max`]})`;
+      const ratio = (p: (typeof RATIOS)[number]) =>
+        `${metrics[`${k}.over_${p}`]}× (${metrics[`${k}.over_${p}_min`]}–${metrics[`${k}.over_${p}_max`]})`;
       lines.push(
         `| ${row.label} | ${phase === 'train' ? 'training' : 'inference'} | ${metrics[`${k}.gzx_ips`]} | ${metrics[`${k}.torch_ips`]} / ${metrics[`${k}.torch1_ips`]} | ${metrics[`${k}.keras_ips`]} | ${ratio('torch_best')} | ${ratio('keras')} | ` +
           `${metrics[`${k}.gzx_cores_busy`]} / ${metrics[`${k}.torch1_cores_busy`]} / ${metrics[`${k}.keras_cores_busy`]} | ${perCpu('torch1')}, ${perCpu('keras')} |`,

@@ -11,8 +11,7 @@ import { ImagePipeline, decodeImage } from '../src/vision/pipeline/index.js';
 import { TurboJpeg } from '../src/vision/pipeline/jpeg-turbo.js';
 
 // shared/ sits beside the checkout; GZX_SAMPLE_DIR overrides.
-const SAMPLE_DIR =
-  process.env.GZX_SAMPLE_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared', 'galaxy-zoo', 'sample');
+const SAMPLE_DIR = process.env.GZX_SAMPLE_DIR ?? path.resolve(import.meta.dirname, '..', '..', 'shared', 'galaxy-zoo', 'sample');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUILTIN = pathToFileURL(path.join(ROOT, 'dist/plugins/index.js')).href;
 /** The sample set is repeated so one timed pass has enough images to smooth out scheduling noise. */
@@ -102,7 +101,14 @@ function busy(ms: number): void {
 }
 
 /** One epoch through the pipeline; the number of images. */
-async function pipelinePass(p: ImagePipeline, samples: Sample[], size: number, augment: PluginRef[], epoch: number, trainMsPerImage = 0): Promise<number> {
+async function pipelinePass(
+  p: ImagePipeline,
+  samples: Sample[],
+  size: number,
+  augment: PluginRef[],
+  epoch: number,
+  trainMsPerImage = 0,
+): Promise<number> {
   let n = 0;
   for await (const batch of p.epoch({ samples, size, crop: null, batchSize: 32, augment, seed: 1, epoch, shuffle: true })) {
     n += batch.n;
@@ -178,7 +184,16 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
     });
     try {
       // First (small) epoch pays for worker start-up and module loading; timed separately.
-      for await (const _ of p.epoch({ samples: samples.slice(0, 8), size: 32, crop: null, batchSize: 8, augment: AUGMENT, seed: 0, epoch: 0, shuffle: false })) {
+      for await (const _ of p.epoch({
+        samples: samples.slice(0, 8),
+        size: 32,
+        crop: null,
+        batchSize: 8,
+        augment: AUGMENT,
+        seed: 0,
+        epoch: 0,
+        shuffle: false,
+      })) {
         // drain
       }
       out[`pipeline.w${workers}_startup_ms`] = Math.round(performance.now() - start);
@@ -207,7 +222,14 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
   // Epochs after the first with `cache_images: true`: decoded, resized images come from memory and
   // only the augmentation runs (the recipe's 112-px phase reads each image 12 times).
   for (const workers of WORKER_COUNTS) {
-    const p = new ImagePipeline({ workers, cacheImages: true, pluginModules: [BUILTIN], configDir: ROOT, badImagePolicy: 'fail', runDir: os.tmpdir() });
+    const p = new ImagePipeline({
+      workers,
+      cacheImages: true,
+      pluginModules: [BUILTIN],
+      configDir: ROOT,
+      badImagePolicy: 'fail',
+      runDir: os.tmpdir(),
+    });
     try {
       for (const size of SIZES) {
         await pipelineRate(p, samples, size, AUGMENT_FUSED); // fills the cache
@@ -224,8 +246,7 @@ export async function runPipelineBench(): Promise<Record<string, number>> {
 
 /** The pipeline metrics as Markdown tables (bench/run.ts may print this instead of raw keys). */
 export function formatPipelineTable(r: Record<string, number>): string {
-  const row = (label: string, key: string) =>
-    `| ${label} | ${r[`pipeline.${key}_ips`]} | ${r[`pipeline.${key}_cpu_ms_per_img`]} |`;
+  const row = (label: string, key: string) => `| ${label} | ${r[`pipeline.${key}_ips`]} | ${r[`pipeline.${key}_cpu_ms_per_img`]} |`;
   const lines = [
     `${files().length} images per pass (64 sample JPEGs, 424×424, ×${REPEATS}); median of ${RUNS} passes; ` +
       `${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(1)} when printed`,
@@ -242,9 +263,15 @@ export function formatPipelineTable(r: Record<string, number>): string {
     ]),
     ...SIZES.map((s) => row(`pipeline, 0 workers, no augmentation, ${s} px`, `w0_s${s}_noaug`)),
     ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, flip+rotate+zoom+lighting, ${s} px`, `w${w}_s${s}_aug`))),
-    ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, affine (flip·rotate·zoom in one pass)+lighting, ${s} px`, `w${w}_s${s}_affine`))),
-    ...WORKER_COUNTS.flatMap((w) => SIZES.map((s) => row(`pipeline, ${w} workers, affine+lighting, ${s} px, later epoch with cache_images`, `w${w}_s${s}_affine_cached`))),
-    ...WORKER_COUNTS.map((w) => row(`pipeline, ${w} workers, aug, 64 px, consumer busy ${BUSY_MS} ms/img (CPU incl. the busy time)`, `w${w}_s64_aug_busy${BUSY_MS}`)),
+    ...WORKER_COUNTS.flatMap((w) =>
+      SIZES.map((s) => row(`pipeline, ${w} workers, affine (flip·rotate·zoom in one pass)+lighting, ${s} px`, `w${w}_s${s}_affine`)),
+    ),
+    ...WORKER_COUNTS.flatMap((w) =>
+      SIZES.map((s) => row(`pipeline, ${w} workers, affine+lighting, ${s} px, later epoch with cache_images`, `w${w}_s${s}_affine_cached`)),
+    ),
+    ...WORKER_COUNTS.map((w) =>
+      row(`pipeline, ${w} workers, aug, 64 px, consumer busy ${BUSY_MS} ms/img (CPU incl. the busy time)`, `w${w}_s64_aug_busy${BUSY_MS}`),
+    ),
     `(a consumer busy ${BUSY_MS} ms/img alone caps at ${Math.round(1000 / BUSY_MS)} img/s)`,
     '',
     '| workers | start-up ms | 64 px ×plain resize | 112 px ×plain resize | affine 64 px ×plain | affine 112 px ×plain | affine 64 / 112 px ×plain, alternating | cached affine 64 / 112 px ×plain |',
@@ -262,8 +289,11 @@ export function formatPipelineTable(r: Record<string, number>): string {
 
 // vite-node hides the script path from argv, so the table is asked for with a flag.
 if (process.argv.includes('--pipeline-table')) {
-  runPipelineBench().then((r) => console.log(formatPipelineTable(r)), (e) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
+  runPipelineBench().then(
+    (r) => console.log(formatPipelineTable(r)),
+    (e) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -104,7 +104,8 @@ async function main(): Promise<void> {
   const metrics = results.metrics as Record<string, number>;
   const { formatTrainTable } = await import('./train.js');
   const lines: string[] = [''];
-  if (Object.keys(metrics).some((k) => k.startsWith('train.'))) lines.push('## training (img/s; wall clock, and per CPU-second in brackets)', formatTrainTable(metrics), '');
+  if (Object.keys(metrics).some((k) => k.startsWith('train.')))
+    lines.push('## training (img/s; wall clock, and per CPU-second in brackets)', formatTrainTable(metrics), '');
   const pipelineKeys = Object.keys(metrics).filter((k) => k.startsWith('pipeline.'));
   if (pipelineKeys.length) {
     lines.push('## pipeline', '| metric | value |', '|---|---|', ...pipelineKeys.map((k) => `| ${k} | ${metrics[k]} |`), '');
@@ -119,9 +120,17 @@ async function main(): Promise<void> {
   }
   if (Object.keys(metrics).some((k) => k.startsWith('peers.'))) {
     const { formatPeersTable } = await import('./peers.js');
-    lines.push('## gzx against PyTorch and Keras, alternating turns in one run (median img/s; ratio per turn: median and min–max)', formatPeersTable(metrics), '');
+    lines.push(
+      '## gzx against PyTorch and Keras, alternating turns in one run (median img/s; ratio per turn: median and min–max)',
+      formatPeersTable(metrics),
+      '',
+    );
   }
-  lines.push(`wrote ${path.relative(ROOT, file)} (${Object.entries(results.seconds as Record<string, number>).map(([k, v]) => `${k} ${v}s`).join(', ')})`);
+  lines.push(
+    `wrote ${path.relative(ROOT, file)} (${Object.entries(results.seconds as Record<string, number>)
+      .map(([k, v]) => `${k} ${v}s`)
+      .join(', ')})`,
+  );
   const errors = Object.entries(results.errors as Record<string, string>);
   for (const [name, e] of errors) lines.push(`bench ${name} failed: ${e}`);
   console.log(lines.join('\n'));

@@ -90,8 +90,7 @@ async function main(): Promise<void> {
       }
       const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
       console.log(
-        `${row} ${phase}: ` +
-          settings.map((s) => `${s} ${med(ips[s]).toFixed(1)} img/s (${ips[s].map((v) => v.toFixed(0)).join(' ')})`).join(' | '),
+        `${row} ${phase}: ` + settings.map((s) => `${s} ${med(ips[s]).toFixed(1)} img/s (${ips[s].map((v) => v.toFixed(0)).join(' ')})`).join(' | '),
       );
     }
   }

@@ -294,7 +294,9 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
       // cpu gets one step of a small batch: its conv gradients are ~150x slower than wasm's.
       const sized = run.batch ? { ...spec, batch: run.batch } : spec;
       const row = await benchModel(sized, run.id, budgetMs, run.backend === 'cpu' ? 1 : maxSteps);
-      log(`${run.id.padEnd(10)} ${spec.label.padEnd(22)} train ${row.trainIps} img/s [${row.trainCpuIps}/cpu-s] (${row.trainSteps} steps), infer ${row.inferIps} img/s [${row.inferCpuIps}/cpu-s], tensors ${row.tensorsAfterFirst}→${row.tensorsAfterLast}, peak RSS ${row.peakRssMiB} MiB`);
+      log(
+        `${run.id.padEnd(10)} ${spec.label.padEnd(22)} train ${row.trainIps} img/s [${row.trainCpuIps}/cpu-s] (${row.trainSteps} steps), infer ${row.inferIps} img/s [${row.inferCpuIps}/cpu-s], tensors ${row.tensorsAfterFirst}→${row.tensorsAfterLast}, peak RSS ${row.peakRssMiB} MiB`,
+      );
       rows.push(row);
     }
   }
@@ -308,7 +310,9 @@ export async function runTrainBenchRows(o: TrainBenchOptions = {}) {
     else registerNativeKernels({ speedups: true });
     const result = await leakCheck(6, backend === 'wasm' ? 10 : 30);
     leaks.push({ backend, result });
-    log(`leak check (${backend}, simple-cnn, ${result.epochs} epochs × ${result.stepsPerEpoch} steps): tensors ${result.first.tensors}→${result.last.tensors}, RSS ${result.first.rssMiB}→${result.last.rssMiB} MiB`);
+    log(
+      `leak check (${backend}, simple-cnn, ${result.epochs} epochs × ${result.stepsPerEpoch} steps): tensors ${result.first.tensors}→${result.last.tensors}, RSS ${result.first.rssMiB}→${result.last.rssMiB} MiB`,
+    );
   }
   return { rows, leaks, available };
 }
@@ -392,11 +396,10 @@ export async function runTrainBench(o: TrainBenchOptions = {}): Promise<Record<s
 
 /** Markdown table: one row per model, one train/infer column pair per backend run. */
 export function formatTrainTable(metrics: Record<string, number>): string {
-  const runs = ['tensorflow', 'tensorflow-stock', 'wasm-stock', 'wasm', 'cpu'].filter((r) => Object.keys(metrics).some((k) => k.startsWith(`train.${r}.`)));
-  const lines = [
-    `| model | ${runs.map((r) => `${r} train img/s | ${r} infer img/s`).join(' | ')} |`,
-    `|---|${runs.map(() => '---|---|').join('')}`,
-  ];
+  const runs = ['tensorflow', 'tensorflow-stock', 'wasm-stock', 'wasm', 'cpu'].filter((r) =>
+    Object.keys(metrics).some((k) => k.startsWith(`train.${r}.`)),
+  );
+  const lines = [`| model | ${runs.map((r) => `${r} train img/s | ${r} infer img/s`).join(' | ')} |`, `|---|${runs.map(() => '---|---|').join('')}`];
   for (const m of MODELS) {
     const cell = (r: string, what: string) => {
       const wall = metrics[`train.${r}.${m.id}.${what}_ips`];
@@ -453,7 +456,14 @@ export async function compareWasmKernels(spec: ModelSpec, rounds: number) {
   model.dispose();
   const stock = median(cpuMs.stock);
   const gzx = median(cpuMs.gzx);
-  return { model: spec.id, stockCpuMs: Math.round(stock), gzxCpuMs: Math.round(gzx), speedup: round(stock / gzx), stockIps: round(spec.batch / (stock / 1000)), gzxIps: round(spec.batch / (gzx / 1000)) };
+  return {
+    model: spec.id,
+    stockCpuMs: Math.round(stock),
+    gzxCpuMs: Math.round(gzx),
+    speedup: round(stock / gzx),
+    stockIps: round(spec.batch / (stock / 1000)),
+    gzxIps: round(spec.batch / (gzx / 1000)),
+  };
 }
 
 /**
@@ -480,7 +490,13 @@ export async function compareConvLayer(spec: ModelSpec, backend: 'tensorflow' | 
     training.dispose();
     model.dispose();
   }
-  return { model: spec.id, backend, stockMs: round(median(ms.stock)), gzxMs: round(median(ms.gzx)), speedup: round(median(ms.stock) / median(ms.gzx)) };
+  return {
+    model: spec.id,
+    backend,
+    stockMs: round(median(ms.stock)),
+    gzxMs: round(median(ms.gzx)),
+    speedup: round(median(ms.stock) / median(ms.gzx)),
+  };
 }
 
 /** `--name a,b` on the command line as ['a', 'b'], or undefined. */

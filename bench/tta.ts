@@ -30,7 +30,10 @@ function randomImages(n: number, size: number): RawImage[] {
   }));
 }
 
-export async function runTtaBench(budgetMs = Number(process.env.GZX_BENCH_TTA_BUDGET_MS ?? 8000), log = (m: string) => process.stderr.write(`${m}\n`)): Promise<Record<string, number>> {
+export async function runTtaBench(
+  budgetMs = Number(process.env.GZX_BENCH_TTA_BUDGET_MS ?? 8000),
+  log = (m: string) => process.stderr.write(`${m}\n`),
+): Promise<Record<string, number>> {
   const metrics: Record<string, number> = {};
   // The views alone (JavaScript resampling, the same on every backend): 60 views of a 64-px image.
   const images = randomImages(32, 64);

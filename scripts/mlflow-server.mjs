@@ -71,19 +71,23 @@ export async function ensureMlflowInstalled({ log = (m) => process.stderr.write(
   const ready = () => existsSync(mlflowBin(venv)) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === MLFLOW_REQUIREMENT;
   if (ready()) return mlflowBin(venv);
   mkdirSync(path.dirname(venv), { recursive: true });
-  await withLock(`${venv}.lock`, async () => {
-    if (ready()) return;
-    const started = Date.now();
-    if (!existsSync(path.join(venv, 'bin', 'python'))) {
-      const python = pickPython();
-      log(`creating Python venv ${venv} (${python})`);
-      run(python, ['-m', 'venv', venv]);
-    }
-    log(`installing ${MLFLOW_REQUIREMENT} from PyPI into ${venv} (first time only, a few minutes)`);
-    run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', MLFLOW_REQUIREMENT]);
-    writeFileSync(marker, `${MLFLOW_REQUIREMENT}\n`);
-    log(`mlflow installed in ${Math.round((Date.now() - started) / 1000)} s`);
-  }, log);
+  await withLock(
+    `${venv}.lock`,
+    async () => {
+      if (ready()) return;
+      const started = Date.now();
+      if (!existsSync(path.join(venv, 'bin', 'python'))) {
+        const python = pickPython();
+        log(`creating Python venv ${venv} (${python})`);
+        run(python, ['-m', 'venv', venv]);
+      }
+      log(`installing ${MLFLOW_REQUIREMENT} from PyPI into ${venv} (first time only, a few minutes)`);
+      run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', MLFLOW_REQUIREMENT]);
+      writeFileSync(marker, `${MLFLOW_REQUIREMENT}\n`);
+      log(`mlflow installed in ${Math.round((Date.now() - started) / 1000)} s`);
+    },
+    log,
+  );
   return mlflowBin(venv);
 }
 
@@ -129,12 +133,17 @@ export async function startMlflowServer({ dir, port, timeoutMs = 180_000, log = 
   const out = openSync(logFile, 'a');
   const args = [
     'server',
-    '--host', '127.0.0.1',
-    '--port', String(port),
-    '--backend-store-uri', `sqlite:///${path.join(dir, 'mlflow.db')}`,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--backend-store-uri',
+    `sqlite:///${path.join(dir, 'mlflow.db')}`,
     '--serve-artifacts',
-    '--artifacts-destination', path.join(dir, 'artifacts'),
-    '--workers', '1',
+    '--artifacts-destination',
+    path.join(dir, 'artifacts'),
+    '--workers',
+    '1',
   ];
   const env = { ...process.env, PYTHONUNBUFFERED: '1' };
   if (auth) {

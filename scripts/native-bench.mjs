@@ -17,7 +17,15 @@ const MODELS = {
 };
 
 function parseArgs(argv) {
-  const args = { backends: ['tensorflow', 'wasm', 'cpu'], models: ['small', 'resnet18'], seconds: 20, json: null, child: null, size: null, batch: null };
+  const args = {
+    backends: ['tensorflow', 'wasm', 'cpu'],
+    models: ['small', 'resnet18'],
+    seconds: 20,
+    json: null,
+    child: null,
+    size: null,
+    batch: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const value = argv[i + 1];
@@ -27,7 +35,8 @@ function parseArgs(argv) {
     else if (key === '--json') args.json = value;
     else if (key === '--size') args.size = Number(value);
     else if (key === '--batch') args.batch = Number(value);
-    else if (key === '--child') args.child = value; // "<backend>:<model>"
+    else if (key === '--child')
+      args.child = value; // "<backend>:<model>"
     else {
       console.error(`Unknown argument ${key}. Use --backends, --models, --size, --batch, --seconds or --json.`);
       process.exit(2);
@@ -120,7 +129,16 @@ async function runChild(spec, args) {
     if (steps >= 200) break;
   }
   const elapsed = (performance.now() - start) / 1000;
-  const result = { backend, threads: report.threads, model: modelName, size, batch, steps, seconds: +elapsed.toFixed(2), imagesPerSec: +((steps * batch) / elapsed).toFixed(2) };
+  const result = {
+    backend,
+    threads: report.threads,
+    model: modelName,
+    size,
+    batch,
+    steps,
+    seconds: +elapsed.toFixed(2),
+    imagesPerSec: +((steps * batch) / elapsed).toFixed(2),
+  };
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
@@ -146,7 +164,9 @@ async function main() {
       }
       const r = JSON.parse(line);
       results.push(r);
-      console.log(`${model.padEnd(9)} ${backend.padEnd(10)} ${String(r.imagesPerSec).padStart(8)} images/s  (${r.steps} steps of ${r.batch} at ${r.size}px in ${r.seconds}s, ${r.threads} threads)`);
+      console.log(
+        `${model.padEnd(9)} ${backend.padEnd(10)} ${String(r.imagesPerSec).padStart(8)} images/s  (${r.steps} steps of ${r.batch} at ${r.size}px in ${r.seconds}s, ${r.threads} threads)`,
+      );
     }
   }
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2) + '\n');

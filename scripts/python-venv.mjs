@@ -214,7 +214,9 @@ export async function ensureVenv(o) {
         }
         const logFile = path.join(venv, PIP_LOG);
         const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', ...o.requirements];
-        log(`${o.label}: installing ${o.requirements.join(' ')} from PyPI into ${venv} (first time only${o.size ? `; ${o.size}` : ''}); pip's output: ${logFile}`);
+        log(
+          `${o.label}: installing ${o.requirements.join(' ')} from PyPI into ${venv} (first time only${o.size ? `; ${o.size}` : ''}); pip's output: ${logFile}`,
+        );
         const fd = openSync(logFile, 'w');
         let r;
         try {

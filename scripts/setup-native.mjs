@@ -62,7 +62,8 @@ const buildLog = path.join(cacheDir, GPU ? 'build-gpu.log' : 'build.log');
 class SetupError extends Error {}
 
 for (const a of args) {
-  if (!['--force', '--check', '--gpu'].includes(a)) fail(`Unknown option ${a}. Use --force (rebuild everything), --check (only verify), --gpu (the CUDA build).`, 2);
+  if (!['--force', '--check', '--gpu'].includes(a))
+    fail(`Unknown option ${a}. Use --force (rebuild everything), --check (only verify), --gpu (the CUDA build).`, 2);
 }
 
 function fail(message, code = 1) {
@@ -112,19 +113,41 @@ async function ensureWheel() {
   mkdirSync(cacheDir, { recursive: true });
   const pip = run('python3', ['-m', 'pip', '--version']);
   if (pip.status !== 0) {
-    throw new SetupError('python3 with pip is needed to fetch the TensorFlow wheel from PyPI; install it (Debian: apt-get install python3-pip) and rerun.');
+    throw new SetupError(
+      'python3 with pip is needed to fetch the TensorFlow wheel from PyPI; install it (Debian: apt-get install python3-pip) and rerun.',
+    );
   }
   // --require-hashes makes pip refuse anything but the exact pinned file.
   const requirements = path.join(cacheDir, 'requirements.txt');
   writeFileSync(requirements, `${TF_WHEEL.name}==${TF_WHEEL.version} --hash=sha256:${TF_WHEEL.sha256}\n`);
   const r = run(
     'python3',
-    ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', ...TF_WHEEL.platforms.flatMap((p) => ['--platform', p]), '--python-version', '3.11',
-      '--implementation', 'cp', '--abi', 'cp311', '--require-hashes', '-r', requirements, '-d', cacheDir, '--disable-pip-version-check'],
+    [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      ...TF_WHEEL.platforms.flatMap((p) => ['--platform', p]),
+      '--python-version',
+      '3.11',
+      '--implementation',
+      'cp',
+      '--abi',
+      'cp311',
+      '--require-hashes',
+      '-r',
+      requirements,
+      '-d',
+      cacheDir,
+      '--disable-pip-version-check',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   if (r.status !== 0 || !existsSync(wheel)) {
-    throw new SetupError(`pip could not download ${TF_WHEEL.name}==${TF_WHEEL.version} from PyPI (is pypi.org reachable?):\n${lastLines(r.stderr || r.stdout)}`);
+    throw new SetupError(
+      `pip could not download ${TF_WHEEL.name}==${TF_WHEEL.version} from PyPI (is pypi.org reachable?):\n${lastLines(r.stderr || r.stdout)}`,
+    );
   }
   return wheel;
 }
@@ -161,11 +184,15 @@ function ensureTfjsNodePackage() {
   manifests.forEach((f, i) => {
     // Not restored automatically: someone else may have edited the file meanwhile.
     if (before[i] !== null && !before[i].equals(readFileSync(f))) {
-      throw new SetupError(`${path.basename(f)} changed while npm installed @tensorflow/tfjs-node with --no-save; check \`git diff ${path.basename(f)}\`.`);
+      throw new SetupError(
+        `${path.basename(f)} changed while npm installed @tensorflow/tfjs-node with --no-save; check \`git diff ${path.basename(f)}\`.`,
+      );
     }
   });
   if (r.status !== 0 || installedVersion(pkgDir) !== TFJS_NODE_VERSION) {
-    throw new SetupError(`npm could not install @tensorflow/tfjs-node@${TFJS_NODE_VERSION} (is the npm registry reachable?):\n${lastLines(r.stderr || r.stdout)}`);
+    throw new SetupError(
+      `npm could not install @tensorflow/tfjs-node@${TFJS_NODE_VERSION} (is the npm registry reachable?):\n${lastLines(r.stderr || r.stdout)}`,
+    );
   }
   // --ignore-scripts also brought the GPU variant, which cannot work without CUDA and its own
   // library; leave it out, as npm does when its install script fails.
@@ -188,8 +215,14 @@ function ensureTfjsNodeGpuPackage() {
   mkdirSync(cacheDir, { recursive: true });
   const tgz = path.join(cacheDir, `tensorflow-tfjs-node-gpu-${TFJS_NODE_VERSION}.tgz`);
   if (!existsSync(tgz)) {
-    const r = run('npm', ['pack', `@tensorflow/tfjs-node-gpu@${TFJS_NODE_VERSION}`, '--pack-destination', cacheDir, '--silent'], { cwd: cacheDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (r.status !== 0 || !existsSync(tgz)) throw new SetupError(`npm could not fetch @tensorflow/tfjs-node-gpu@${TFJS_NODE_VERSION} (is the npm registry reachable?):\n${lastLines(r.stderr || r.stdout)}`);
+    const r = run('npm', ['pack', `@tensorflow/tfjs-node-gpu@${TFJS_NODE_VERSION}`, '--pack-destination', cacheDir, '--silent'], {
+      cwd: cacheDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (r.status !== 0 || !existsSync(tgz))
+      throw new SetupError(
+        `npm could not fetch @tensorflow/tfjs-node-gpu@${TFJS_NODE_VERSION} (is the npm registry reachable?):\n${lastLines(r.stderr || r.stdout)}`,
+      );
   }
   const tmp = `${gpuPkgDir}.part`;
   rmSync(tmp, { recursive: true, force: true });
@@ -198,7 +231,8 @@ function ensureTfjsNodeGpuPackage() {
   if (r.status !== 0) throw new SetupError(`could not unpack ${tgz}:\n${lastLines(r.stderr)}`);
   const deps = Object.keys(JSON.parse(readFileSync(path.join(tmp, 'package.json'), 'utf8')).dependencies ?? {});
   const missing = deps.filter((d) => !existsSync(path.join(repoDir, 'node_modules', d, 'package.json')));
-  if (missing.length) throw new SetupError(`@tensorflow/tfjs-node-gpu needs ${missing.join(', ')}, not in node_modules; run npm ci && npm run setup:native first.`);
+  if (missing.length)
+    throw new SetupError(`@tensorflow/tfjs-node-gpu needs ${missing.join(', ')}, not in node_modules; run npm ci && npm run setup:native first.`);
   rmSync(gpuPkgDir, { recursive: true, force: true });
   renameSync(tmp, gpuPkgDir);
   return true;
@@ -216,19 +250,42 @@ for line in z.read(meta).decode().splitlines():
 `;
   const listed = run('python3', ['-c', script, wheel], { stdio: ['ignore', 'pipe', 'pipe'] });
   const requirements = listed.stdout.trim().split('\n').filter(Boolean);
-  if (listed.status !== 0 || requirements.length === 0) throw new SetupError(`could not read the NVIDIA requirements of ${wheel}:\n${lastLines(listed.stderr)}`);
+  if (listed.status !== 0 || requirements.length === 0)
+    throw new SetupError(`could not read the NVIDIA requirements of ${wheel}:\n${lastLines(listed.stderr)}`);
   mkdirSync(nvidiaCacheDir, { recursive: true });
   const r = run(
     'python3',
-    ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux_2_27_x86_64', '--platform', 'manylinux_2_17_x86_64',
-      '--platform', 'manylinux2014_x86_64', '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311', '-d', nvidiaCacheDir,
-      '--disable-pip-version-check', ...requirements],
+    [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--platform',
+      'manylinux_2_27_x86_64',
+      '--platform',
+      'manylinux_2_17_x86_64',
+      '--platform',
+      'manylinux2014_x86_64',
+      '--python-version',
+      '3.11',
+      '--implementation',
+      'cp',
+      '--abi',
+      'cp311',
+      '-d',
+      nvidiaCacheDir,
+      '--disable-pip-version-check',
+      ...requirements,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  if (r.status !== 0) throw new SetupError(`pip could not download the NVIDIA runtime wheels (${requirements.join(' ')}):\n${lastLines(r.stderr || r.stdout)}`);
+  if (r.status !== 0)
+    throw new SetupError(`pip could not download the NVIDIA runtime wheels (${requirements.join(' ')}):\n${lastLines(r.stderr || r.stdout)}`);
   // pip names each file it saved or found already there.
   const files = [...`${r.stdout}`.matchAll(/(?:Saved|File was already downloaded) (\S+\.whl)/g)].map((m) => m[1]);
-  if (files.length < requirements.length) throw new SetupError(`pip got ${files.length} wheels for ${requirements.length} NVIDIA requirements:\n${lastLines(r.stdout)}`);
+  if (files.length < requirements.length)
+    throw new SetupError(`pip got ${files.length} wheels for ${requirements.length} NVIDIA requirements:\n${lastLines(r.stdout)}`);
   return { requirements, files };
 }
 
@@ -397,8 +454,23 @@ function readStamp() {
 }
 
 function wantedStamp() {
-  if (GPU) return { format: STAMP_FORMAT, tfjsNodeGpu: TFJS_NODE_VERSION, tensorflow: TF_WHEEL.version, wheelSha256: TF_WHEEL.sha256, node: process.versions.node, napi: addonDir().napi };
-  return { format: STAMP_FORMAT, tfjsNode: TFJS_NODE_VERSION, tensorflowCpu: TF_WHEEL.version, wheelSha256: TF_WHEEL.sha256, node: process.versions.node, napi: addonDir().napi };
+  if (GPU)
+    return {
+      format: STAMP_FORMAT,
+      tfjsNodeGpu: TFJS_NODE_VERSION,
+      tensorflow: TF_WHEEL.version,
+      wheelSha256: TF_WHEEL.sha256,
+      node: process.versions.node,
+      napi: addonDir().napi,
+    };
+  return {
+    format: STAMP_FORMAT,
+    tfjsNode: TFJS_NODE_VERSION,
+    tensorflowCpu: TF_WHEEL.version,
+    wheelSha256: TF_WHEEL.sha256,
+    node: process.versions.node,
+    napi: addonDir().napi,
+  };
 }
 
 function tryVerify() {
@@ -442,7 +514,8 @@ async function main() {
   await timed(`${PKG}@${TFJS_NODE_VERSION} in node_modules`, GPU ? ensureTfjsNodeGpuPackage : ensureTfjsNodePackage);
   rmSync(stampFile, { force: true });
   await timed(`unpacked libtensorflow and C headers into ${path.relative(repoDir, depsDir)}`, () => extractFromWheel(wheel));
-  if (nvidia) await timed(`unpacked the NVIDIA libraries into ${path.relative(repoDir, path.join(depsDir, 'nvidia'))}`, () => extractNvidia(nvidia.files));
+  if (nvidia)
+    await timed(`unpacked the NVIDIA libraries into ${path.relative(repoDir, path.join(depsDir, 'nvidia'))}`, () => extractNvidia(nvidia.files));
   const built = await timed('compiled the N-API addon with node-gyp', buildAddon);
   log(`addon: ${path.relative(repoDir, built.addon)} (Node headers from ${built.nodeDir})`);
   writeFileSync(stampFile, JSON.stringify(wantedStamp(), null, 2) + '\n');

@@ -10,15 +10,7 @@ export {
   normaliseAnswers,
   type Question,
 } from './galaxy/tree.js';
-export {
-  rmse,
-  perQuestionRmse,
-  perQuestionRmseRecord,
-  columnMeans,
-  baselineRmse,
-  SquaredErrorSums,
-  type AnswerRows,
-} from './galaxy/metrics.js';
+export { rmse, perQuestionRmse, perQuestionRmseRecord, columnMeans, baselineRmse, SquaredErrorSums, type AnswerRows } from './galaxy/metrics.js';
 export {
   readSolutionsCsv,
   writeSolutionsCsv,

@@ -14,14 +14,19 @@ if (!existsSync(treeJs)) {
 }
 const { COLUMNS, normaliseAnswers } = await import(pathToFileURL(treeJs).href);
 const rows = Number(process.argv[2] ?? 64);
-let state = (Number(process.argv[3] ?? 0) >>> 0) || 1;
+let state = Number(process.argv[3] ?? 0) >>> 0 || 1;
 // xorshift32: a fixed stream independent of Node's Math.random.
 const next = () => {
-  state ^= state << 13; state >>>= 0;
+  state ^= state << 13;
+  state >>>= 0;
   state ^= state >>> 17;
-  state ^= state << 5; state >>>= 0;
+  state ^= state << 5;
+  state >>>= 0;
   return state / 2 ** 32;
 };
 const inputs = Array.from({ length: rows }, () => COLUMNS.map(() => next() * 2 - 0.5));
-inputs.push(COLUMNS.map(() => 0), COLUMNS.map(() => -1));
+inputs.push(
+  COLUMNS.map(() => 0),
+  COLUMNS.map(() => -1),
+);
 process.stdout.write(JSON.stringify({ columns: COLUMNS, inputs, outputs: normaliseAnswers(inputs) }));

@@ -13,7 +13,10 @@ if (tf.getBackend() !== backend) throw new Error(`backend ${tf.getBackend()}, wa
 const opt = new Optimizer({ name: 'adamw', wd: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-5, momentum: 0.9, nesterov: true });
 const head = tf.variable(tf.scalar(1), true, 'head');
 const body = tf.variable(tf.scalar(1), true, 'body');
-const vars = new Map([['head', head], ['body', body]]);
+const vars = new Map([
+  ['head', head],
+  ['body', body],
+]);
 const grad = (i) => 0.01 * (1 + 0.5 * Math.sin(i)); // any fixed sequence; the .py uses the same
 const out = [];
 for (let i = 0; i < before + after; i++) {

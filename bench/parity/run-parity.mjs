@@ -71,7 +71,10 @@ function parseArgs(argv) {
     };
     if (a === '--data') o.data = path.resolve(v());
     else if (a === '--config') o.config = path.resolve(v());
-    else if (a === '--seeds') o.seeds = v().split(',').map((s) => Number.parseInt(s, 10));
+    else if (a === '--seeds')
+      o.seeds = v()
+        .split(',')
+        .map((s) => Number.parseInt(s, 10));
     else if (a === '--engines') o.engines = v().split(',');
     else if (a === '--out') o.out = path.resolve(v());
     else if (a === '--work') o.work = path.resolve(v());
@@ -98,7 +101,9 @@ function parseArgs(argv) {
 
 /** Every fifth row of the CSV (rows 5, 10, …): a fixed validation set, whatever the seed. */
 function writeValidIds(csvPath, file) {
-  const lines = readFileSync(csvPath, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = readFileSync(csvPath, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   const ids = lines.slice(1).map((l) => l.slice(0, l.indexOf(',')));
   const valid = ids.filter((_, i) => i % 5 === 4);
   writeFileSync(file, `${valid.join('\n')}\n`);
@@ -213,7 +218,16 @@ function table(results) {
   const rows = [['engine', 'seed', 'valid RMSE', 'baseline', 'train img/s', 'img/s ep2+', 'wall s', 'CPU s']];
   const f = (x, d) => (typeof x === 'number' ? x.toFixed(d) : '–');
   for (const r of results.runs) {
-    rows.push([r.engine, String(r.seed), f(r.valid_rmse, 4), f(r.baseline_rmse, 4), f(r.train_images_per_sec, 1), f(r.train_images_per_sec_after_epoch1, 1), f(r.wall_seconds, 0), f(r.cpu_seconds, 0)]);
+    rows.push([
+      r.engine,
+      String(r.seed),
+      f(r.valid_rmse, 4),
+      f(r.baseline_rmse, 4),
+      f(r.train_images_per_sec, 1),
+      f(r.train_images_per_sec_after_epoch1, 1),
+      f(r.wall_seconds, 0),
+      f(r.cpu_seconds, 0),
+    ]);
   }
   for (const [engine, s] of Object.entries(results.summary)) {
     rows.push([
@@ -243,7 +257,13 @@ async function main() {
 
   // The resolved config, exactly as gzx will run it (the twin reads this file).
   const validFile = path.join(o.work, 'valid-ids.txt');
-  const sets = ['backend=tensorflow', `data.with.dir=${o.data}`, `data.with.valid=${validFile}`, ...(o.epochs ? [`train.phases.0.epochs=${o.epochs}`] : []), ...o.sets];
+  const sets = [
+    'backend=tensorflow',
+    `data.with.dir=${o.data}`,
+    `data.with.valid=${validFile}`,
+    ...(o.epochs ? [`train.phases.0.epochs=${o.epochs}`] : []),
+    ...o.sets,
+  ];
   const resolve = (extra) =>
     spawnSync('node', ['bin/run.js', 'config', o.config, '--json', ...[...extra].flatMap((s) => ['--set', s])], { cwd: REPO, encoding: 'utf8' });
   // The CSV's name comes from the config; the id file is written from it before gzx reads it.
@@ -274,7 +294,10 @@ async function main() {
   if (python) {
     const check = spawnSync(
       python,
-      ['-c', `import sys; sys.path.insert(0, ${JSON.stringify(HERE)}); import galaxy_torch as g; print(g.check_normalisation(${JSON.stringify(REPO)}, rows=1000, seed=7))`],
+      [
+        '-c',
+        `import sys; sys.path.insert(0, ${JSON.stringify(HERE)}); import galaxy_torch as g; print(g.check_normalisation(${JSON.stringify(REPO)}, rows=1000, seed=7))`,
+      ],
       { cwd: REPO, encoding: 'utf8' },
     );
     if (check.status !== 0) die(`the twin's normalisation check failed: ${check.stderr.trim().split('\n').pop()}`);
@@ -282,7 +305,9 @@ async function main() {
     process.stderr.write(`parity: twin normalisation = gzx normaliseAnswers on 1002 random rows (max |diff| ${normalisationMaxDiff})\n`);
   }
 
-  process.stderr.write(`parity: ${split.rows} rows, ${split.valid} validation ids (every 5th row) in ${validFile}; seeds ${o.seeds.join(', ')}; engines take turns\n`);
+  process.stderr.write(
+    `parity: ${split.rows} rows, ${split.valid} validation ids (every 5th row) in ${validFile}; seeds ${o.seeds.join(', ')}; engines take turns\n`,
+  );
   const runs = [];
   const load = [];
   for (const [i, seed] of o.seeds.entries()) {
@@ -301,7 +326,10 @@ async function main() {
   for (const engine of o.engines) {
     const rs = runs.filter((r) => r.engine === engine);
     summary[engine] = Object.fromEntries(
-      ['valid_rmse', 'baseline_rmse', 'train_images_per_sec', 'train_images_per_sec_after_epoch1', 'wall_seconds', 'cpu_seconds'].map((k) => [k, stats(rs, k)]),
+      ['valid_rmse', 'baseline_rmse', 'train_images_per_sec', 'train_images_per_sec_after_epoch1', 'wall_seconds', 'cpu_seconds'].map((k) => [
+        k,
+        stats(rs, k),
+      ]),
     );
   }
   const ratio = (k) => (summary.gzx?.[k] && summary.torch?.[k] ? summary.gzx[k].mean / summary.torch[k].mean : null);
@@ -309,7 +337,14 @@ async function main() {
     command: process.argv.length > 2 ? `npm run parity -- ${process.argv.slice(2).join(' ')}` : 'npm run parity',
     date: new Date().toISOString(),
     host: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model ?? '?', platform: `${process.platform}-${process.arch}` },
-    data: { dir: o.data, csv: cfg.data.with.csv, rows: split.rows, train: split.rows - split.valid, valid: split.valid, valid_ids: 'every 5th CSV row (rows 5, 10, …)' },
+    data: {
+      dir: o.data,
+      csv: cfg.data.with.csv,
+      rows: split.rows,
+      train: split.rows - split.valid,
+      valid: split.valid,
+      valid_ids: 'every 5th CSV row (rows 5, 10, …)',
+    },
     config: path.relative(REPO, o.config),
     seeds: o.seeds,
     threads: {

@@ -30,17 +30,23 @@ export interface EnsembleRequest {
 
 /** The K finished trials of a sweep with the lowest best valid RMSE, best first. */
 export async function topTrials(sweepDir: string, k: number): Promise<{ dir: string; name: string; rmse: number }[]> {
-  if (!isSweepFolder(sweepDir)) throw new UserError(`--from-sweep ${sweepDir}: not a sweep folder (no sweep.yaml). Pass runs/<sweep-id> as \`gzx runs list\` shows it.`);
+  if (!isSweepFolder(sweepDir))
+    throw new UserError(`--from-sweep ${sweepDir}: not a sweep folder (no sweep.yaml). Pass runs/<sweep-id> as \`gzx runs list\` shows it.`);
   const rows = (await trialRows(sweepDir, await readSweepRecord(sweepDir))).filter((r) => r.status === 'FINISHED' && r.best_valid_rmse !== null);
   rows.sort((a, b) => a.best_valid_rmse! - b.best_valid_rmse!);
   if (rows.length < k) {
-    throw new UserError(`--from-sweep ${sweepDir}: ${rows.length} finished trial(s) with a valid_rmse, fewer than --top ${k}. Lower --top, or finish the sweep (run the same \`gzx sweep\` command again).`);
+    throw new UserError(
+      `--from-sweep ${sweepDir}: ${rows.length} finished trial(s) with a valid_rmse, fewer than --top ${k}. Lower --top, or finish the sweep (run the same \`gzx sweep\` command again).`,
+    );
   }
   return rows.slice(0, k).map((r) => ({ dir: path.join(sweepDir, r.run), name: r.name, rmse: r.best_valid_rmse! }));
 }
 
 /** The validation images and answers of a run, as its data plugin splits them. */
-async function validationSplit(runDir: string, log: (m: string) => void): Promise<{ ids: string[]; files: ImageFile[]; truth: Map<string, ArrayLike<number>> }> {
+async function validationSplit(
+  runDir: string,
+  log: (m: string) => void,
+): Promise<{ ids: string[]; files: ImageFile[]; truth: Map<string, ArrayLike<number>> }> {
   const { registry, resolved } = await resolveForRun({ resumeDir: runDir });
   const ctx = serviceContext({ tf, seed: resolved.config.seed, runDir, configDir: resolved.configDir, log }, { config: resolved.config });
   const data = await pluginFactory(registry, ctx)<DataSource>('data', resolved.config.data, 'data');
@@ -65,7 +71,8 @@ export async function ensemble(req: EnsembleRequest): Promise<EnsembleReport & {
   }
   if (members.length >= 2) ensembleWeights(members.length, req.weights);
   if (chosen) log(`from sweep ${req.fromSweep}: ${chosen.map((c) => `${c.name} (valid_rmse ${c.rmse.toFixed(4)})`).join(', ')}`);
-  if (req.truth && !req.images) throw new UserError('-t/--truth scores the images of -i/--images: give both (or neither, to score on the runs\' shared validation split).', 2);
+  if (req.truth && !req.images)
+    throw new UserError("-t/--truth scores the images of -i/--images: give both (or neither, to score on the runs' shared validation split).", 2);
 
   await selectBackend(req.backend ?? 'auto', log);
   let files: ImageFile[];
@@ -76,9 +83,12 @@ export async function ensemble(req: EnsembleRequest): Promise<EnsembleReport & {
       const table = await readSolutionsCsv(req.truth, { role: 'truth file' });
       truth = new Map(table.ids.map((id, i) => [id, table.rows[i]]));
       const known = files.filter((f) => truth!.has(f.id)).length;
-      if (known === 0) throw new UserError(`-t ${req.truth} has answers for none of the ${files.length} images in ${req.images} (GalaxyIDs do not match). Give the solutions of those images.`);
+      if (known === 0)
+        throw new UserError(
+          `-t ${req.truth} has answers for none of the ${files.length} images in ${req.images} (GalaxyIDs do not match). Give the solutions of those images.`,
+        );
     } else if (!req.out) {
-      throw new UserError('Nothing to do: give -o submission.csv to write the ensemble\'s predictions, and/or -t solutions.csv to score it.', 2);
+      throw new UserError("Nothing to do: give -o submission.csv to write the ensemble's predictions, and/or -t solutions.csv to score it.", 2);
     }
   } else {
     // The members' own validation split, when they share it.
@@ -92,7 +102,8 @@ export async function ensemble(req: EnsembleRequest): Promise<EnsembleReport & {
           'so neither is held out from both. Score on a common labelled set instead: -i <images> -t <solutions.csv>.',
       );
     }
-    if (splits[0].ids.length === 0) throw new UserError(`${splits[0].m} has no labelled validation images. Score on a labelled set instead: -i <images> -t <solutions.csv>.`);
+    if (splits[0].ids.length === 0)
+      throw new UserError(`${splits[0].m} has no labelled validation images. Score on a labelled set instead: -i <images> -t <solutions.csv>.`);
     files = splits[0].files;
     truth = splits[0].truth;
     log(`scoring on the validation split the ${members.length} runs share (${files.length} images)`);

@@ -14,7 +14,6 @@ import { sourceTags } from '../tracking/mlflow/tags.js';
 import { checkExperiment } from '../framework/config/check.js';
 import type { TrialFile } from './sweep/sweep.js';
 
-
 /** The run folder is the source of truth, so the `local` logger is always on. */
 function withLocalLogger(resolved: ResolvedExperiment): ResolvedExperiment {
   if (resolved.config.logger.some((l) => l.use === 'local')) return resolved;
@@ -67,7 +66,9 @@ export async function resolveForRun(req: TrainRequest): Promise<{ registry: Plug
   if (!req.configFile) throw new UserError('Name a config file, or --resume runs/<id>.', 2);
   const resolved = await loadExperiment(req.configFile, req.sets ?? [], registry);
   if (resolved.config.sweep !== undefined) {
-    (req.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${resolved.configPath} has a sweep: block; \`gzx run\` trains the config as written (\`gzx sweep\` runs the trials).`);
+    (req.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `${resolved.configPath} has a sweep: block; \`gzx run\` trains the config as written (\`gzx sweep\` runs the trials).`,
+    );
     const { sweep: _sweep, ...config } = resolved.config;
     return { registry, resolved: withLocalLogger({ ...resolved, config, yaml: configToYaml(config), hash: configHash(config) }) };
   }
@@ -108,14 +109,15 @@ export async function trainExperiment(req: TrainRequest): Promise<RunResult> {
   });
 }
 
-export async function findLearningRate(
-  req: TrainRequest,
-  options: Partial<LrFindOptions> = {},
-): Promise<LrFindResult> {
+export async function findLearningRate(req: TrainRequest, options: Partial<LrFindOptions> = {}): Promise<LrFindResult> {
   const { registry, resolved } = await resolveForRun(req);
   await checkExperiment(resolved, registry, { outputDir: true });
-  return lrFind(resolved, { registry, pluginModuleUrls: pluginModuleUrls(resolved), log: req.log }, {
-    ...LR_FIND_DEFAULTS,
-    ...options,
-  });
+  return lrFind(
+    resolved,
+    { registry, pluginModuleUrls: pluginModuleUrls(resolved), log: req.log },
+    {
+      ...LR_FIND_DEFAULTS,
+      ...options,
+    },
+  );
 }

@@ -96,16 +96,17 @@ export async function lrFind(
   const suggestion = valley(shownLrs, shownLosses);
   const plot = path.join(runDir, 'artifacts', 'lr-find.png');
   const points = shownLrs.map((lr, i) => [lr, shownLosses[i]] as [number, number]);
-  await writeChart(plot, [{ title: 'smoothed training loss against learning rate', yLabel: 'loss', series: [{ name: 'smoothed training loss', points }] }], {
-    title: `LR finder: ${config.name}`,
-    xLabel: 'learning rate (log scale)',
-    logX: true,
-    marker: { x: suggestion, label: `suggested ${suggestion.toExponential(2)}` },
-  });
-  await writeFileAtomic(
-    path.join(runDir, 'artifacts', 'lr-find.json'),
-    JSON.stringify({ suggestion, lrs, losses, options: o }, null, 2),
+  await writeChart(
+    plot,
+    [{ title: 'smoothed training loss against learning rate', yLabel: 'loss', series: [{ name: 'smoothed training loss', points }] }],
+    {
+      title: `LR finder: ${config.name}`,
+      xLabel: 'learning rate (log scale)',
+      logX: true,
+      marker: { x: suggestion, label: `suggested ${suggestion.toExponential(2)}` },
+    },
   );
+  await writeFileAtomic(path.join(runDir, 'artifacts', 'lr-find.json'), JSON.stringify({ suggestion, lrs, losses, options: o }, null, 2));
   return { runDir, lrs, losses, suggestion, plot };
 }
 

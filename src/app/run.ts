@@ -18,7 +18,15 @@ import type { RunContext, RunHooks } from '../framework/run-hooks.js';
 import { ImageDataModule } from '../vision/image-data-module.js';
 import { diskCacheDir } from '../vision/pipeline/cache.js';
 import { autoCachePlan, imageWorkerCount, SKIPPED_IMAGES_FILE } from '../vision/pipeline/index.js';
-import { checkpointCallback, dataWaitCallback, dropoutCallback, loggingCallback, memoryPlanCallback, nanGuardCallback, stopSignalCallback } from '../framework/callbacks.js';
+import {
+  checkpointCallback,
+  dataWaitCallback,
+  dropoutCallback,
+  loggingCallback,
+  memoryPlanCallback,
+  nanGuardCallback,
+  stopSignalCallback,
+} from '../framework/callbacks.js';
 import { SERVICES, createPlugin, newServiceContainer, registerContextServices } from '../framework/services.js';
 import { applyServicesHooks, resolveCheckpointStore, resolveImageDecoder, serviceContext } from './services.js';
 import { saveModel } from '../framework/model-io.js';
@@ -27,7 +35,6 @@ import { UserError } from '../base/errors.js';
 import { flattenParams } from '../framework/params.js';
 import { GZX_VERSION } from '../base/version.js';
 import { WriteError, writeError, writeFileAtomic } from '../base/safe-write.js';
-
 
 export type { RunContext, RunHooks } from '../framework/run-hooks.js';
 
@@ -131,7 +138,13 @@ export async function runExperiment(resolved: ResolvedExperiment, opts: RunOptio
     const session = await assembleSession(resolved, opts, ctx, loggers, !checkpoint);
     const { splits, head, model, layerGroups, phases } = session;
     dataModule = session.dataModule;
-    dataSummary = { fingerprint: splits.fingerprint, train: splits.train.length, valid: splits.valid.length, crop: splits.crop, ...splits.split?.details };
+    dataSummary = {
+      fingerprint: splits.fingerprint,
+      train: splits.train.length,
+      valid: splits.valid.length,
+      crop: splits.crop,
+      ...splits.split?.details,
+    };
     for (const lg of loggers) await lg.logParams?.({ 'train.cache_images': String(session.cacheImages) });
     const optimizer = new Optimizer(config.train.optimizer);
     let metricPoints = checkpoint?.metricsLines ?? 0;
@@ -321,7 +334,9 @@ export async function assembleSession(
   const workers = decoderReplaced ? 0 : imageWorkerCount(config.train.workers);
   const workersWhy = decoderReplaced
     ? ' (a plugin module replaced the imageDecoder service; worker threads only run the built-in one)'
-    : config.train.workers === 'auto' ? ' (train.workers: auto, one per core)' : '';
+    : config.train.workers === 'auto'
+      ? ' (train.workers: auto, one per core)'
+      : '';
   log(`images: decoded in ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`}${workersWhy}`);
   const cacheImages = imageCacheSetting(config.train.cache_images, splits.train.length + splits.valid.length, phases, log);
   const dataModule = new ImageDataModule(splits, config.augment, config.seed, config.train.max_steps_per_epoch, {
@@ -343,10 +358,14 @@ export async function assembleSession(
 /** `train.cache_images` resolved (`auto` decided by memory), and said in the log. */
 function imageCacheSetting(setting: CacheImagesSetting, images: number, phases: Phase[], log: (message: string) => void): boolean | 'disk' {
   if (setting !== 'auto') {
-    if (setting !== false) log(`images: kept ${setting === 'disk' ? 'in memory and on disk' : 'in memory'} once decoded (train.cache_images: ${setting})`);
+    if (setting !== false)
+      log(`images: kept ${setting === 'disk' ? 'in memory and on disk' : 'in memory'} once decoded (train.cache_images: ${setting})`);
     return setting;
   }
-  const plan = autoCachePlan(images, phases.map((p) => p.size));
+  const plan = autoCachePlan(
+    images,
+    phases.map((p) => p.size),
+  );
   const what = `${formatBytes(plan.bytes)} for ${images.toLocaleString('en')} images at ${plan.sizes.join(' and ')} px`;
   log(
     plan.cache
@@ -432,7 +451,13 @@ async function truncateMetrics(runDir: string, keepLines: number): Promise<void>
   }
   const lines = text.split('\n').filter((l) => l.length > 0);
   if (lines.length <= keepLines) return;
-  await writeFileAtomic(file, lines.slice(0, keepLines).map((l) => `${l}\n`).join(''));
+  await writeFileAtomic(
+    file,
+    lines
+      .slice(0, keepLines)
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
 }
 
 export type { DependencyContainer } from '../framework/services.js';

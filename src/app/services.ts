@@ -3,13 +3,23 @@
 // replace any of them, before anything is resolved.
 import type { PluginContext } from '../framework/plugin.js';
 import type { PluginRegistry } from '../framework/registry.js';
-import { SERVICES, newServiceContainer, registerContextServices, type CheckpointStore, type DependencyContainer, type ImageDecoder } from '../framework/services.js';
+import {
+  SERVICES,
+  newServiceContainer,
+  registerContextServices,
+  type CheckpointStore,
+  type DependencyContainer,
+  type ImageDecoder,
+} from '../framework/services.js';
 import { fileCheckpointStore } from '../framework/checkpoint.js';
 import { defaultImageDecoder } from '../vision/pipeline/index.js';
 import { UserError } from '../base/errors.js';
 
 /** A container with the defaults registered, and a plugin context over it. */
-export function serviceContext(base: Omit<PluginContext, 'container' | 'services'>, extra: Partial<Record<keyof typeof SERVICES, unknown>> = {}): PluginContext {
+export function serviceContext(
+  base: Omit<PluginContext, 'container' | 'services'>,
+  extra: Partial<Record<keyof typeof SERVICES, unknown>> = {},
+): PluginContext {
   const container = newServiceContainer();
   registerContextServices(container, base);
   container.register(SERVICES.imageDecoder, { useValue: defaultImageDecoder });
@@ -25,7 +35,9 @@ export async function applyServicesHooks(registry: PluginRegistry, ctx: PluginCo
       await hook(ctx.container, ctx);
     } catch (e) {
       if (e instanceof UserError) throw e;
-      throw new UserError(`plugin module "${origin}": its services hook failed: ${(e as Error)?.message ?? String(e)}. Fix the hook (docs/plugins.md, "Services").`);
+      throw new UserError(
+        `plugin module "${origin}": its services hook failed: ${(e as Error)?.message ?? String(e)}. Fix the hook (docs/plugins.md, "Services").`,
+      );
     }
   }
 }

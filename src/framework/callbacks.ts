@@ -147,7 +147,11 @@ export function stopSignalCallback(signal: AbortSignal): Callback {
  * Writes a checkpoint after every epoch through `store` (the run's `checkpointStore` service; by
  * default an atomic folder). `metricsLines` tells how much of metrics.jsonl it covers.
  */
-export function checkpointCallback(runDir: string, metricsLines: () => number | Promise<number>, store: CheckpointStore = fileCheckpointStore): Callback {
+export function checkpointCallback(
+  runDir: string,
+  metricsLines: () => number | Promise<number>,
+  store: CheckpointStore = fileCheckpointStore,
+): Callback {
   return {
     name: 'checkpoint',
     order: 50,

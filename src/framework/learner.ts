@@ -32,9 +32,7 @@ export type LearnerEvent = (typeof EVENTS)[number];
  * of the events. `beforeStep` sees the averaged gradients in `state.gradients` (by variable key) and
  * may replace them; `beforeValidate` marks the end of an epoch's training.
  */
-export type Callback = { name: string; order?: number } & Partial<
-  Record<LearnerEvent, (learner: Learner) => void | Promise<void>>
->;
+export type Callback = { name: string; order?: number } & Partial<Record<LearnerEvent, (learner: Learner) => void | Promise<void>>>;
 
 /** A phase with everything filled in: the config's values plus its schedule instance. */
 export type Phase = Required<Omit<PhaseConfig, 'dropout' | 'name' | 'schedule'>> &
@@ -298,7 +296,11 @@ export class Learner {
 
   private position(phase: Phase): PassPosition {
     const s = this.state;
-    return { ...{ phaseIndex: s.phaseIndex, epoch: s.epoch, batchInEpoch: s.batchInEpoch }, batchSize: phase.batch_size, batchSizeKey: `train.phases.${s.phaseIndex}.batch_size` };
+    return {
+      ...{ phaseIndex: s.phaseIndex, epoch: s.epoch, batchInEpoch: s.batchInEpoch },
+      batchSize: phase.batch_size,
+      batchSizeKey: `train.phases.${s.phaseIndex}.batch_size`,
+    };
   }
 
   /** Predictions on the validation split at the phase's size, for metric callbacks. */

@@ -8,6 +8,4 @@ import type { LossFn } from './contracts.js';
  * where the Learner's weights are 1/known on known cells and 0 on unknown ones (a masked mean).
  */
 export const meanSquaredError: LossFn = (tf, y, pred, weights) =>
-  weights
-    ? (tf.sum(tf.mul(weights, tf.squaredDifference(pred, y))) as tfType.Scalar)
-    : (tf.losses.meanSquaredError(y, pred) as tfType.Scalar);
+  weights ? (tf.sum(tf.mul(weights, tf.squaredDifference(pred, y))) as tfType.Scalar) : (tf.losses.meanSquaredError(y, pred) as tfType.Scalar);

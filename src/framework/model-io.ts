@@ -19,11 +19,7 @@ export async function writeModelFiles(model: tf.LayersModel, write: DirWriter): 
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData
-        ? Buffer.concat(
-            (Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).map((b) =>
-              Buffer.from(b),
-            ),
-          )
+        ? Buffer.concat((Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]).map((b) => Buffer.from(b)))
         : Buffer.alloc(0);
       const modelJson = {
         format: 'layers-model',
@@ -50,9 +46,7 @@ export async function readModelArtifacts(dir: string): Promise<tf.io.ModelArtifa
     json = JSON.parse(await fs.readFile(jsonPath, 'utf8'));
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message;
-    throw new UserError(
-      `${jsonPath}: ${why}. Point --model at a run folder (runs/<id>) or a TensorFlow.js model folder containing model.json.`,
-    );
+    throw new UserError(`${jsonPath}: ${why}. Point --model at a run folder (runs/<id>) or a TensorFlow.js model folder containing model.json.`);
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];

@@ -79,7 +79,10 @@ export class PassExecutor {
   predict(batch: Batch, at: PassPosition): Float32Array {
     const parts = passes(batch.n, this.validMicroBatch).map(([start, n]) =>
       this.guardMemory(n, batch.size, at, () =>
-        tf.tidy(() => predictWith(this.compiled, this.model, tf.tensor4d(images(batch, start, n), [n, batch.size, batch.size, 3])).dataSync() as Float32Array),
+        tf.tidy(
+          () =>
+            predictWith(this.compiled, this.model, tf.tensor4d(images(batch, start, n), [n, batch.size, batch.size, 3])).dataSync() as Float32Array,
+        ),
       ),
     );
     return parts.length === 1 ? parts[0] : concatFloat32(parts);

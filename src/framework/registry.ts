@@ -8,9 +8,7 @@ import { UserError } from '../base/errors.js';
 import { didYouMean } from '../base/suggest.js';
 
 export class PluginRegistry {
-  private readonly byKind = new Map<PluginKind, Map<string, PluginDefinition>>(
-    PLUGIN_KINDS.map((k) => [k, new Map()]),
-  );
+  private readonly byKind = new Map<PluginKind, Map<string, PluginDefinition>>(PLUGIN_KINDS.map((k) => [k, new Map()]));
   /** Where each plugin came from (built-in or a module path), for error messages. */
   private readonly origin = new Map<string, string>();
   /** Modules' `services` hooks, in the order of the config's `plugins:` list. */
@@ -18,9 +16,7 @@ export class PluginRegistry {
 
   register(def: PluginDefinition, origin = 'built-in'): void {
     if (!PLUGIN_KINDS.includes(def.kind)) {
-      throw new UserError(
-        `Plugin "${def.name}" from ${origin} has kind "${def.kind}", which is not one of: ${PLUGIN_KINDS.join(', ')}.`,
-      );
+      throw new UserError(`Plugin "${def.name}" from ${origin} has kind "${def.kind}", which is not one of: ${PLUGIN_KINDS.join(', ')}.`);
     }
     const table = this.byKind.get(def.kind)!;
     const key = `${def.kind}/${def.name}`;
@@ -85,9 +81,7 @@ export class PluginRegistry {
         const reason = (e as Error).message.split('\n')[0];
         const file = isPath ? path.resolve(baseDir, spec) : null;
         // Not found (the path or package is wrong) and found-but-broken (the plugin's code throws) need different fixes.
-        const notFound = file
-          ? !existsSync(file)
-          : (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && reason.includes(`'${spec}'`);
+        const notFound = file ? !existsSync(file) : (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && reason.includes(`'${spec}'`);
         if (notFound) {
           throw new UserError(
             `${where}[${i}]: cannot load plugin module "${spec}"${file ? ` (${file})` : ''}: ${reason}. ` +

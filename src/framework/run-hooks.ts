@@ -23,4 +23,3 @@ export interface RunHooks {
   /** After a finished fit: write pictures etc. into the run folder; returns paths (relative) to log as artifacts. */
   afterFit?: (ctx: RunContext, learner: Learner) => Promise<string[]>;
 }
-

@@ -41,9 +41,9 @@ export const SERVICE_DESCRIPTIONS: Record<ServiceName, string> = {
   runDir: 'the run folder (runs/<id>)',
   configDir: 'the folder of the config file',
   seed: 'the experiment seed',
-  log: 'the run\'s line output, (message) => void',
-  loggers: 'the run\'s RunLogger list (complete once the logger plugins are made)',
-  rng: 'a SeededRng of the plugin\'s own, seeded from the experiment seed and the plugin\'s place in the config',
+  log: "the run's line output, (message) => void",
+  loggers: "the run's RunLogger list (complete once the logger plugins are made)",
+  rng: "a SeededRng of the plugin's own, seeded from the experiment seed and the plugin's place in the config",
   dataSplits: 'the train/valid split the data plugin prepared (from callback plugins on)',
   dataModule: 'the DataModule the Learner reads batches from (from callback plugins on)',
   imageDecoder: 'replaceable: {decode(path, {crop, size}) → RawImage}, how training images are decoded',
@@ -97,7 +97,8 @@ export function registerContextServices(container: DependencyContainer, ctx: Pic
   container.register(SERVICES.configDir, { useValue: ctx.configDir });
   container.register(SERVICES.log, { useValue: ctx.log });
   container.register(SERVICES.rng, {
-    useFactory: (c) => new SeededRng(deriveSeed(ctx.seed, RNG_STREAM, c.isRegistered(PLUGIN_PLACE, true) ? stringHash(c.resolve<string>(PLUGIN_PLACE)) : 0)),
+    useFactory: (c) =>
+      new SeededRng(deriveSeed(ctx.seed, RNG_STREAM, c.isRegistered(PLUGIN_PLACE, true) ? stringHash(c.resolve<string>(PLUGIN_PLACE)) : 0)),
   });
 }
 
@@ -146,6 +147,9 @@ export function injectProblem(def: PluginDefinition): string | null {
 export async function createPlugin<T>(def: PluginDefinition, options: unknown, ctx: PluginContext, where = ''): Promise<T> {
   const services = def.inject?.length ? resolveInjected(def, ctx, where) : {};
   // Descriptors, not a spread: a context may have getters (the image workers' `tf` throws when read).
-  const withServices = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(ctx), services: { value: services, enumerable: true } }) as PluginContext;
+  const withServices = Object.defineProperties(
+    {},
+    { ...Object.getOwnPropertyDescriptors(ctx), services: { value: services, enumerable: true } },
+  ) as PluginContext;
   return (await def.create(options, withServices)) as T;
 }

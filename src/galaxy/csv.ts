@@ -57,9 +57,7 @@ export async function readSolutionsCsv(file: string, options: ReadSolutionsOptio
       if (id === '') throw new UserError(`${where(line)}, column GalaxyID: the id is empty. Give every row its galaxy id.`);
       const first = seen.get(id);
       if (first !== undefined) {
-        throw new UserError(
-          `${where(line)}, column GalaxyID: id ${id} appears again (first on row ${first}). Remove the duplicate row.`,
-        );
+        throw new UserError(`${where(line)}, column GalaxyID: id ${id} appears again (first on row ${first}). Remove the duplicate row.`);
       }
       seen.set(id, line);
       const values = new Float32Array(NUM_COLUMNS);
@@ -70,9 +68,7 @@ export async function readSolutionsCsv(file: string, options: ReadSolutionsOptio
             values[c] = NaN;
             continue;
           }
-          throw new UserError(
-            `${where(line)}, column ${CSV_HEADER[c + 1]}: the cell is empty. Every cell of a ${role} must be a number.`,
-          );
+          throw new UserError(`${where(line)}, column ${CSV_HEADER[c + 1]}: the cell is empty. Every cell of a ${role} must be a number.`);
         }
         const v = Number(cell);
         if (!Number.isFinite(v)) {
@@ -81,9 +77,7 @@ export async function readSolutionsCsv(file: string, options: ReadSolutionsOptio
           );
         }
         if (unitRange && (v < 0 || v > 1)) {
-          throw new UserError(
-            `${where(line)}, column ${CSV_HEADER[c + 1]}: ${cell} is outside [0, 1]. Answer fractions must lie between 0 and 1.`,
-          );
+          throw new UserError(`${where(line)}, column ${CSV_HEADER[c + 1]}: ${cell} is outside [0, 1]. Answer fractions must lie between 0 and 1.`);
         }
         values[c] = v;
       }
@@ -93,9 +87,7 @@ export async function readSolutionsCsv(file: string, options: ReadSolutionsOptio
   } catch (e) {
     if (e instanceof CsvError) {
       const line = (e as CsvError & { lines?: number }).lines;
-      throw new UserError(
-        `${role} ${file}${line ? `, row ${line}` : ''}: not valid CSV (${e.message}). Fix the quoting on that row.`,
-      );
+      throw new UserError(`${role} ${file}${line ? `, row ${line}` : ''}: not valid CSV (${e.message}). Fix the quoting on that row.`);
     }
     throw e;
   }

@@ -59,7 +59,10 @@ export function parseWeights(text: string): number[] {
 
 export async function runEnsemble(input: EnsembleInput): Promise<EnsembleReport> {
   const log = input.log ?? (() => undefined);
-  if (input.members.length < 2) throw new UserError(`An ensemble needs at least two models (got ${input.members.length}). Add -m runs/<id>, or --from-sweep with --top 2 or more.`);
+  if (input.members.length < 2)
+    throw new UserError(
+      `An ensemble needs at least two models (got ${input.members.length}). Add -m runs/<id>, or --from-sweep with --top 2 or more.`,
+    );
   const weights = ensembleWeights(input.members.length, input.weights);
   const batchSize = input.batchSize ?? 32;
   const started = Date.now();
@@ -71,7 +74,11 @@ export async function runEnsemble(input: EnsembleInput): Promise<EnsembleReport>
         `${input.views.length} view(s), ${input.files.length} images`,
     );
     const writer = input.out ? await openSolutionsWriter(input.out) : null;
-    const scored: { member: Float32Array[][]; ensemble: Float32Array[]; truth: ArrayLike<number>[] } = { member: predictors.map(() => []), ensemble: [], truth: [] };
+    const scored: { member: Float32Array[][]; ensemble: Float32Array[]; truth: ArrayLike<number>[] } = {
+      member: predictors.map(() => []),
+      ensemble: [],
+      truth: [],
+    };
     try {
       for (let b = 0; b < input.files.length; b += batchSize) {
         const files = input.files.slice(b, b + batchSize);
@@ -105,7 +112,11 @@ export async function runEnsemble(input: EnsembleInput): Promise<EnsembleReport>
       throw e;
     }
     const n = scored.truth.length;
-    const members = predictors.map((_, m) => ({ model: input.members[m], weight: weights[m], rmse: n ? rmse(scored.member[m], scored.truth) : null }));
+    const members = predictors.map((_, m) => ({
+      model: input.members[m],
+      weight: weights[m],
+      rmse: n ? rmse(scored.member[m], scored.truth) : null,
+    }));
     const memberRmses = members.map((m) => m.rmse).filter((r): r is number => r !== null);
     return {
       members,
@@ -131,7 +142,9 @@ export function formatEnsembleReport(r: EnsembleReport): string {
     const width = Math.max(...r.members.map((m) => m.model.length), 'ensemble'.length);
     for (const m of r.members) lines.push(`${m.model.padEnd(width)}  weight ${m.weight.toFixed(3)}  RMSE ${m.rmse!.toFixed(4)}`);
     const gain = 100 * (1 - r.rmse! / r.meanMemberRmse!);
-    lines.push(`${'ensemble'.padEnd(width)}                RMSE ${r.rmse!.toFixed(4)}   (members' mean ${r.meanMemberRmse!.toFixed(4)}; ${gain >= 0 ? `${gain.toFixed(1)}% lower` : `${(-gain).toFixed(1)}% higher`})`);
+    lines.push(
+      `${'ensemble'.padEnd(width)}                RMSE ${r.rmse!.toFixed(4)}   (members' mean ${r.meanMemberRmse!.toFixed(4)}; ${gain >= 0 ? `${gain.toFixed(1)}% lower` : `${(-gain).toFixed(1)}% higher`})`,
+    );
     lines.push(`scored on ${r.scored} of ${r.images} images with known answers`);
   }
   if (r.out) lines.push(`wrote ${r.out}: ${r.images} rows (${r.views} view${r.views === 1 ? '' : 's'} per model) in ${r.seconds.toFixed(1)} s`);

@@ -109,10 +109,16 @@ export async function layoutProblems(o: KaggleLayoutOptions): Promise<PluginProb
   const images = path.resolve(o.dir, o.images);
   if (!(await isDir(images))) problems.push({ key: 'images', message: `${images} does not exist. ${mainImagesFix(o).folder}` });
   if (o.valid && !(await fsp.stat(o.valid).catch(() => null))) {
-    problems.push({ key: 'valid', message: `${o.valid} does not exist. Name a folder, a solutions CSV or a list of GalaxyIDs (relative to the config file), or remove valid.` });
+    problems.push({
+      key: 'valid',
+      message: `${o.valid} does not exist. Name a folder, a solutions CSV or a list of GalaxyIDs (relative to the config file), or remove valid.`,
+    });
   }
   if (o.crop && problems.length === 0) {
-    const sample = (await fsp.readdir(images)).filter((f) => f.toLowerCase().endsWith('.jpg')).sort().slice(0, CROP_SAMPLE);
+    const sample = (await fsp.readdir(images))
+      .filter((f) => f.toLowerCase().endsWith('.jpg'))
+      .sort()
+      .slice(0, CROP_SAMPLE);
     const sizes: { file: string; width: number; height: number }[] = [];
     for (const f of sample) {
       const head = await readHead(path.join(images, f));
@@ -185,7 +191,10 @@ async function checkImages(samples: Sample[], csvFile: string, imageDir: string,
   }
   const missing = samples.filter((s) => !files.has(`${s.id}.jpg`));
   if (missing.length === 0) return;
-  const named = missing.slice(0, MISSING_NAMED).map((s) => `${s.id}.jpg`).join(', ');
+  const named = missing
+    .slice(0, MISSING_NAMED)
+    .map((s) => `${s.id}.jpg`)
+    .join(', ');
   const more = missing.length > MISSING_NAMED ? ` and ${missing.length - MISSING_NAMED} more` : '';
   throw new UserError(
     `${missing.length} of ${samples.length} images listed in ${csvFile} are missing from ${imageDir}: ${named}${more}. ${fix.files}`,
@@ -238,7 +247,10 @@ async function namedSplit(main: LabelledCsv, o: KaggleLayoutOptions, validPath: 
     const rowOf = new Map(main.table.ids.map((id, i) => [id, i]));
     const unknown = listed.filter((x) => !rowOf.has(x.id));
     if (unknown.length > 0) {
-      const named = unknown.slice(0, MISSING_NAMED).map((x) => `${x.id} (line ${x.line})`).join(', ');
+      const named = unknown
+        .slice(0, MISSING_NAMED)
+        .map((x) => `${x.id} (line ${x.line})`)
+        .join(', ');
       const more = unknown.length > MISSING_NAMED ? ` and ${unknown.length - MISSING_NAMED} more` : '';
       throw new UserError(
         `data.with.valid: ${unknown.length} of ${listed.length} GalaxyIDs in ${validPath} are not in ${main.file}: ${named}${more}. ` +
@@ -321,7 +333,10 @@ async function namedForm(validPath: string): Promise<NamedForm> {
   }
   if (stat.isDirectory()) return 'folder';
   if (path.extname(validPath).toLowerCase() !== '.csv') return 'ids';
-  const firstLine = (await fsp.readFile(validPath, 'utf8')).replace(/^\uFEFF/, '').split('\n', 1)[0].trim();
+  const firstLine = (await fsp.readFile(validPath, 'utf8'))
+    .replace(/^\uFEFF/, '')
+    .split('\n', 1)[0]
+    .trim();
   return firstLine === 'GalaxyID' ? 'ids' : 'csv';
 }
 
@@ -342,7 +357,9 @@ async function readIdList(file: string): Promise<ListedId[]> {
   for (const x of listed) {
     const first = firstLine.get(x.id);
     if (first !== undefined) {
-      throw new UserError(`data.with.valid: ${file}, line ${x.line}: GalaxyID ${x.id} is listed again (first on line ${first}). Remove the duplicate.`);
+      throw new UserError(
+        `data.with.valid: ${file}, line ${x.line}: GalaxyID ${x.id} is listed again (first on line ${first}). Remove the duplicate.`,
+      );
     }
     firstLine.set(x.id, x.line);
   }
@@ -383,7 +400,9 @@ function yamlIds(file: string, text: string): ListedId[] {
     const line = isScalar(item) && item.range ? lineCounter.linePos(item.range[0]).line : 0;
     const v = isScalar(item) ? item.value : undefined;
     if (!((typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'string' && v.trim() !== '' && !/\s/.test(v.trim())))) {
-      throw new UserError(`data.with.valid: ${file}${line ? `, line ${line}` : ''}: an item is not a GalaxyID. Write one GalaxyID per item, e.g. "- 100008".`);
+      throw new UserError(
+        `data.with.valid: ${file}${line ? `, line ${line}` : ''}: an item is not a GalaxyID. Write one GalaxyID per item, e.g. "- 100008".`,
+      );
     }
     return { id: String(v).trim(), line };
   });
@@ -405,7 +424,10 @@ function count(n: number): string {
 function fingerprint(chosen: Chosen, o: KaggleLayoutOptions): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ crop: o.crop || null }));
-  for (const [name, samples] of [['train', chosen.train], ['valid', chosen.valid]] as const) {
+  for (const [name, samples] of [
+    ['train', chosen.train],
+    ['valid', chosen.valid],
+  ] as const) {
     h.update(`\n${name}\n`);
     for (const s of samples) {
       h.update(s.id);

@@ -52,7 +52,10 @@ export function parseTtaSpec(spec: string): TtaView[] {
   let scales = [1];
   let flip = false;
   const fix = 'Write e.g. "rotations=10,scales=0.8333:1:1.2,flip".';
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [key, value] = part.split('=').map((s) => s.trim());
     if (key === 'flip' && value === undefined) flip = true;
     else if (key === 'rotations' && value !== undefined && /^\d+$/.test(value) && Number(value) >= 1) rotations = Number(value);
@@ -144,12 +147,19 @@ async function explainUnfinishedRun(dir: string): Promise<void> {
   const meta = await readRunMeta(dir);
   if (!meta) return; // not a run folder: loadModel says what is missing
   const state = await readCheckpointState(dir).catch(() => null);
-  const how: Record<string, string> = { KILLED: 'was stopped', FAILED: 'failed', RUNNING: 'is still running or was killed', FINISHED: 'finished but its model/ folder is missing' };
+  const how: Record<string, string> = {
+    KILLED: 'was stopped',
+    FAILED: 'failed',
+    RUNNING: 'is still running or was killed',
+    FINISHED: 'finished but its model/ folder is missing',
+  };
   const when = state ? ` after epoch ${state.epoch}` : ' before its first checkpoint';
   const fix = state
     ? `Continue it with \`gzx run --resume ${dir}\`, or predict from its last checkpoint with --model ${path.join(dir, CHECKPOINT_DIR)}.`
     : `Continue it with \`gzx run --resume ${dir}\` (it starts from the beginning).`;
-  throw new UserError(`--model ${dir}: this run has no final model: it ${how[meta.status] ?? meta.status}${meta.status === 'FINISHED' ? '' : when}. ${fix}`);
+  throw new UserError(
+    `--model ${dir}: this run has no final model: it ${how[meta.status] ?? meta.status}${meta.status === 'FINISHED' ? '' : when}. ${fix}`,
+  );
 }
 
 /** The centre crop a run's data plugin chose (summary.json `data.crop`), if the run recorded it. */
@@ -198,7 +208,9 @@ export async function loadPredictor(modelPath: string, overrides: { crop?: numbe
   const size = overrides.size ?? hints?.size ?? fixedSize;
   if (size === undefined) {
     model.dispose();
-    throw new UserError(`${modelDir}: no config.yaml beside the model tells the input size. Pass --size (and --crop if the model was trained on a centre crop).`);
+    throw new UserError(
+      `${modelDir}: no config.yaml beside the model tells the input size. Pass --size (and --crop if the model was trained on a centre crop).`,
+    );
   }
   if (!Number.isInteger(size) || size < 1) {
     model.dispose();
@@ -206,7 +218,9 @@ export async function loadPredictor(modelPath: string, overrides: { crop?: numbe
   }
   if (fixedSize !== undefined && size !== fixedSize) {
     model.dispose();
-    throw new UserError(`${modelDir}: the model only accepts ${fixedSize}×${fixedSize} images, but size ${size} was asked for. Use --size ${fixedSize}.`);
+    throw new UserError(
+      `${modelDir}: the model only accepts ${fixedSize}×${fixedSize} images, but size ${size} was asked for. Use --size ${fixedSize}.`,
+    );
   }
   const crop = overrides.crop !== undefined ? overrides.crop : (hints?.crop ?? null);
   const last = model.layers[model.layers.length - 1];
@@ -275,7 +289,9 @@ export async function listImages(dir: string): Promise<ImageFile[]> {
   if (files.length === 0) throw new UserError(`--images ${dir} holds no .jpg/.jpeg/.png files. Point it at the folder of galaxy JPEGs.`);
   for (let i = 1; i < files.length; i++) {
     if (files[i].id === files[i - 1].id) {
-      throw new UserError(`--images ${dir}: ${path.basename(files[i - 1].path)} and ${path.basename(files[i].path)} have the same GalaxyID ${files[i].id}. Keep one.`);
+      throw new UserError(
+        `--images ${dir}: ${path.basename(files[i - 1].path)} and ${path.basename(files[i].path)} have the same GalaxyID ${files[i].id}. Keep one.`,
+      );
     }
   }
   return files;
@@ -285,7 +301,10 @@ export async function listImages(dir: string): Promise<ImageFile[]> {
 function checkGalaxyIds(dir: string, files: ImageFile[]): void {
   const bad = files.filter((f) => !/^\d+$/.test(f.id));
   if (bad.length === 0) return;
-  const named = bad.slice(0, 5).map((f) => path.basename(f.path)).join(', ');
+  const named = bad
+    .slice(0, 5)
+    .map((f) => path.basename(f.path))
+    .join(', ');
   const more = bad.length > 5 ? ` and ${bad.length - 5} more` : '';
   throw new UserError(
     `--images ${dir}: ${bad.length} image${bad.length === 1 ? ' is' : 's are'} not named <GalaxyID>.jpg with a numeric GalaxyID: ${named}${more}. ` +
@@ -343,7 +362,9 @@ export async function predictToCsv(options: PredictOptions): Promise<PredictSumm
   checkGalaxyIds(options.images, files);
   const predictor = await loadPredictor(options.model, { crop: options.crop, size: options.size });
   const { crop, size } = predictor;
-  log(`predicting ${files.length} images from ${options.images}: crop ${crop ?? 'none'}, size ${size}, ${views.length} view${views.length === 1 ? '' : 's'}, batch ${batchSize}`);
+  log(
+    `predicting ${files.length} images from ${options.images}: crop ${crop ?? 'none'}, size ${size}, ${views.length} view${views.length === 1 ? '' : 's'}, batch ${batchSize}`,
+  );
 
   const started = Date.now();
   let writer;

@@ -116,9 +116,7 @@ export async function resultsGrid(cells: GridCell[], options: GridOptions = {}):
     composites.push({ input: tile, left, top });
     captions[i].forEach((line, j) => {
       const y = top + cellSize + (j + 1) * lineHeight;
-      texts.push(
-        `<text x="${left}" y="${y}" fill="${line.colour}"${line.bold ? ' font-weight="bold"' : ''}>${escapeXml(line.text)}</text>`,
-      );
+      texts.push(`<text x="${left}" y="${y}" fill="${line.colour}"${line.bold ? ' font-weight="bold"' : ''}>${escapeXml(line.text)}</text>`);
     });
   }
   const svg =
@@ -192,7 +190,12 @@ export async function showResults(options: ShowOptions): Promise<ShowSummary> {
   const png = await resultsGrid(cells, { columns: options.columns, cellSize });
   await writeFileAtomic(options.out, png, { key: '--out' });
   const labelled = cells.filter((c) => c.truth);
-  const score = labelled.length ? rmse(labelled.map((c) => c.predicted), labelled.map((c) => c.truth!)) : undefined;
+  const score = labelled.length
+    ? rmse(
+        labelled.map((c) => c.predicted),
+        labelled.map((c) => c.truth!),
+      )
+    : undefined;
   options.log?.(`wrote ${options.out}: ${cells.length} galaxies${score !== undefined ? `, RMSE ${score.toFixed(4)} on them` : ''}`);
   return { out: options.out, shown: cells.length, rmse: score };
 }

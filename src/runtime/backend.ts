@@ -319,7 +319,13 @@ async function loadCpu(): Promise<Attempt> {
   return {
     ok: true,
     why: 'plain JavaScript (slowest)',
-    loaded: { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: packageVersion('@tensorflow/tfjs-backend-cpu') ?? tf.version_core, threads: 1, gpu: false },
+    loaded: {
+      name: 'cpu',
+      package: '@tensorflow/tfjs-backend-cpu',
+      version: packageVersion('@tensorflow/tfjs-backend-cpu') ?? tf.version_core,
+      threads: 1,
+      gpu: false,
+    },
   };
 }
 

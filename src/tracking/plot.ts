@@ -41,7 +41,9 @@ export function chartSpec(panels: Panel[], o: ChartOptions): TopLevelSpec {
   const height = o.height ?? (panels.length > 1 ? 240 : 420);
   const layer = (p: Panel) => {
     const values = p.series.flatMap((s) =>
-      s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0)).map(([x, y]) => ({ x, y, series: s.name, dashed: Boolean(s.dashed) })),
+      s.points
+        .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0))
+        .map(([x, y]) => ({ x, y, series: s.name, dashed: Boolean(s.dashed) })),
     );
     const lines = {
       data: { values },
@@ -53,14 +55,28 @@ export function chartSpec(panels: Panel[], o: ChartOptions): TopLevelSpec {
           title: o.xLabel,
           scale: o.logX ? { type: 'log' as const } : { zero: false },
           // A log axis labels whole decades only, as 1e-4.
-          ...(o.logX ? { axis: { labelExpr: "abs(log(datum.value) / LN10 - round(log(datum.value) / LN10)) < 1e-6 ? format(datum.value, '.0e') : ''" } } : {}),
+          ...(o.logX
+            ? { axis: { labelExpr: "abs(log(datum.value) / LN10 - round(log(datum.value) / LN10)) < 1e-6 ? format(datum.value, '.0e') : ''" } }
+            : {}),
         },
         y: { field: 'y', type: 'quantitative' as const, title: p.yLabel, scale: { zero: false } },
-        color: { field: 'series', type: 'nominal' as const, title: null, sort: p.series.map((s) => s.name), legend: { orient: 'top-right' as const, labelLimit: 0 } },
+        color: {
+          field: 'series',
+          type: 'nominal' as const,
+          title: null,
+          sort: p.series.map((s) => s.name),
+          legend: { orient: 'top-right' as const, labelLimit: 0 },
+        },
         strokeDash: {
           field: 'dashed',
           type: 'nominal' as const,
-          scale: { domain: [false, true], range: [[1, 0], [6, 4]] },
+          scale: {
+            domain: [false, true],
+            range: [
+              [1, 0],
+              [6, 4],
+            ],
+          },
           legend: null,
         },
       },
@@ -105,5 +121,10 @@ export async function chartSvg(panels: Panel[], o: ChartOptions): Promise<string
 }
 
 export async function writeChart(file: string, panels: Panel[], o: ChartOptions): Promise<void> {
-  await writeFileAtomic(file, await sharp(Buffer.from(await chartSvg(panels, o))).png().toBuffer());
+  await writeFileAtomic(
+    file,
+    await sharp(Buffer.from(await chartSvg(panels, o)))
+      .png()
+      .toBuffer(),
+  );
 }

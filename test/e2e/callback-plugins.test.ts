@@ -71,7 +71,13 @@ describe('built-in callback plugins', () => {
 
   it('save-best writes the model of each better epoch only, where predict can read it', async () => {
     said.length = 0;
-    const l = learner([scripted([0.5, 0.4, 0.45]), saveBestCallback.create({ monitor: 'valid_rmse', mode: 'min', min_delta: 0, dir: 'best-model' }, ctx()) as Callback], 3);
+    const l = learner(
+      [
+        scripted([0.5, 0.4, 0.45]),
+        saveBestCallback.create({ monitor: 'valid_rmse', mode: 'min', min_delta: 0, dir: 'best-model' }, ctx()) as Callback,
+      ],
+      3,
+    );
     await l.fit();
     expect(said).toEqual([
       `best model so far (valid_rmse 0.5000, epoch 1) saved to ${path.join(tmpDir(), 'best-model')}`,
@@ -101,7 +107,17 @@ describe('built-in callback plugins', () => {
   });
 
   it('an unexpected error in a callback names the callback and the event', async () => {
-    const l = learner([{ name: 'my-callback', beforeStep: () => { throw new TypeError('x is undefined'); } }], 1);
+    const l = learner(
+      [
+        {
+          name: 'my-callback',
+          beforeStep: () => {
+            throw new TypeError('x is undefined');
+          },
+        },
+      ],
+      1,
+    );
     const err = await l.fit().catch((e) => e);
     expect(err.message).toBe('callback "my-callback" failed in beforeStep: x is undefined');
   });
@@ -120,7 +136,10 @@ logger: []
 callbacks: ${callbacks}
 train: {size: 16, batch_size: 10, workers: 0, phases: [{epochs: 2}]}
 `;
-    await fs.writeFile(config, body('[{use: save-best}, {use: gradient-clipping, with: {max_norm: 1.0}}, {use: early-stopping, with: {patience: 5}}]'));
+    await fs.writeFile(
+      config,
+      body('[{use: save-best}, {use: gradient-clipping, with: {max_norm: 1.0}}, {use: early-stopping, with: {patience: 5}}]'),
+    );
     const result = await trainExperiment({ configFile: config, log: () => undefined });
     expect(result.status).toBe('FINISHED');
     await fs.access(path.join(result.runDir, 'best-model', 'model.json'));
@@ -148,9 +167,13 @@ callbacks: [{use: loss-spikes, with: {factor: 2}}]
     const { config: resolved } = await loadExperiment(config, [], registry);
     expect(resolved.callbacks).toEqual([{ use: 'loss-spikes', with: { factor: 2, warmup: 10 } }]);
     const lines: string[] = [];
-    const cb = (await registry.get('callback', 'loss-spikes').create(resolved.callbacks[0].with, { ...ctx(), log: (m: string) => lines.push(m) })) as Callback;
+    const cb = (await registry
+      .get('callback', 'loss-spikes')
+      .create(resolved.callbacks[0].with, { ...ctx(), log: (m: string) => lines.push(m) })) as Callback;
     const losses = [...Array(12).fill(0.1), 0.5, 0.1];
-    losses.forEach((loss, step) => cb.afterBatch!({ state: { loss, phaseIndex: 0, epochInPhase: 1, batchInEpoch: step, lr: 0.003 } } as unknown as Learner));
+    losses.forEach((loss, step) =>
+      cb.afterBatch!({ state: { loss, phaseIndex: 0, epochInPhase: 1, batchInEpoch: step, lr: 0.003 } } as unknown as Learner),
+    );
     expect(lines).toEqual(['loss spike: 0.5000 against a running average of 0.1000 (phase 1, epoch 2, step 13, lr 3.00e-3)']);
     await fs.writeFile(config, (await fs.readFile(config, 'utf8')).replace('factor: 2', 'factor: 1'));
     const err = await loadExperiment(config, [], createRegistry()).catch((e) => e);

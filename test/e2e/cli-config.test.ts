@@ -58,11 +58,7 @@ describe('gzx validate', () => {
   });
 
   it('exits 2 for usage errors: malformed --set, unknown flag, missing argument', async () => {
-    const results = await Promise.all([
-      gzx('validate', VALID, '--set', 'seed'),
-      gzx('validate', VALID, '--bogus'),
-      gzx('validate'),
-    ]);
+    const results = await Promise.all([gzx('validate', VALID, '--set', 'seed'), gzx('validate', VALID, '--bogus'), gzx('validate')]);
     expect(results.map((r) => r.code)).toEqual([2, 2, 2]);
     expect(results[0].stderr).toContain('--set seed: missing "="');
     expect(results[1].stderr).toContain('Nonexistent flag: --bogus');

@@ -51,7 +51,21 @@ train: {size: 32, batch_size: 16, lr: 0.01, phases: [{epochs: 3}]}
     const synth = await gzx(['data', 'synth', '--out', 'heldout', '--count', '100', '--size', '96', '--seed', '99']);
     expect(synth.code, synth.stderr).toBe(0);
 
-    const r = await gzx(['ensemble', '--from-sweep', sweepDir, '--top', '3', '-i', 'heldout/images_training_rev1', '-t', 'heldout/training_solutions_rev1.csv', '-o', 'ens.csv', '--tta', '2']);
+    const r = await gzx([
+      'ensemble',
+      '--from-sweep',
+      sweepDir,
+      '--top',
+      '3',
+      '-i',
+      'heldout/images_training_rev1',
+      '-t',
+      'heldout/training_solutions_rev1.csv',
+      '-o',
+      'ens.csv',
+      '--tta',
+      '2',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const members = [...r.stdout.matchAll(/^(\S+)\s+weight 0\.333\s+RMSE (0\.\d{4})$/gm)].map((m) => ({ run: m[1], rmse: Number(m[2]) }));
     expect(members).toHaveLength(3);

@@ -11,7 +11,10 @@ const fx = (name: string) => path.join(root, 'test/fixtures/csv', name);
 const truth = fx('truth-3.csv');
 
 async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (err) => err);
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
   expect(e).toBeInstanceOf(UserError);
   return (e as Error).message;
 }

@@ -82,7 +82,11 @@ train: {size: 16, batch_size: 10, workers: ${extra.workers ?? 0}, cache_images: 
 
 const weights = async (runDir: string) => fs.readFile(path.join(runDir, 'model', 'weights.bin'));
 const state = async (dir: string) => JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8'));
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('replacing a service from a plugin module', () => {
   let plain: { runDir: string };
@@ -114,7 +118,10 @@ describe('replacing a service from a plugin module', () => {
   it('a replaced decoder decodes every image, in the main thread even when workers are asked for', async () => {
     g.gzxDecodes = 0;
     const lines: string[] = [];
-    const result = await trainExperiment({ configFile: await config('counted', { plugins: ['count-decodes.js'], workers: 2 }), log: (m) => lines.push(m) });
+    const result = await trainExperiment({
+      configFile: await config('counted', { plugins: ['count-decodes.js'], workers: 2 }),
+      log: (m) => lines.push(m),
+    });
     expect(result.status).toBe('FINISHED');
     // 30 training and 10 validation images, decoded again each of the 2 epochs (cache_images: false).
     expect(g.gzxDecodes).toBe(2 * 40);
@@ -141,10 +148,24 @@ describe('replacing a service from a plugin module', () => {
 describe('plugins get the services they declare', () => {
   it('a callback receives its inject: list from the run container', async () => {
     g.gzxInjected = [];
-    const result = await trainExperiment({ configFile: await config('injected', { plugins: ['callbacks.js'], callbacks: ['wants-services', 'wants-services'], epochs: 1 }), log: () => undefined });
+    const result = await trainExperiment({
+      configFile: await config('injected', { plugins: ['callbacks.js'], callbacks: ['wants-services', 'wants-services'], epochs: 1 }),
+      log: () => undefined,
+    });
     expect(result.status).toBe('FINISHED');
     const [first, second] = g.gzxInjected;
-    expect(Object.keys(first).sort()).toEqual(['checkpointStore', 'config', 'dataModule', 'dataSplits', 'imageDecoder', 'loggers', 'rng', 'runDir', 'runInfo', 'seed']);
+    expect(Object.keys(first).sort()).toEqual([
+      'checkpointStore',
+      'config',
+      'dataModule',
+      'dataSplits',
+      'imageDecoder',
+      'loggers',
+      'rng',
+      'runDir',
+      'runInfo',
+      'seed',
+    ]);
     expect(first.runDir).toBe(result.runDir);
     expect(first.seed).toBe(2);
     expect(first.checkpointStore).toBe(fileCheckpointStore);
@@ -165,7 +186,9 @@ describe('plugins get the services they declare', () => {
     const before = await fs.readdir(path.join(tmpDir(), 'runs'));
     const err = await trainExperiment({ configFile: file, log: () => undefined }).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toContain('callbacks.0.use: callback plugin "asks-badly" asks for the service "rnd", which gzx does not have. Did you mean "rng"?');
+    expect(err.message).toContain(
+      'callbacks.0.use: callback plugin "asks-badly" asks for the service "rnd", which gzx does not have. Did you mean "rng"?',
+    );
     expect(err.message).toContain(`Services: ${SERVICE_NAMES.join(', ')}`);
     expect(await fs.readdir(path.join(tmpDir(), 'runs'))).toEqual(before);
   });
@@ -173,9 +196,7 @@ describe('plugins get the services they declare', () => {
   it('gzx plugins shows what a plugin declares', async () => {
     const registry = new PluginRegistry();
     await registry.loadModules(['./callbacks.js'], tmpDir());
-    expect(formatPluginList(describePlugins(registry, 'callback'))).toContain(
-      'callback/asks-badly  asks for rnd\n    services (inject): rnd\n',
-    );
+    expect(formatPluginList(describePlugins(registry, 'callback'))).toContain('callback/asks-badly  asks for rnd\n    services (inject): rnd\n');
   });
 
   it('a service not available where the plugin is made is a UserError listing what is', async () => {
@@ -183,6 +204,8 @@ describe('plugins get the services they declare', () => {
     const def: PluginDefinition = { name: 'early', kind: 'data', description: '', optionsSchema: {}, inject: ['dataModule'], create: () => ({}) };
     const err = await createPlugin(def, {}, ctx, 'data').catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toMatch(/^data: data plugin "early" asks for the service "dataModule" \(.*\), which is not available where data plugins are made by this command\. Available here: .*runDir.*checkpointStore/);
+    expect(err.message).toMatch(
+      /^data: data plugin "early" asks for the service "dataModule" \(.*\), which is not available where data plugins are made by this command\. Available here: .*runDir.*checkpointStore/,
+    );
   });
 });

@@ -17,7 +17,17 @@ import { readRunFolder } from '../../src/tracking/runs/folder.js';
 import { syncRun } from '../../src/tracking/runs/sync.js';
 import type { PluginContext } from '../../src/framework/plugin.js';
 import { mlflowMetricKey, mlflowMetrics, mlflowParams } from '../../src/tracking/mlflow/view.js';
-import { TEST_AUTH, authHeaders, deadUri, fakeRunInfo, restGet, restHistory, restPost, simulateTraining, startTestMlflowServer } from '../helpers/mlflow.js';
+import {
+  TEST_AUTH,
+  authHeaders,
+  deadUri,
+  fakeRunInfo,
+  restGet,
+  restHistory,
+  restPost,
+  simulateTraining,
+  startTestMlflowServer,
+} from '../helpers/mlflow.js';
 import { REPO } from '../helpers/paths.js';
 
 // The server requires HTTP Basic auth, so every call below also proves the credentials travel.
@@ -44,12 +54,17 @@ async function serverRunOf(uri: string, experiment: string, localId: string) {
     experiment_ids: [exp.experiment.experiment_id],
     filter: `tags.\`gzx.run_id\` = '${localId}'`,
   });
-  return (found.runs ?? []) as { info: { run_id: string; status: string; artifact_uri: string; end_time?: number }; data: { params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] } }[];
+  return (found.runs ?? []) as {
+    info: { run_id: string; status: string; artifact_uri: string; end_time?: number };
+    data: { params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] };
+  }[];
 }
 
 async function listArtifactsRest(uri: string, artifactUri: string, sub = ''): Promise<Map<string, number>> {
   const root = artifactUri.replace(/^mlflow-artifacts:\/*/, '');
-  const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(sub ? `${root}/${sub}` : root)}`, { headers: authHeaders() });
+  const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(sub ? `${root}/${sub}` : root)}`, {
+    headers: authHeaders(),
+  });
   const body = (await res.json()) as { files?: { path: string; is_dir: boolean; file_size?: number }[] };
   const out = new Map<string, number>();
   for (const f of body.files ?? []) {
@@ -85,7 +100,12 @@ describe.skipIf(!server)('MLflow client against a real server', () => {
     params['loss[q1]'] = 'renamed';
     params['long'] = 'z'.repeat(7000);
     const tags = Object.fromEntries(Array.from({ length: 105 }, (_, i) => [`t.${i}`, 'y'.repeat(7990)]));
-    const metrics = Array.from({ length: 1100 }, (_, i) => ({ key: 'm/loss', value: i === 5 ? NaN : i / 7, step: i, timestamp: 1_700_000_000_000 + i }));
+    const metrics = Array.from({ length: 1100 }, (_, i) => ({
+      key: 'm/loss',
+      value: i === 5 ? NaN : i / 7,
+      step: i,
+      timestamp: 1_700_000_000_000 + i,
+    }));
     await client.logBatch(run.runId, { params, tags, metrics });
     await client.logBatch(run.runId, { metrics: [{ key: 'loss[q1]', value: 1, step: 0, timestamp: 1 }] });
 
@@ -130,7 +150,12 @@ describe.skipIf(!server)('MLflow client against a real server', () => {
     );
     expect((await client.downloadArtifact(run, 'model/sub/w b.bin')).equals(Buffer.alloc(3000, 7))).toBe(true);
     // The same files through raw REST, as the MLflow UI sees them.
-    expect(await listArtifactsRest(server!.uri, run.artifactUri)).toEqual(new Map([['model/model.json', 7], ['model/sub/w b.bin', 3000]]));
+    expect(await listArtifactsRest(server!.uri, run.artifactUri)).toEqual(
+      new Map([
+        ['model/model.json', 7],
+        ['model/sub/w b.bin', 3000],
+      ]),
+    );
   });
 
   it('credentials come from the environment; missing or wrong ones give a 401 UserError that never shows a password', async () => {
@@ -146,7 +171,10 @@ describe.skipIf(!server)('MLflow client against a real server', () => {
       .catch((e) => e);
     expect(wrong.status).toBe(401);
     expect(wrong.message).not.toContain('not-the-password-123');
-    const ok = await new MlflowClient({ trackingUri: server!.uri, env: { MLFLOW_TRACKING_USERNAME: TEST_AUTH.username, MLFLOW_TRACKING_PASSWORD: TEST_AUTH.password } }).getOrCreateExperiment('auth');
+    const ok = await new MlflowClient({
+      trackingUri: server!.uri,
+      env: { MLFLOW_TRACKING_USERNAME: TEST_AUTH.username, MLFLOW_TRACKING_PASSWORD: TEST_AUTH.password },
+    }).getOrCreateExperiment('auth');
     expect(ok.name).toBe('auth');
     expect(JSON.stringify(ok)).not.toContain(TEST_AUTH.password);
   });
@@ -169,7 +197,10 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
     const messages: string[] = [];
     const root = path.join(tmp, 'logger');
     const local = new LocalRunWriter();
-    const logger = (await mlflowLogger.create({ tracking_uri: server!.uri, experiment: 'gzx-logger' }, loggerCtx(messages) as PluginContext)) as MlflowRunLogger;
+    const logger = (await mlflowLogger.create(
+      { tracking_uri: server!.uri, experiment: 'gzx-logger' },
+      loggerCtx(messages) as PluginContext,
+    )) as MlflowRunLogger;
     const { info, points } = await simulateTraining([local, logger], { root, id: '20261128-090000-quick', epochs: 4, stepsPerEpoch: 300, seed: 3 });
 
     const link = JSON.parse(await readFile(path.join(info.runDir, 'mlflow.json'), 'utf8'));
@@ -202,7 +233,13 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
 
     // 1200 per-step losses (more than one batch) and every per-epoch metric, point for point;
     // per-question RMSEs grouped under valid_rmse/, constants as tags only.
-    for (const [key, remote] of [['train_loss', 'train_loss'], ['valid_rmse', 'valid_rmse'], ['valid_rmse_q11', 'valid_rmse/q11'], ['valid_rmse_q1', 'valid_rmse/q01'], ['images_per_sec', 'images_per_sec']]) {
+    for (const [key, remote] of [
+      ['train_loss', 'train_loss'],
+      ['valid_rmse', 'valid_rmse'],
+      ['valid_rmse_q11', 'valid_rmse/q11'],
+      ['valid_rmse_q1', 'valid_rmse/q01'],
+      ['images_per_sec', 'images_per_sec'],
+    ]) {
       expect(await restHistory(server!.uri, link.run_id, remote)).toEqual(localHistory(points, key));
     }
     expect(await restHistory(server!.uri, link.run_id, 'epoch')).toEqual([]);
@@ -210,7 +247,13 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
     expect((await restHistory(server!.uri, link.run_id, 'train_loss')).length).toBe(1200);
 
     const artifacts = await listArtifactsRest(server!.uri, got.info.artifact_uri);
-    for (const [f, remote] of [['config.yaml', 'config.yaml'], ['model/model.json', 'model/model.json'], ['model/weights.bin', 'model/weights.bin'], ['artifacts/loss.png', 'loss.png'], ['summary.json', 'summary.json']]) {
+    for (const [f, remote] of [
+      ['config.yaml', 'config.yaml'],
+      ['model/model.json', 'model/model.json'],
+      ['model/weights.bin', 'model/weights.bin'],
+      ['artifacts/loss.png', 'loss.png'],
+      ['summary.json', 'summary.json'],
+    ]) {
       const localSize = (await readFile(path.join(info.runDir, f))).length;
       expect(artifacts.get(remote), f).toBe(localSize);
     }
@@ -224,8 +267,17 @@ describe.skipIf(!server)('mlflow logger plugin', () => {
 
   it('a failed run ends FAILED with the error as a tag', async () => {
     const root = path.join(tmp, 'failed');
-    const logger = (await mlflowLogger.create({ tracking_uri: server!.uri, experiment: 'gzx-logger', run_name: 'custom name' }, loggerCtx([]) as PluginContext)) as MlflowRunLogger;
-    const { info } = await simulateTraining([new LocalRunWriter(), logger], { root, id: 'failed-run', epochs: 1, stepsPerEpoch: 5, status: 'FAILED' });
+    const logger = (await mlflowLogger.create(
+      { tracking_uri: server!.uri, experiment: 'gzx-logger', run_name: 'custom name' },
+      loggerCtx([]) as PluginContext,
+    )) as MlflowRunLogger;
+    const { info } = await simulateTraining([new LocalRunWriter(), logger], {
+      root,
+      id: 'failed-run',
+      epochs: 1,
+      stepsPerEpoch: 5,
+      status: 'FAILED',
+    });
     const [run] = await serverRunOf(server!.uri, 'gzx-logger', info.runId);
     expect(run.info.status).toBe('FAILED');
     const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
@@ -292,7 +344,10 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
     const messages: string[] = [];
     const root = path.join(tmp, 'killed', 'runs');
     const id = '20261128-110000-killed';
-    const logger = (await mlflowLogger.create({ tracking_uri: server!.uri, experiment: 'gzx-kill' }, loggerCtx(messages) as PluginContext)) as MlflowRunLogger;
+    const logger = (await mlflowLogger.create(
+      { tracking_uri: server!.uri, experiment: 'gzx-kill' },
+      loggerCtx(messages) as PluginContext,
+    )) as MlflowRunLogger;
     let serverRunId = '';
     const { info, points } = await simulateTraining([new LocalRunWriter(), logger], {
       root,
@@ -304,7 +359,8 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
         // Wait until the server holds part of the run, then kill it while the logger is busy.
         serverRunId = logger.serverRun!.runId;
         const deadline = Date.now() + 60_000;
-        while ((await restHistory(server!.uri, serverRunId, 'valid_rmse')).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        while ((await restHistory(server!.uri, serverRunId, 'valid_rmse')).length < 1 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 200));
         await server!.kill();
       },
     });
@@ -320,7 +376,9 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
     const cwd = path.dirname(root);
     const sync = () => promisify(execFile)('node', [BIN, 'runs', 'sync', '--to', server!.uri, '--experiment', 'gzx-kill'], { cwd });
     const first = await sync();
-    expect(first.stdout).toMatch(new RegExp(`${id} → ${server!.uri}/#/experiments/\\d+/runs/${serverRunId}: uploaded \\d+ param\\(s\\), [1-9]\\d* metric point\\(s\\)`));
+    expect(first.stdout).toMatch(
+      new RegExp(`${id} → ${server!.uri}/#/experiments/\\d+/runs/${serverRunId}: uploaded \\d+ param\\(s\\), [1-9]\\d* metric point\\(s\\)`),
+    );
     expect(first.stdout).toContain('status FINISHED');
 
     const runs = await serverRunOf(server!.uri, 'gzx-kill', id);
@@ -346,7 +404,13 @@ describe.skipIf(!server)('server killed mid-run, then runs sync', () => {
     const { info, points } = await simulateTraining([new LocalRunWriter()], { root, id: 'never-seen', epochs: 2, stepsPerEpoch: 40, seed: 9 });
     const client = quietClient(server!.uri);
     const first = await syncRun(client, await readRunFolder(info.runDir), { experiment: 'gzx-sync' });
-    expect(first).toMatchObject({ created: true, params: Object.keys(mlflowParams(info.params)).length, metrics: mlflowMetrics(points).length, artifacts: 5, status: 'FINISHED' });
+    expect(first).toMatchObject({
+      created: true,
+      params: Object.keys(mlflowParams(info.params)).length,
+      metrics: mlflowMetrics(points).length,
+      artifacts: 5,
+      status: 'FINISHED',
+    });
     const second = await syncRun(client, await readRunFolder(info.runDir), { experiment: 'gzx-sync' });
     expect(second).toMatchObject({ created: false, params: 0, metrics: 0, tags: 0, artifacts: 0, mlflowRunId: first.mlflowRunId });
     expect(second.status).toBeUndefined();
@@ -399,7 +463,9 @@ train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 2}]}
     expect(params).toMatchObject({ backend: 'cpu', 'train.cache_images': 'true', 'train.lr': '0.005', 'train.phases.0.epochs': '2' });
     expect(Number(params['train.workers'])).toBeGreaterThanOrEqual(1);
     for (const key of Object.keys(params)) {
-      expect(key, 'no logger settings, no plugins=[], no inherited phase values').not.toMatch(/^logger\.|^plugins$|^train\.phases\.0\.(lr|size|batch_size|schedule)/);
+      expect(key, 'no logger settings, no plugins=[], no inherited phase values').not.toMatch(
+        /^logger\.|^plugins$|^train\.phases\.0\.(lr|size|batch_size|schedule)/,
+      );
       expect(params[key], key).not.toBe('null');
       // Settings the engine resolves (backend, workers, cache, threads) go up resolved; a plugin's own `auto` (data.with.crop) stays as written.
       if (key !== 'data.with.crop') expect(params[key], key).not.toBe('auto');
@@ -408,7 +474,16 @@ train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 2}]}
     const got = await restGet(server!.uri, 'runs/get', { run_id: run.info.run_id });
     const metricKeys = (got.run.data.metrics as { key: string }[]).map((m) => m.key).sort();
     expect(metricKeys).toEqual(
-      ['data_wait_pct', 'images_per_sec', 'lr', 'momentum', 'train_loss', 'train_loss_epoch', 'valid_rmse', ...Array.from({ length: 11 }, (_, q) => `valid_rmse/q${String(q + 1).padStart(2, '0')}`)].sort(),
+      [
+        'data_wait_pct',
+        'images_per_sec',
+        'lr',
+        'momentum',
+        'train_loss',
+        'train_loss_epoch',
+        'valid_rmse',
+        ...Array.from({ length: 11 }, (_, q) => `valid_rmse/q${String(q + 1).padStart(2, '0')}`),
+      ].sort(),
     );
     const artifacts = await listArtifactsRest(server!.uri, run.info.artifact_uri);
     expect(artifacts.has('curves.png')).toBe(true);
@@ -464,7 +539,10 @@ train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
     const summary = JSON.parse(await readFile(path.join(sweepDir, 'summary.json'), 'utf8'));
     const best = Math.min(...summary.rows.map((row: { best_valid_rmse: number }) => row.best_valid_rmse));
     expect(parent.data.metrics?.find((m) => m.key === 'best_valid_rmse')?.value).toBeCloseTo(best, 6);
-    expect(Object.fromEntries((parent.data.params ?? []).map((p) => [p.key, p.value]))).toMatchObject({ 'sweep.train.lr': '0.003,0.01', 'sweep.method': 'grid' });
+    expect(Object.fromEntries((parent.data.params ?? []).map((p) => [p.key, p.value]))).toMatchObject({
+      'sweep.train.lr': '0.003,0.01',
+      'sweep.method': 'grid',
+    });
     const artifacts = await listArtifactsRest(server!.uri, parent.info.artifact_uri);
     expect([...artifacts.keys()].sort()).toEqual(['summary.csv', 'summary.json', 'sweep.yaml']);
     await rm(dir, { recursive: true, force: true });

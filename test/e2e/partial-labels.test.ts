@@ -49,7 +49,13 @@ train: {size: 24, batch_size: 6, lr: 0.003, workers: 0, phases: [{epochs: 2}]}
         .filter(Boolean)
         .map((l) => JSON.parse(l).key as string),
     );
-    expect([...keys].filter((k) => k.startsWith('valid_rmse_q')).sort()).toEqual(['valid_rmse_q1', 'valid_rmse_q2', 'valid_rmse_q6', 'valid_rmse_q7', 'valid_rmse_q8']);
+    expect([...keys].filter((k) => k.startsWith('valid_rmse_q')).sort()).toEqual([
+      'valid_rmse_q1',
+      'valid_rmse_q2',
+      'valid_rmse_q6',
+      'valid_rmse_q7',
+      'valid_rmse_q8',
+    ]);
     const meta = JSON.parse(await fs.readFile(path.join(result.runDir, 'meta.json'), 'utf8'));
     expect(meta.tags['gzx.labels']).toMatch(/^17 of 37 columns known/);
 

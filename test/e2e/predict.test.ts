@@ -24,10 +24,16 @@ import { REPO } from '../helpers/paths.js';
 const root = REPO;
 let dir: string;
 let runDir: string;
-const sampleIds = fs.readdirSync(SAMPLE_DIR).filter((f) => f.endsWith('.jpg')).map((f) => f.replace('.jpg', ''));
+const sampleIds = fs
+  .readdirSync(SAMPLE_DIR)
+  .filter((f) => f.endsWith('.jpg'))
+  .map((f) => f.replace('.jpg', ''));
 
 async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (err) => err);
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
   expect(e).toBeInstanceOf(UserError);
   return (e as Error).message;
 }
@@ -164,7 +170,10 @@ describe('test-time augmentation', () => {
   });
 
   it('view sets: N ≤ 8 right angles, larger even N rotations × mirror, Dieleman 60', () => {
-    expect(ttaViews(2)).toEqual([{ rotate: 0, flip: false, scale: 1 }, { rotate: 0, flip: true, scale: 1 }]);
+    expect(ttaViews(2)).toEqual([
+      { rotate: 0, flip: false, scale: 1 },
+      { rotate: 0, flip: true, scale: 1 },
+    ]);
     expect(ttaViews(12).map((v) => v.rotate)).toEqual([0, 0, 60, 60, 120, 120, 180, 180, 240, 240, 300, 300]);
     const dieleman = parseTtaSpec('rotations=10,scales=0.8333:1:1.2,flip');
     expect(dieleman).toHaveLength(60);
@@ -208,7 +217,9 @@ describe('predict mistakes are UserErrors', () => {
   });
 
   it('missing and empty image folders', async () => {
-    expect(await userError(predictToCsv({ model: runDir, images: path.join(dir, 'no-images'), out: path.join(dir, 'x.csv') }))).toContain('no-images does not exist');
+    expect(await userError(predictToCsv({ model: runDir, images: path.join(dir, 'no-images'), out: path.join(dir, 'x.csv') }))).toContain(
+      'no-images does not exist',
+    );
     const empty = path.join(dir, 'empty');
     fs.mkdirSync(empty);
     expect(await userError(predictToCsv({ model: runDir, images: empty, out: path.join(dir, 'x.csv') }))).toContain('holds no .jpg');

@@ -255,7 +255,9 @@ describe('readers that survive damage', () => {
     expect(cli.stdout).toContain('20261201-090000-good');
     expect(cli.stdout).toContain('20261201-110000-also-good');
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);
-    const compare = await gzx(['runs', 'compare', '--dir', root, '20261201-090000-good', '20261201-100000-full-disk', '20261201-110000-also-good'], { cwd: tmpDir() });
+    const compare = await gzx(['runs', 'compare', '--dir', root, '20261201-090000-good', '20261201-100000-full-disk', '20261201-110000-also-good'], {
+      cwd: tmpDir(),
+    });
     expect(compare.code).toBe(0);
     expect(compare.stderr).toContain('skipped run folder');
   });

@@ -15,7 +15,12 @@ import { tinyModel } from '../predict-tiny-run.js';
 const tmpDir = useTmpDir('gzx-misc-');
 
 async function jpeg(file: string): Promise<void> {
-  await fs.writeFile(file, await sharp({ create: { width: 32, height: 32, channels: 3, background: '#303030' } }).jpeg().toBuffer());
+  await fs.writeFile(
+    file,
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#303030' } })
+      .jpeg()
+      .toBuffer(),
+  );
 }
 
 describe('predict', () => {
@@ -35,7 +40,10 @@ describe('predict', () => {
   it('a killed run folder says so and how to go on; its checkpoint predicts', async () => {
     const run = path.join(tmpDir(), 'runs', '20261203-010000-killed');
     await fs.mkdir(run, { recursive: true });
-    await fs.writeFile(path.join(run, 'meta.json'), JSON.stringify({ runId: '20261203-010000-killed', runName: 'killed', status: 'RUNNING', startTime: 1, tags: {} }));
+    await fs.writeFile(
+      path.join(run, 'meta.json'),
+      JSON.stringify({ runId: '20261203-010000-killed', runName: 'killed', status: 'RUNNING', startTime: 1, tags: {} }),
+    );
     await fs.writeFile(path.join(run, 'config.yaml'), 'data: {with: {crop: null}}\ntrain: {size: 32, phases: [{size: 32}]}\n');
     const model = tinyModel();
     await saveModel(model, path.join(run, 'checkpoint', 'model'));
@@ -59,7 +67,9 @@ describe('plugin modules', () => {
     await fs.writeFile(file, 'name: p\nplugins: [./broken-plugin.mjs, ./missing-plugin.mjs]\ndata: {use: synthetic}\n');
     const err = await loadExperiment(file, [], createRegistry()).catch((e) => e);
     const [broken, missing] = err.message.split('\n').slice(1);
-    expect(broken).toMatch(/plugins\.0: plugin module "\.\/broken-plugin\.mjs" \(.*broken-plugin\.mjs\) was found but failed while loading: TypeError: boom in the plugin\. Fix the error in the plugin's code/);
+    expect(broken).toMatch(
+      /plugins\.0: plugin module "\.\/broken-plugin\.mjs" \(.*broken-plugin\.mjs\) was found but failed while loading: TypeError: boom in the plugin\. Fix the error in the plugin's code/,
+    );
     expect(broken).not.toContain('Fix the path');
     expect(missing).toMatch(/plugins\.1: cannot load plugin module "\.\/missing-plugin\.mjs" .*Fix the path \(relative to the config file\)\./);
   });

@@ -41,7 +41,11 @@ describe('outputPathProblem', () => {
 
 describe('validate and run check output_dir before any work', () => {
   const cases: [string, (dir: string) => Promise<string>, RegExp][] = [
-    ['under /proc', async () => '/proc/gzx-runs', /output_dir: \/proc\/gzx-runs is on \/proc, a kernel pseudo-filesystem.*Set output_dir to a writable folder/],
+    [
+      'under /proc',
+      async () => '/proc/gzx-runs',
+      /output_dir: \/proc\/gzx-runs is on \/proc, a kernel pseudo-filesystem.*Set output_dir to a writable folder/,
+    ],
     ['under /sys', async () => '/sys/fs/gzx-runs', /output_dir: \/sys\/fs\/gzx-runs is on \/sys/],
     [
       'a file',
@@ -84,6 +88,8 @@ describe('--out of predict, show and data synth', () => {
     await fs.writeFile(file, '');
     const synth = await gzx(['data', 'synth', '--out', file, '--count', '2'], { cwd: tmpDir() });
     expect(synth.code).toBe(1);
-    expect(expectOneClearLine(synth)).toBe(`gzx: --out: ${file} is a file, not a folder. Set --out to a writable folder on a disk (created if missing).`);
+    expect(expectOneClearLine(synth)).toBe(
+      `gzx: --out: ${file} is a file, not a folder. Set --out to a writable folder on a disk (created if missing).`,
+    );
   });
 });

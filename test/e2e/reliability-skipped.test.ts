@@ -19,7 +19,12 @@ beforeAll(async () => {
   // A truncated JPEG and a 10×10 one (the crop of 64-px synthetic images is 34 px).
   const bytes = await fs.readFile(images[3]);
   await fs.writeFile(images[3], bytes.subarray(0, bytes.length / 3));
-  await fs.writeFile(images[7], await sharp({ create: { width: 10, height: 10, channels: 3, background: '#202020' } }).jpeg().toBuffer());
+  await fs.writeFile(
+    images[7],
+    await sharp({ create: { width: 10, height: 10, channels: 3, background: '#202020' } })
+      .jpeg()
+      .toBuffer(),
+  );
 }, 120_000);
 
 async function config(name: string, onBadImage: 'skip' | 'fail'): Promise<string> {

@@ -30,7 +30,8 @@ const cases: { name: string; body: string; expected: RegExp }[] = [
   {
     name: 'kaggle-galaxy-zoo crop larger than the images',
     body: `data: {use: kaggle-galaxy-zoo, with: {dir: ${KAGGLE_SMALL}, crop: 1000}}\n`,
-    expected: /data\.with\.crop: 1000 px is larger than the images \(10 checked, e\.g\. \d+\.jpg is 16×16\), so every image would be skipped\. Set crop to at most 16/,
+    expected:
+      /data\.with\.crop: 1000 px is larger than the images \(10 checked, e\.g\. \d+\.jpg is 16×16\), so every image would be skipped\. Set crop to at most 16/,
   },
   {
     name: 'synthetic crop larger than its images',
@@ -50,7 +51,10 @@ describe('validate and run agree', () => {
       const dir = path.join(tmpDir(), c.name.replace(/\W+/g, '-'));
       await fs.mkdir(dir, { recursive: true });
       const file = path.join(dir, 'exp.yaml');
-      await fs.writeFile(file, `name: parity\n${c.body}logger: []\noutput_dir: ${path.join(dir, 'runs')}\ntrain: {size: 16, workers: 0, phases: [{epochs: 1}]}\n`);
+      await fs.writeFile(
+        file,
+        `name: parity\n${c.body}logger: []\noutput_dir: ${path.join(dir, 'runs')}\ntrain: {size: 16, workers: 0, phases: [{epochs: 1}]}\n`,
+      );
       const validate = await gzx(['validate', file], { cwd: dir });
       expect(validate.code, validate.stdout + validate.stderr).toBe(1);
       expect(validate.stderr).toMatch(c.expected);

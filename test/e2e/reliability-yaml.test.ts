@@ -30,7 +30,10 @@ async function failure(file: string): Promise<UserError> {
 /** A billion-laughs document: 9 levels of 9 aliases each. */
 function aliasBomb(): string {
   let text = 'name: bomb\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-  for (let i = 1; i <= 9; i++) text += `l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(', ')}]\n`;
+  for (let i = 1; i <= 9; i++)
+    text += `l${i}: &l${i} [${Array(9)
+      .fill(`*l${i - 1}`)
+      .join(', ')}]\n`;
   return text;
 }
 
@@ -65,7 +68,9 @@ describe('hostile YAML', () => {
   it('a config that is not UTF-8 says which encoding it seems to be', async () => {
     const text = 'name: utf16\nseed: 1\n';
     const le = write('utf16le.yaml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
-    expect((await failure(le)).message).toMatch(/utf16le\.yaml: the config is not UTF-8 text \(it is UTF-16 LE, with a byte-order mark\)\. Save it as UTF-8/);
+    expect((await failure(le)).message).toMatch(
+      /utf16le\.yaml: the config is not UTF-8 text \(it is UTF-16 LE, with a byte-order mark\)\. Save it as UTF-8/,
+    );
     const noBom = write('utf16-nobom.yaml', Buffer.from(text, 'utf16le'));
     expect((await failure(noBom)).message).toMatch(/not UTF-8 text \(it has NUL bytes, as UTF-16 LE text does\)/);
     const latin1 = write('latin1.yaml', Buffer.from('name: x\ndescription: caf\xe9 au lait\n', 'latin1'));
@@ -90,9 +95,13 @@ describe('hostile YAML', () => {
 
   it('empty values and tags on collections do not trip the tag check; devices are refused, not read forever', async () => {
     expect((await failure(write('empty.yaml', ''))).message).toMatch(/empty\.yaml:1:1: \(top level\): required key "data" is missing/);
-    expect((await failure(write('set.yaml', 'name: x\ndescription: !!set {a, b}\n'))).message).toMatch(/set\.yaml:2:\d+: YAML tag !!set is not allowed/);
+    expect((await failure(write('set.yaml', 'name: x\ndescription: !!set {a, b}\n'))).message).toMatch(
+      /set\.yaml:2:\d+: YAML tag !!set is not allowed/,
+    );
     const zero = write('zero.yaml', 'extends: /dev/zero\nname: x\n');
-    expect((await failure(zero)).message).toMatch(/zero\.yaml:1:10: extends: \/dev\/zero is not a regular file \(a device, pipe or socket\)\. Name a YAML file\./);
+    expect((await failure(zero)).message).toMatch(
+      /zero\.yaml:1:10: extends: \/dev\/zero is not a regular file \(a device, pipe or socket\)\. Name a YAML file\./,
+    );
   });
 
   it('runaway nesting is a syntax error that says so', async () => {

@@ -57,7 +57,9 @@ describe('gzx run, end to end', () => {
     const result = await trainExperiment({ configFile: config, log: (m) => said.push(m) });
     expect(result.status).toBe('FINISHED');
     // 400 images at 32 px are 1.2 MB: the default keeps them in memory and says so.
-    expect(said.join('\n')).toMatch(/images: kept in memory once decoded \(train\.cache_images: auto; 1 MiB for 400 images at 32 px, within a quarter of/);
+    expect(said.join('\n')).toMatch(
+      /images: kept in memory once decoded \(train\.cache_images: auto; 1 MiB for 400 images at 32 px, within a quarter of/,
+    );
     const dir = result.runDir;
     const files = await fs.readdir(dir);
     for (const f of ['config.yaml', 'params.json', 'meta.json', 'metrics.jsonl', 'model', 'summary.json', 'checkpoint', 'artifacts']) {

@@ -43,7 +43,10 @@ describe('the split of a run', () => {
     expect(result.status).toBe('FINISHED');
     const noValid = said.filter((m) => m.includes('no validation set'));
     expect(noValid).toEqual(['data: 40 training galaxies; no validation set (valid_fraction 0): no validation metrics']);
-    const metrics = (await fs.readFile(path.join(result.runDir, 'metrics.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const metrics = (await fs.readFile(path.join(result.runDir, 'metrics.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(metrics.filter((m) => m.key === 'train_loss')).toHaveLength(2 * 5);
     expect(metrics.filter((m) => m.key === 'epoch')).toHaveLength(2);
     expect(metrics.some((m) => String(m.key).startsWith('valid_') || m.key === 'baseline_rmse')).toBe(false);

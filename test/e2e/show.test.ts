@@ -18,7 +18,11 @@ const root = REPO;
 let dir: string;
 let runDir: string;
 let truthCsv: string;
-const ids = fs.readdirSync(SAMPLE_DIR).filter((f) => f.endsWith('.jpg')).map((f) => f.replace('.jpg', '')).sort((a, b) => Number(a) - Number(b));
+const ids = fs
+  .readdirSync(SAMPLE_DIR)
+  .filter((f) => f.endsWith('.jpg'))
+  .map((f) => f.replace('.jpg', ''))
+  .sort((a, b) => Number(a) - Number(b));
 
 function smoothRow(): number[] {
   const raw = new Array<number>(NUM_COLUMNS).fill(0);
@@ -27,7 +31,10 @@ function smoothRow(): number[] {
 }
 
 async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (err) => err);
+  const e = await p.then(
+    () => null,
+    (err) => err,
+  );
   expect(e).toBeInstanceOf(UserError);
   return (e as Error).message;
 }
@@ -58,7 +65,12 @@ describe('captions', () => {
   });
 
   it('shows id, RMSE, true answers and predicted answers in words; colour by Q1 agreement', () => {
-    const right: GridCell = { id: '42', image: { data: new Uint8Array(3), width: 1, height: 1, channels: 3 }, predicted: smoothRow(), truth: smoothRow() };
+    const right: GridCell = {
+      id: '42',
+      image: { data: new Uint8Array(3), width: 1, height: 1, channels: 3 },
+      predicted: smoothRow(),
+      truth: smoothRow(),
+    };
     const lines = cellCaption(right, 200);
     expect(lines[0].text).toBe('42 · RMSE 0.000');
     expect(lines[1].text).toBe('true: smooth, completely round; nothing odd');

@@ -22,7 +22,21 @@ const gzx = (args: string[]) =>
 
 describe('slurm job script', () => {
   it('has the array with its %limit, the resources asked and the trial command', () => {
-    const script = jobScript('/data/runs/s-sweep-1', 's-sweep-1', [1, 3, 4], { partition: 'gpu', time: '2:00:00', cpus_per_task: 4, mem: '8G', gpus: 1, max_parallel: 2, extra: ['--account=astro', '#SBATCH --constraint=avx2'] }, '/work');
+    const script = jobScript(
+      '/data/runs/s-sweep-1',
+      's-sweep-1',
+      [1, 3, 4],
+      {
+        partition: 'gpu',
+        time: '2:00:00',
+        cpus_per_task: 4,
+        mem: '8G',
+        gpus: 1,
+        max_parallel: 2,
+        extra: ['--account=astro', '#SBATCH --constraint=avx2'],
+      },
+      '/work',
+    );
     expect(script.split('\n').filter((l) => l.startsWith('#SBATCH'))).toEqual([
       '#SBATCH --job-name=gzx-s-sweep-1',
       '#SBATCH --array=1,3,4%2',
@@ -65,7 +79,22 @@ logger: []
 train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
 `,
     );
-    const args = ['sweep', 'tiny.yaml', '-p', 'train.lr=0.003,0.01,0.03', '--launcher', 'slurm', '--max-parallel', '2', '--cpus', '1', '--mem', '1500M', '--time', '0:10:00'];
+    const args = [
+      'sweep',
+      'tiny.yaml',
+      '-p',
+      'train.lr=0.003,0.01,0.03',
+      '--launcher',
+      'slurm',
+      '--max-parallel',
+      '2',
+      '--cpus',
+      '1',
+      '--mem',
+      '1500M',
+      '--time',
+      '0:10:00',
+    ];
     const first = await gzx(args);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/submitted Slurm job array (\d+) \(3 trial\(s\)\)/);
@@ -74,7 +103,10 @@ train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
     expect(script).toContain('#SBATCH --array=1,2,3%2');
     expect(script).toContain('#SBATCH --mem=1500M');
     const done = await waitForSweep(dir, 300_000);
-    expect(done.rows.map((r) => r.status), JSON.stringify(done.rows)).toEqual(['FINISHED', 'FINISHED', 'FINISHED']);
+    expect(
+      done.rows.map((r) => r.status),
+      JSON.stringify(done.rows),
+    ).toEqual(['FINISHED', 'FINISHED', 'FINISHED']);
     for (const r of done.rows) expect(r.best_valid_rmse).toBeGreaterThan(0);
     const csv = await fs.readFile(path.join(dir, 'summary.csv'), 'utf8');
     expect(csv.trim().split('\n')).toHaveLength(4);

@@ -43,8 +43,18 @@ ${extra}`,
 
 describe('sweep specs', () => {
   it('a grid is every combination, last key fastest; trials are named by their overrides', () => {
-    const trials = expandTrials([parseParamFlag('train.lr=1e-3,3e-3,1e-2'), parseParamFlag('backbone.with.depth=range(18,35,16)')], { method: 'grid', seed: 0 });
-    expect(trials.map((t) => t.name)).toEqual(['lr=1e-3,depth=18', 'lr=1e-3,depth=34', 'lr=3e-3,depth=18', 'lr=3e-3,depth=34', 'lr=1e-2,depth=18', 'lr=1e-2,depth=34']);
+    const trials = expandTrials([parseParamFlag('train.lr=1e-3,3e-3,1e-2'), parseParamFlag('backbone.with.depth=range(18,35,16)')], {
+      method: 'grid',
+      seed: 0,
+    });
+    expect(trials.map((t) => t.name)).toEqual([
+      'lr=1e-3,depth=18',
+      'lr=1e-3,depth=34',
+      'lr=3e-3,depth=18',
+      'lr=3e-3,depth=34',
+      'lr=1e-2,depth=18',
+      'lr=1e-2,depth=34',
+    ]);
     expect(trials[1].overrides).toEqual(['train.lr=1e-3', 'backbone.with.depth=34']);
   });
 
@@ -103,7 +113,12 @@ describe('sweep validation', () => {
     const config = await tinyConfig('sweep: {method: random, trials: 3, seed: 5, params: {train.lr: "interval(0.001,0.01)", seed: [1, 2]}}\n');
     const prepared = await prepareSweep({ configFile: config });
     expect(prepared.trials).toHaveLength(3);
-    expect(prepared.record).toMatchObject({ method: 'random', trials_requested: 3, seed: 5, params: { 'train.lr': 'interval(0.001,0.01)', seed: '1,2' } });
+    expect(prepared.record).toMatchObject({
+      method: 'random',
+      trials_requested: 3,
+      seed: 5,
+      params: { 'train.lr': 'interval(0.001,0.01)', seed: '1,2' },
+    });
     // Trials are plain experiments: no sweep block in their config.
     expect(prepared.trials[0].resolved.config.sweep).toBeUndefined();
     expect(prepared.trials[0].resolved.yaml).not.toContain('sweep');

@@ -46,7 +46,10 @@ beforeAll(async () => {
   runDir = path.join(dir, 'run');
   await selectBackend('cpu', () => {});
   (await makeRunFolder(runDir, { crop: 256, size: 32 })).dispose();
-  const ids = fs.readdirSync(SAMPLE_DIR).filter((f) => f.endsWith('.jpg')).slice(0, 3);
+  const ids = fs
+    .readdirSync(SAMPLE_DIR)
+    .filter((f) => f.endsWith('.jpg'))
+    .slice(0, 3);
   images = await Promise.all(ids.map((f) => decodeForModel(path.join(SAMPLE_DIR, f), 256, 32)));
   Object.assign(reference, await predictAll());
 });
@@ -94,12 +97,20 @@ describe('gzx predict with the 60 Dieleman views', () => {
     }
     const imgs = path.join(dir, 'imgs');
     fs.mkdirSync(imgs);
-    for (const f of fs.readdirSync(SAMPLE_DIR).filter((f) => f.endsWith('.jpg')).slice(0, 3)) fs.copyFileSync(path.join(SAMPLE_DIR, f), path.join(imgs, f));
+    for (const f of fs
+      .readdirSync(SAMPLE_DIR)
+      .filter((f) => f.endsWith('.jpg'))
+      .slice(0, 3))
+      fs.copyFileSync(path.join(SAMPLE_DIR, f), path.join(imgs, f));
     const out = path.join(dir, 'sub.csv');
-    const r = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'predict', '-m', runDir, '-i', imgs, '-o', out, '--tta-views', DIELEMAN, '--backend', 'tensorflow'], {
-      cwd: ROOT,
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
-    });
+    const r = await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'run.js'), 'predict', '-m', runDir, '-i', imgs, '-o', out, '--tta-views', DIELEMAN, '--backend', 'tensorflow'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+      },
+    );
     expect(r.stdout).toMatch(/wrote .*sub\.csv: 3 rows \(crop 256, size 32, 60 views\)/);
     expect((await readSolutionsCsv(out)).rows).toHaveLength(3);
   }, 120_000);

@@ -121,7 +121,11 @@ export async function restHistory(uri: string, runId: string, key: string): Prom
   do {
     const q: Record<string, string> = { run_id: runId, metric_key: key, max_results: '500' };
     if (token) q.page_token = token;
-    const r = await restGet<{ metrics?: { step?: number; value: number | string; timestamp: number }[]; next_page_token?: string }>(uri, 'metrics/get-history', q);
+    const r = await restGet<{ metrics?: { step?: number; value: number | string; timestamp: number }[]; next_page_token?: string }>(
+      uri,
+      'metrics/get-history',
+      q,
+    );
     for (const m of r.metrics ?? []) out.push([Number(m.step ?? 0), m.value === 'NaN' ? NaN : Number(m.value), Number(m.timestamp)]);
     token = r.next_page_token ?? '';
   } while (token);
@@ -129,7 +133,6 @@ export async function restHistory(uri: string, runId: string, key: string): Prom
 }
 
 // ---------- run folders as the engine writes them ----------
-
 
 export interface FakeRunOptions {
   root: string;
@@ -207,10 +210,19 @@ export async function simulateTraining(loggers: RunLogger[], o: FakeRunOptions):
     await o.afterEpoch?.(epoch);
   }
   await mkdir(path.join(info.runDir, 'model'), { recursive: true });
-  await writeFile(path.join(info.runDir, 'model', 'model.json'), JSON.stringify({ format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'] }] }));
+  await writeFile(
+    path.join(info.runDir, 'model', 'model.json'),
+    JSON.stringify({ format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'] }] }),
+  );
   await writeFile(path.join(info.runDir, 'model', 'weights.bin'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31) % 256)));
   // A tiny valid PNG stands in for the loss plot.
-  await writeFile(path.join(info.runDir, 'artifacts', 'loss.png'), Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex'));
+  await writeFile(
+    path.join(info.runDir, 'artifacts', 'loss.png'),
+    Buffer.from(
+      '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
+      'hex',
+    ),
+  );
   for (const a of ['config.yaml', 'model', 'artifacts/loss.png']) for (const lg of loggers) await lg.logArtifact?.(a);
   const status = o.status ?? 'FINISHED';
   const summary: Record<string, unknown> = {

@@ -31,7 +31,8 @@ function missing(): string | null {
 export async function startTestSlurm(): Promise<TestSlurm | null> {
   const why = missing();
   if (why) {
-    if (process.env.GZX_REQUIRE_SLURM === '1' || process.env.CI === 'true') throw new Error(`a test Slurm is required here (GZX_REQUIRE_SLURM=1 or CI=true) but cannot start: ${why}`);
+    if (process.env.GZX_REQUIRE_SLURM === '1' || process.env.CI === 'true')
+      throw new Error(`a test Slurm is required here (GZX_REQUIRE_SLURM=1 or CI=true) but cannot start: ${why}`);
     process.stderr.write(`\n*** Skipping Slurm tests: ${why} ***\n\n`);
     return null;
   }
@@ -93,7 +94,23 @@ export async function startTestSlurm(): Promise<TestSlurm | null> {
   };
   afterAll(stop);
   try {
-    execFileSync('munged', ['--socket', socket, '--key-file', '/etc/munge/munge.key', '--pid-file', `${dir}/munge/munged.pid`, '--log-file', `${dir}/munge/munged.log`, '--seed-file', `${dir}/munge/seed`, '--force'], { env });
+    execFileSync(
+      'munged',
+      [
+        '--socket',
+        socket,
+        '--key-file',
+        '/etc/munge/munge.key',
+        '--pid-file',
+        `${dir}/munge/munged.pid`,
+        '--log-file',
+        `${dir}/munge/munged.log`,
+        '--seed-file',
+        `${dir}/munge/seed`,
+        '--force',
+      ],
+      { env },
+    );
     pids.push(Number(readFileSync(`${dir}/munge/munged.pid`, 'utf8')));
     execFileSync('slurmctld', ['-f', conf], { env });
     execFileSync('slurmd', ['-f', conf], { env });
@@ -110,7 +127,9 @@ export async function startTestSlurm(): Promise<TestSlurm | null> {
       await new Promise((r) => setTimeout(r, 500));
     }
   } catch (e) {
-    const log = ['slurmctld.log', 'slurmd.log'].map((f) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-5).join('\n') : '')).join('\n');
+    const log = ['slurmctld.log', 'slurmd.log']
+      .map((f) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-5).join('\n') : ''))
+      .join('\n');
     if (process.env.GZX_REQUIRE_SLURM === '1') throw new Error(`${(e as Error).message}\n${log}`);
     process.stderr.write(`\n*** Skipping Slurm tests: a test Slurm did not start (${(e as Error).message.split('\n')[0]}) ***\n${log}\n`);
     return null;

@@ -39,7 +39,10 @@ const topFolder = (file: string) => path.relative(SRC, file).split(path.sep)[0];
 
 describe('src/ folders follow the direction of dependency', () => {
   it('every top-level folder has a level', () => {
-    const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = fs
+      .readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.filter((f) => !levelOf.has(f))).toEqual([]);
   });
 

@@ -71,7 +71,9 @@ export async function readSweepRecord(sweepDir: string): Promise<SweepRecord> {
   try {
     return YAML.parse(await fs.readFile(file, 'utf8')) as SweepRecord;
   } catch (e) {
-    throw new UserError(`${file}: cannot read the sweep record (${(e as Error).message.split('\n')[0]}). Is ${sweepDir} a folder made by \`gzx sweep\`?`);
+    throw new UserError(
+      `${file}: cannot read the sweep record (${(e as Error).message.split('\n')[0]}). Is ${sweepDir} a folder made by \`gzx sweep\`?`,
+    );
   }
 }
 
@@ -84,7 +86,16 @@ export async function trialRows(sweepDir: string, record: SweepRecord): Promise<
   const rows: TrialRow[] = [];
   for (const t of record.trials) {
     const attempts = await attemptsOf(sweepDir, t.index, t.name);
-    const row: TrialRow = { trial: t.index, name: t.name, overrides: t.overrides.join(' '), status: 'PENDING', best_valid_rmse: null, wall_time_sec: null, attempts: attempts.length, run: '' };
+    const row: TrialRow = {
+      trial: t.index,
+      name: t.name,
+      overrides: t.overrides.join(' '),
+      status: 'PENDING',
+      best_valid_rmse: null,
+      wall_time_sec: null,
+      attempts: attempts.length,
+      run: '',
+    };
     const last = attempts.at(-1);
     if (last && existsSync(path.join(sweepDir, last, 'meta.json'))) {
       const run = await readRunFolder(path.join(sweepDir, last));
@@ -114,8 +125,18 @@ function csvField(v: TrialRow[keyof TrialRow]): string {
 export async function writeSummary(sweepDir: string, record: SweepRecord, rows: TrialRow[]): Promise<void> {
   const csv = [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvField(r[c])).join(','))].join('\n') + '\n';
   const best = bestRow(rows);
-  const json = { sweep: record.id, config: record.config, trials: rows.length, finished: rows.filter((r) => r.status === 'FINISHED').length, best: best ?? null, rows };
-  for (const [file, text] of [['summary.csv', csv], ['summary.json', `${JSON.stringify(json, null, 2)}\n`]]) {
+  const json = {
+    sweep: record.id,
+    config: record.config,
+    trials: rows.length,
+    finished: rows.filter((r) => r.status === 'FINISHED').length,
+    best: best ?? null,
+    rows,
+  };
+  for (const [file, text] of [
+    ['summary.csv', csv],
+    ['summary.json', `${JSON.stringify(json, null, 2)}\n`],
+  ]) {
     const target = path.join(sweepDir, file);
     await fs.writeFile(`${target}.tmp`, text);
     await fs.rename(`${target}.tmp`, target);
@@ -151,7 +172,9 @@ export async function expandSweepRefs(root: string, refs: string[]): Promise<str
       continue;
     }
     const rows = await trialRows(dir, await readSweepRecord(dir));
-    out.push(...rows.filter((r) => r.run && r.status !== 'PENDING' && existsSync(path.join(dir, r.run, 'meta.json'))).map((r) => path.join(dir, r.run)));
+    out.push(
+      ...rows.filter((r) => r.run && r.status !== 'PENDING' && existsSync(path.join(dir, r.run, 'meta.json'))).map((r) => path.join(dir, r.run)),
+    );
   }
   return out;
 }

@@ -28,7 +28,9 @@ export interface LaunchOptions {
 /** CPUs this process may run on (Linux: Cpus_allowed_list), else 0…n-1. */
 export function allowedCpus(): number[] {
   try {
-    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('Cpus_allowed_list:'));
+    const line = readFileSync('/proc/self/status', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Cpus_allowed_list:'));
     if (line) {
       const cpus = line
         .split(':')[1]
@@ -89,7 +91,11 @@ export async function launchLocal(items: LaunchItem[], o: LaunchOptions): Promis
       const args = [BIN, 'run', '--trial', item.trialFile];
       const [cmd, argv] = pin ? ['taskset', ['-c', share.join(','), process.execPath, ...args]] : [process.execPath, args];
       const out = createWriteStream(item.logFile, { flags: 'a' });
-      const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' }, detached: true });
+      const child = spawn(cmd, argv, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+        detached: true,
+      });
       running.add(child);
       for (const stream of [child.stdout, child.stderr]) {
         stream.pipe(out, { end: false });

@@ -70,7 +70,13 @@ export async function openParentRun(
 }
 
 /** The sweep's result on its parent run: best RMSE, counts, the summary files, the final status. */
-export async function closeParentRun(parent: SweepParentRun, sweepDir: string, rows: TrialRow[], status: 'FINISHED' | 'FAILED' | 'KILLED', log: (m: string) => void): Promise<void> {
+export async function closeParentRun(
+  parent: SweepParentRun,
+  sweepDir: string,
+  rows: TrialRow[],
+  status: 'FINISHED' | 'FAILED' | 'KILLED',
+  log: (m: string) => void,
+): Promise<void> {
   try {
     const now = Date.now();
     const best = bestRow(rows);

@@ -29,7 +29,8 @@ async function slurmCommand(cmd: string, args: string[]): Promise<string> {
     return (await run(cmd, args, { timeout: 30_000 })).stdout;
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') throw new UserError(`--launcher slurm: \`${cmd}\` is not on PATH. Run the sweep on a Slurm login node, or use --launcher local.`);
+    if (err.code === 'ENOENT')
+      throw new UserError(`--launcher slurm: \`${cmd}\` is not on PATH. Run the sweep on a Slurm login node, or use --launcher local.`);
     throw new UserError(`${cmd} ${args.join(' ')} failed: ${(err.stderr || err.message).trim().split('\n')[0]}`);
   }
 }

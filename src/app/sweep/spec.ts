@@ -51,7 +51,8 @@ function number(text: string, where: string): number {
 
 /** A param's values from its spec: a YAML list (values as given) or a spec string. */
 export function parseParamSpace(key: string, spec: unknown, where = `sweep param ${key}`): ParamSpace {
-  if (!/^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)*$/.test(key)) throw new UserError(`${where}: "${key}" is not a dotted config key (such as train.lr). ${FIX}`);
+  if (!/^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)*$/.test(key))
+    throw new UserError(`${where}: "${key}" is not a dotted config key (such as train.lr). ${FIX}`);
   if (Array.isArray(spec)) {
     if (spec.length === 0) throw new UserError(`${where}: the list of values is empty. ${FIX}`);
     return { key, values: spec.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) };
@@ -119,14 +120,21 @@ export function expandTrials(spaces: ParamSpace[], plan: SweepPlan): Trial[] {
   if (plan.method === 'grid') {
     const continuous = spaces.find((s) => 'interval' in s);
     if (continuous) throw new UserError(`sweep param ${continuous.key}: interval(…) is continuous and needs --method random (with --trials N).`);
-    if (plan.trials !== undefined) throw new UserError('--trials is for random search; a grid runs every combination (use --method random to draw a number of trials).');
+    if (plan.trials !== undefined)
+      throw new UserError('--trials is for random search; a grid runs every combination (use --method random to draw a number of trials).');
     const lists = spaces.map((s) => (s as { values: string[] }).values);
     const total = lists.reduce((n, l) => n * l.length, 1);
     if (total > 10_000) throw new UserError(`The grid has ${total} trials (more than 10000). Sweep fewer values, or use --method random --trials N.`);
     const out: Trial[] = [];
     const idx = lists.map(() => 0);
     for (let t = 0; t < total; t++) {
-      out.push(trial(t + 1, spaces, idx.map((i, k) => lists[k][i])));
+      out.push(
+        trial(
+          t + 1,
+          spaces,
+          idx.map((i, k) => lists[k][i]),
+        ),
+      );
       // Last param varies fastest, as Hydra's basic sweeper.
       for (let k = lists.length - 1; k >= 0; k--) {
         if (++idx[k] < lists[k].length) break;
@@ -138,7 +146,9 @@ export function expandTrials(spaces: ParamSpace[], plan: SweepPlan): Trial[] {
   if (plan.trials === undefined) throw new UserError('Random search needs a trial count: --trials N (or trials: N in the sweep: block).');
   const rng = new SeededRng(plan.seed);
   const draw = () =>
-    spaces.map((s) => ('interval' in s ? String(Number(rng.uniform(s.interval[0], s.interval[1]).toPrecision(6))) : s.values[Math.floor(rng.next() * s.values.length)]));
+    spaces.map((s) =>
+      'interval' in s ? String(Number(rng.uniform(s.interval[0], s.interval[1]).toPrecision(6))) : s.values[Math.floor(rng.next() * s.values.length)],
+    );
   const discrete = spaces.every((s) => 'values' in s);
   const size = discrete ? spaces.reduce((n, s) => n * (s as { values: string[] }).values.length, 1) : Infinity;
   const seen = new Set<string>();

@@ -11,7 +11,18 @@ import type { ExperimentConfig } from '../../framework/experiment-config.js';
 import { UserError, isUserError } from '../../base/errors.js';
 import { createRegistry } from '../../plugins/index.js';
 import { expandTrials, parseParamFlag, parseParamSpace, type ParamSpace, type SweepMethod, type Trial } from './spec.js';
-import { SWEEP_FILE, attemptName, attemptsOf, bestRow, pad, readSweepRecord, trialRows, writeSummary, type SweepRecord, type TrialRow } from './folder.js';
+import {
+  SWEEP_FILE,
+  attemptName,
+  attemptsOf,
+  bestRow,
+  pad,
+  readSweepRecord,
+  trialRows,
+  writeSummary,
+  type SweepRecord,
+  type TrialRow,
+} from './folder.js';
 import { launchLocal, type LaunchItem } from './local.js';
 import { closeParentRun, openParentRun } from './mlflow.js';
 import { activeTrials, submitSlurm, type SlurmOptions } from './slurm.js';
@@ -77,7 +88,10 @@ export async function prepareSweep(req: SweepRequest): Promise<PreparedSweep> {
   const block = base.config.sweep;
   const spaces = new Map<string, { space: ParamSpace; spec: string }>();
   for (const [key, spec] of Object.entries(block?.params ?? {})) {
-    spaces.set(key, { space: parseParamSpace(key, spec, `${base.where(`sweep.params.${key}`)}: sweep.params.${key}`), spec: Array.isArray(spec) ? spec.map(String).join(',') : String(spec) });
+    spaces.set(key, {
+      space: parseParamSpace(key, spec, `${base.where(`sweep.params.${key}`)}: sweep.params.${key}`),
+      spec: Array.isArray(spec) ? spec.map(String).join(',') : String(spec),
+    });
   }
   for (const flag of req.params ?? []) {
     const space = parseParamFlag(flag);
@@ -90,7 +104,10 @@ export async function prepareSweep(req: SweepRequest): Promise<PreparedSweep> {
   }
   const jobs = req.jobs ?? block?.jobs ?? 1;
   const plan = { method, trials: req.trials ?? (method === 'random' ? block?.trials : req.trials), seed: req.seed ?? block?.seed ?? 0 };
-  const trials = expandTrials([...spaces.values()].map((s) => s.space), plan);
+  const trials = expandTrials(
+    [...spaces.values()].map((s) => s.space),
+    plan,
+  );
 
   const prepared: PreparedTrial[] = [];
   for (const t of trials) {
@@ -102,7 +119,15 @@ export async function prepareSweep(req: SweepRequest): Promise<PreparedSweep> {
     }
   }
   const name = base.config.name;
-  const asked = { config: base.configPath, sets, params: [...spaces].map(([k, s]) => [k, s.spec]), method, trials: plan.trials, seed: plan.seed, hashes: prepared.map((t) => t.resolved.hash) };
+  const asked = {
+    config: base.configPath,
+    sets,
+    params: [...spaces].map(([k, s]) => [k, s.spec]),
+    method,
+    trials: plan.trials,
+    seed: plan.seed,
+    hashes: prepared.map((t) => t.resolved.hash),
+  };
   const id = `${name.replace(/[^A-Za-z0-9_.-]+/g, '-')}-sweep-${createHash('sha256').update(canonicalJson(asked)).digest('hex').slice(0, 8)}`;
   const dir = path.resolve(base.config.output_dir, id);
   const record: SweepRecord = {
@@ -116,7 +141,9 @@ export async function prepareSweep(req: SweepRequest): Promise<PreparedSweep> {
     seed: plan.seed,
     launcher,
     jobs,
-    ...(launcher === 'slurm' ? { slurm: { ...block?.slurm, ...Object.fromEntries(Object.entries(req.slurm ?? {}).filter(([, v]) => v !== undefined)) } } : {}),
+    ...(launcher === 'slurm'
+      ? { slurm: { ...block?.slurm, ...Object.fromEntries(Object.entries(req.slurm ?? {}).filter(([, v]) => v !== undefined)) } }
+      : {}),
     created: new Date().toISOString(),
     trials: trials.map((t) => ({ index: t.index, name: t.name, overrides: t.overrides })),
   };
@@ -140,7 +167,10 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
   const { dir, trials } = sweep;
   await fs.mkdir(path.join(dir, 'trials'), { recursive: true });
   // Kept from the first run of this sweep: when it was created.
-  const previous = await fs.readFile(path.join(dir, SWEEP_FILE), 'utf8').then((t) => YAML.parse(t) as SweepRecord, () => null);
+  const previous = await fs.readFile(path.join(dir, SWEEP_FILE), 'utf8').then(
+    (t) => YAML.parse(t) as SweepRecord,
+    () => null,
+  );
   const record = { ...sweep.record, created: previous?.created ?? sweep.record.created };
   await fs.writeFile(path.join(dir, SWEEP_FILE), YAML.stringify(record, { lineWidth: 0 }));
 
@@ -157,7 +187,10 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
       (todo.length ? `; ${slurm ? 'submitting' : 'running'} ${todo.length}` : '; nothing left to run'),
   );
   // Also when nothing is left to run: a parent left RUNNING by a Slurm sweep gets its result now.
-  const parent = todo.length || (existsSync(path.join(dir, 'mlflow.json')) && active.size === 0) ? await openParentRun(dir, record, sweep.base.config, sweep.base.configDir, log) : null;
+  const parent =
+    todo.length || (existsSync(path.join(dir, 'mlflow.json')) && active.size === 0)
+      ? await openParentRun(dir, record, sweep.base.config, sweep.base.configDir, log)
+      : null;
 
   const items: (LaunchItem & { trial: PreparedTrial })[] = [];
   for (const t of todo) {
@@ -179,13 +212,25 @@ export async function runSweep(req: SweepRequest, prepared?: PreparedSweep): Pro
     };
     const file = path.join(dir, 'trials', `${pad(t.index)}.json`);
     await fs.writeFile(file, `${JSON.stringify(trialFile, null, 2)}\n`);
-    items.push({ trialFile: file, logFile: path.join(dir, 'trials', `${pad(t.index)}.log`), label: `trial ${t.index}/${trials.length} (${t.name})`, trial: t });
+    items.push({
+      trialFile: file,
+      logFile: path.join(dir, 'trials', `${pad(t.index)}.log`),
+      label: `trial ${t.index}/${trials.length} (${t.name})`,
+      trial: t,
+    });
   }
 
   if (slurm && todo.length) {
-    const jobId = await submitSlurm(dir, sweep.id, todo.map((t) => t.index), record.slurm ?? {});
+    const jobId = await submitSlurm(
+      dir,
+      sweep.id,
+      todo.map((t) => t.index),
+      record.slurm ?? {},
+    );
     await writeSummary(dir, record, await trialRows(dir, record));
-    log(`sweep: submitted Slurm job array ${jobId} (${todo.length} trial(s)); \`gzx sweep status ${path.relative(process.cwd(), dir) || dir}\` follows it, and the same \`gzx sweep\` command resubmits what did not finish`);
+    log(
+      `sweep: submitted Slurm job array ${jobId} (${todo.length} trial(s)); \`gzx sweep status ${path.relative(process.cwd(), dir) || dir}\` follows it, and the same \`gzx sweep\` command resubmits what did not finish`,
+    );
     return { id: sweep.id, dir, rows: await trialRows(dir, record), ran: todo.length, status: 'SUBMITTED', jobId };
   }
 
@@ -231,7 +276,14 @@ export function sweepsListTable(sweeps: { id: string; record: SweepRecord; rows:
   const header = ['ID', 'NAME', 'CREATED', 'FINISHED', 'BEST VALID_RMSE', 'BEST TRIAL'];
   const body = sweeps.map((s) => {
     const best = bestRow(s.rows);
-    return [s.id, s.record.name, s.record.created.slice(0, 16).replace('T', ' '), `${s.rows.filter((r) => r.status === 'FINISHED').length}/${s.rows.length}`, best ? best.best_valid_rmse!.toFixed(4) : '-', best?.name ?? '-'];
+    return [
+      s.id,
+      s.record.name,
+      s.record.created.slice(0, 16).replace('T', ' '),
+      `${s.rows.filter((r) => r.status === 'FINISHED').length}/${s.rows.length}`,
+      best ? best.best_valid_rmse!.toFixed(4) : '-',
+      best?.name ?? '-',
+    ];
   });
   return formatTable(header, body);
 }

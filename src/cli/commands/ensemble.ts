@@ -18,7 +18,10 @@ export default class Ensemble extends GzxCommand {
   ];
   static flags = {
     model: Flags.string({ char: 'm', multiple: true, default: [], description: 'A member: run folder (runs/<id>) or model folder. Repeatable.' }),
-    'from-sweep': Flags.string({ description: 'Take members from a sweep folder: its --top K finished trials by best valid RMSE.', helpValue: 'runs/<sweep-id>' }),
+    'from-sweep': Flags.string({
+      description: 'Take members from a sweep folder: its --top K finished trials by best valid RMSE.',
+      helpValue: 'runs/<sweep-id>',
+    }),
     top: Flags.integer({ min: 1, description: 'How many trials --from-sweep takes (default 3).' }),
     weights: Flags.string({ description: 'One weight per member (-m order, then sweep trials best first), e.g. 2,1,1; default equal.' }),
     images: Flags.string({ char: 'i', description: 'Folder of galaxy images to predict (default: the validation split the members share).' }),

@@ -26,10 +26,7 @@ export default class Plugins extends GzxCommand {
     const { args, flags } = await this.parse(Plugins);
     const kind = args.kind;
     if (kind !== undefined && !(PLUGIN_KINDS as readonly string[]).includes(kind)) {
-      throw new UserError(
-        `Unknown plugin kind "${kind}".${didYouMean(kind, PLUGIN_KINDS)} Kinds: ${PLUGIN_KINDS.join(', ')}.`,
-        2,
-      );
+      throw new UserError(`Unknown plugin kind "${kind}".${didYouMean(kind, PLUGIN_KINDS)} Kinds: ${PLUGIN_KINDS.join(', ')}.`, 2);
     }
     const { createRegistry } = await import('../registry.js');
     const { loadConfigPlugins } = await import('../../framework/config/load.js');

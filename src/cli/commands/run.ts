@@ -51,9 +51,7 @@ export default class Run extends GzxCommand {
         const gain = 100 * (1 - final.valid_rmse / final.baseline_rmse);
         const verdict = gain >= 0 ? `${gain.toFixed(0)}% lower` : `${(-gain).toFixed(0)}% higher: not better than the baseline yet`;
         const note = notes.valid_rmse ? ` (${notes.valid_rmse})` : '';
-        this.log(
-          `validation RMSE ${final.valid_rmse.toFixed(4)}${note}   column-mean baseline ${final.baseline_rmse.toFixed(4)}   (${verdict})`,
-        );
+        this.log(`validation RMSE ${final.valid_rmse.toFixed(4)}${note}   column-mean baseline ${final.baseline_rmse.toFixed(4)}   (${verdict})`);
       }
       this.log(`run ${result.status.toLowerCase()}: ${result.runDir}`);
       if (result.status === 'KILLED') process.exitCode = 130;

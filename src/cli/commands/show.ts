@@ -42,8 +42,6 @@ export default class Show extends GzxCommand {
       size: flags.size,
       crop: flags.crop === undefined ? undefined : flags.crop === 0 ? null : flags.crop,
     });
-    this.log(
-      `wrote ${summary.out}: ${summary.shown} galaxies` + (summary.rmse !== undefined ? `, RMSE ${summary.rmse.toFixed(4)} on them` : ''),
-    );
+    this.log(`wrote ${summary.out}: ${summary.shown} galaxies` + (summary.rmse !== undefined ? `, RMSE ${summary.rmse.toFixed(4)} on them` : ''));
   }
 }

@@ -36,7 +36,14 @@ export default class Sweep extends GzxCommand {
     mem: Flags.string({ description: 'slurm: memory per trial, e.g. 8G.', helpGroup: 'SLURM' }),
     gpus: Flags.integer({ min: 0, description: 'slurm: GPUs per trial.', helpGroup: 'SLURM' }),
     'max-parallel': Flags.integer({ min: 1, description: "slurm: trials running at once (the array's %N).", helpGroup: 'SLURM' }),
-    sbatch: Flags.string({ multiple: true, multipleNonGreedy: true, default: [], defaultHelp: async () => '', description: 'slurm: a further #SBATCH line, e.g. --sbatch=--account=astro. Repeatable.', helpGroup: 'SLURM' }),
+    sbatch: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      default: [],
+      defaultHelp: async () => '',
+      description: 'slurm: a further #SBATCH line, e.g. --sbatch=--account=astro. Repeatable.',
+      helpGroup: 'SLURM',
+    }),
     jobs: Flags.integer({ char: 'j', min: 1, description: 'Trials at once with the local launcher; the cores are split between them (default 1).' }),
     'dry-run': Flags.boolean({ default: false, description: 'Resolve and validate every trial, print them, run nothing.' }),
   };

@@ -4,8 +4,7 @@ import { configFileArg, setFlag } from '../flags.js';
 
 export default class Validate extends GzxCommand {
   static summary = 'Check an experiment config: keys, types, ranges, plugin names and plugin options.';
-  static description =
-    'Prints "<file>: OK" and exits 0, or prints every problem as <file>:<line>:<col>: <key>: <expected> and exits 1.';
+  static description = 'Prints "<file>: OK" and exits 0, or prints every problem as <file>:<line>:<col>: <key>: <expected> and exits 1.';
   static examples = ['<%= config.bin %> validate configs/quickstart.yaml', '<%= config.bin %> validate configs/quickstart.yaml --set train.lr=3e-3'];
   static args = { file: configFileArg };
   static flags = { set: setFlag };

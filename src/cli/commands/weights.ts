@@ -5,10 +5,10 @@ import { setFlag } from '../flags.js';
 import { UserError } from '../../base/errors.js';
 
 export default class Weights extends GzxCommand {
-  static summary = 'Show what a pretrained weights file holds, or check how it loads into a config\'s backbone.';
+  static summary = "Show what a pretrained weights file holds, or check how it loads into a config's backbone.";
   static description =
-    'SOURCE is a Keras .h5 file or a TensorFlow.js model folder. With --config, builds that config\'s backbone ' +
-    '(no training) and loads SOURCE, or the config\'s backbone.with.pretrained, by layer name: prints the layers ' +
+    "SOURCE is a Keras .h5 file or a TensorFlow.js model folder. With --config, builds that config's backbone " +
+    "(no training) and loads SOURCE, or the config's backbone.with.pretrained, by layer name: prints the layers " +
     'loaded, skipped (missing or other shape) and unused, and exits 1 if none loads.';
   static examples = [
     '<%= config.bin %> weights weights/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5',
@@ -28,7 +28,8 @@ export default class Weights extends GzxCommand {
     const { args, flags } = await this.parse(Weights);
     const limit = flags.all ? Number.POSITIVE_INFINITY : 12;
     if (!flags.config) {
-      if (!args.source) throw new UserError('gzx weights: give a weights file or folder, or --config <file> to check its backbone.with.pretrained.', 2);
+      if (!args.source)
+        throw new UserError('gzx weights: give a weights file or folder, or --config <file> to check its backbone.with.pretrained.', 2);
       const { describeWeightSource } = await import('../../vision/weights/inspect.js');
       for (const line of await describeWeightSource(args.source, limit)) this.log(line);
       return;

@@ -47,7 +47,8 @@ export const experimentSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'Thread pools of the native TensorFlow backend (read once, when TensorFlow loads). auto: intra_op = the cores this process may use divided by GZX_CONCURRENT_RUNS, inter_op = intra_op alone, 1 when GZX_CONCURRENT_RUNS > 1; TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in the environment replace auto.',
+      description:
+        'Thread pools of the native TensorFlow backend (read once, when TensorFlow loads). auto: intra_op = the cores this process may use divided by GZX_CONCURRENT_RUNS, inter_op = intra_op alone, 1 when GZX_CONCURRENT_RUNS > 1; TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in the environment replace auto.',
       properties: {
         intra_op: {
           anyOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { const: 'auto' }],
@@ -98,7 +99,8 @@ export const experimentSchema = {
     sweep: {
       type: 'object',
       additionalProperties: false,
-      description: 'Trials for `gzx sweep` (ignored by `gzx run`): each trial is this config with some keys set to other values. docs/config.md#sweeps',
+      description:
+        'Trials for `gzx sweep` (ignored by `gzx run`): each trial is this config with some keys set to other values. docs/config.md#sweeps',
       required: ['params'],
       properties: {
         method: {
@@ -116,7 +118,8 @@ export const experimentSchema = {
         params: {
           type: 'object',
           minProperties: 1,
-          description: 'Dotted key → values: a list, or a string `a,b,c`, `range(start,stop[,step])`, `choice(a,b)`, `interval(lo,hi)` (random search only)',
+          description:
+            'Dotted key → values: a list, or a string `a,b,c`, `range(start,stop[,step])`, `choice(a,b)`, `interval(lo,hi)` (random search only)',
           additionalProperties: {
             anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'array' }],
           },
@@ -178,7 +181,10 @@ export const experimentSchema = {
         { type: 'number', exclusiveMinimum: 0 },
         {
           type: 'array',
-          prefixItems: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'number', exclusiveMinimum: 0 }],
+          prefixItems: [
+            { type: 'number', exclusiveMinimum: 0 },
+            { type: 'number', exclusiveMinimum: 0 },
+          ],
           items: false,
           minItems: 2,
         },
@@ -261,7 +267,8 @@ export const experimentSchema = {
         compile: {
           type: 'boolean',
           default: true,
-          description: 'On the tensorflow backend (CPU), run each training pass (forward, loss, gradients) as one TensorFlow graph recorded from its first two eager passes; false: op by op.',
+          description:
+            'On the tensorflow backend (CPU), run each training pass (forward, loss, gradients) as one TensorFlow graph recorded from its first two eager passes; false: op by op.',
         },
         phases: { type: 'array', items: { $ref: '#/$defs/phase' }, minItems: 1, default: [{ epochs: 1 }] },
         workers: {
@@ -272,7 +279,8 @@ export const experimentSchema = {
         cache_images: {
           enum: [false, true, 'disk', 'auto'],
           default: 'auto',
-          description: 'Keep decoded, resized images in memory across epochs (true), also on disk for later runs (disk), or in memory when they fit in a quarter of it (auto).',
+          description:
+            'Keep decoded, resized images in memory across epochs (true), also on disk for later runs (disk), or in memory when they fit in a quarter of it (auto).',
         },
         cache_dir: {
           type: ['string', 'null'],

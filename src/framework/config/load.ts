@@ -68,12 +68,7 @@ export interface LoadOptions {
  * `plugins:` into `registry`, validates everything and fills defaults. Every problem found is
  * reported together in one UserError (exit 1; a malformed --set is exit 2).
  */
-export async function loadExperiment(
-  file: string,
-  sets: string[],
-  registry: PluginRegistry,
-  options: LoadOptions = {},
-): Promise<ResolvedExperiment> {
+export async function loadExperiment(file: string, sets: string[], registry: PluginRegistry, options: LoadOptions = {}): Promise<ResolvedExperiment> {
   const configPath = path.resolve(file);
   const configDir = options.baseDir ? path.resolve(options.baseDir) : path.dirname(configPath);
   const layer = loadLayered(configPath);
@@ -208,7 +203,11 @@ async function loadPluginModules(
 export function* pluginRefs(value: Record<string, unknown>): Generator<{ pointer: string; kind: PluginKind }> {
   const single: PluginKind[] = ['data', 'backbone', 'head', 'schedule'];
   for (const kind of single) if (value[kind] !== undefined) yield { pointer: `/${kind}`, kind };
-  for (const [key, kind] of [['augment', 'augment'], ['logger', 'logger'], ['callbacks', 'callback']] as const) {
+  for (const [key, kind] of [
+    ['augment', 'augment'],
+    ['logger', 'logger'],
+    ['callbacks', 'callback'],
+  ] as const) {
     const list = value[key];
     if (Array.isArray(list)) for (let i = 0; i < list.length; i++) yield { pointer: `/${key}/${i}`, kind };
   }

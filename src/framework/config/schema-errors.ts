@@ -40,10 +40,7 @@ function collapseAlternatives(errors: ErrorObject[]): ErrorObject[] {
       typeof (e.parentSchema as { description?: unknown } | undefined)?.description === 'string',
   );
   return errors.filter(
-    (e) =>
-      !described.some(
-        (d) => d !== e && e.schemaPath.startsWith(d.schemaPath + '/') && e.instancePath.startsWith(d.instancePath),
-      ),
+    (e) => !described.some((d) => d !== e && e.schemaPath.startsWith(d.schemaPath + '/') && e.instancePath.startsWith(d.instancePath)),
   );
 }
 

@@ -60,8 +60,7 @@ function readConfigFile(file: string, from?: { origin: Origin; what: string }): 
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : (e as Error).message;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : (e as Error).message;
     if (from) {
       throw new UserError(
         `${formatOrigin(from.origin)}: ${from.what}: cannot read ${displayPath(file)}: ${reason}. ` +
@@ -239,9 +238,7 @@ export function loadLayered(file: string, chain: string[] = [], from?: { origin:
   const extOrigin = layer.origins.locate('/extends');
   const list = typeof ext === 'string' ? [ext] : ext;
   if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === '')) {
-    throw new UserError(
-      `${formatOrigin(extOrigin)}: extends: expected a file path or a list of file paths, got ${JSON.stringify(ext)}.`,
-    );
+    throw new UserError(`${formatOrigin(extOrigin)}: extends: expected a file path or a list of file paths, got ${JSON.stringify(ext)}.`);
   }
   const itemOrigins = (list as string[]).map((_, i) => layer.origins.locate(Array.isArray(ext) ? `/extends/${i}` : '/extends'));
   delete layer.value.extends;

@@ -85,9 +85,11 @@ function validateRequest(r: SynthRequest): void {
     throw new UserError(`Synthetic dataset: ${what}. ${fix}`);
   };
   if (!Number.isInteger(r.count) || r.count < 1) bad(`count ${r.count} is not a positive integer`, 'Use e.g. --count 2000.');
-  if (!Number.isInteger(r.size) || r.size < 32 || r.size > 1024) bad(`size ${r.size} is not an integer in 32…1024`, 'Use 424 like the real images, or a smaller size for quick tests.');
+  if (!Number.isInteger(r.size) || r.size < 32 || r.size > 1024)
+    bad(`size ${r.size} is not an integer in 32…1024`, 'Use 424 like the real images, or a smaller size for quick tests.');
   if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) bad(`seed ${r.seed} is not an integer in 0…4294967295`, 'Use e.g. --seed 1.');
-  if (r.testCount !== undefined && (!Number.isInteger(r.testCount) || r.testCount < 0)) bad(`test count ${r.testCount} is not a non-negative integer`, 'Use e.g. --test-count 100, or 0.');
+  if (r.testCount !== undefined && (!Number.isInteger(r.testCount) || r.testCount < 0))
+    bad(`test count ${r.testCount} is not a non-negative integer`, 'Use e.g. --test-count 100, or 0.');
   if (r.count + (r.testCount ?? 0) > 900000) bad('more than 900000 images were asked for', 'GalaxyIDs are 6-digit numbers; ask for fewer images.');
 }
 
@@ -311,7 +313,9 @@ async function generate(
   } catch (e) {
     // Let the other writes settle so none rejects unobserved, then report the first failure.
     await Promise.allSettled([...inFlight]);
-    throw new UserError(`Writing the synthetic dataset to ${dir} failed (${(e as Error).message}). Check free disk space and permissions, then run again.`);
+    throw new UserError(
+      `Writing the synthetic dataset to ${dir} failed (${(e as Error).message}). Check free disk space and permissions, then run again.`,
+    );
   }
   await writeSolutionsCsv(path.join(dir, SOLUTIONS_FILE), ids, rows);
   await fsp.writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');

@@ -85,7 +85,13 @@ function votes(rng: SeededRng, truth: number[], confusedWith: number[], confusio
 
 /** One galaxy's latent type and its 37 labels, drawn from `rng`. */
 export function sampleGalaxy(rng: SeededRng): SampledGalaxy {
-  const type = GALAXY_TYPES[pick(rng, GALAXY_TYPES.map((t) => TYPE_WEIGHTS[t]))];
+  const type =
+    GALAXY_TYPES[
+      pick(
+        rng,
+        GALAXY_TYPES.map((t) => TYPE_WEIGHTS[t]),
+      )
+    ];
   // How clear the image is to volunteers: unclear galaxies split the votes.
   const clarity = rng.next();
   // Like ~15–50 volunteers voting around an ambiguity that grows as the galaxy gets less clear.

@@ -441,7 +441,15 @@ function drawBackground(canvas: Canvas, rng: SeededRng): void {
     const warm = rng.next();
     const color: Rgb = [0.7 + 0.5 * warm, 0.75 + 0.1 * warm, 1.15 - 0.6 * warm];
     const compact = rng.next() < 0.7;
-    drawStar(canvas, x, y, compact ? rng.uniform(0.3, 6) : rng.uniform(0.1, 0.5), (compact ? rng.uniform(0.9, 1.5) : rng.uniform(2, 4)) * s, 0, color);
+    drawStar(
+      canvas,
+      x,
+      y,
+      compact ? rng.uniform(0.3, 6) : rng.uniform(0.1, 0.5),
+      (compact ? rng.uniform(0.9, 1.5) : rng.uniform(2, 4)) * s,
+      0,
+      color,
+    );
   }
 }
 

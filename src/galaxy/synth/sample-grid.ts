@@ -70,7 +70,10 @@ export async function writeSampleGrid(file: string, columns = 5, cell = 160): Pr
         `<svg width="${cell}" height="${cell}" xmlns="http://www.w3.org/2000/svg">` +
           `<text x="6" y="${cell - 8}" font-family="sans-serif" font-size="11" fill="#e8e8e8">${caption}</text></svg>`,
       );
-      return sharp(png).composite([{ input: text }]).png().toBuffer();
+      return sharp(png)
+        .composite([{ input: text }])
+        .png()
+        .toBuffer();
     }),
   );
   const rows = Math.ceil(cells.length / columns);

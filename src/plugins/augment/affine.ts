@@ -1,9 +1,9 @@
 // fastai's way with flips, rotation and zoom: compose them into one affine matrix and resample
 // once (one pass and one interpolation). flip → rotate → zoom in a row come to the same, since the
 // pipeline composes consecutive affine plugins; this is the recipe's one-plugin spelling.
-import type { AffineDraw, Augmentation, Rng } from '../../framework/contracts.js';
+import type { AffineDraw, Rng } from '../../framework/contracts.js';
 import { definePlugin } from '../../framework/plugin.js';
-import { affineAugmentation, multiply, type Padding } from '../../vision/pipeline/warp.js';
+import { affineAugmentation, multiply } from '../../vision/pipeline/warp.js';
 import { ROTATION_OPTIONS, degreeRangeProblems, throwProblems } from './rotate.js';
 
 type Matrix = AffineDraw['matrix'];
@@ -14,7 +14,8 @@ export const affineAugment = definePlugin({
   // Every image is rotated (by U(min_degrees, max_degrees)); fastai's aug_transforms rotates with
   // probability p_affine = 0.75, so a quarter of its images keep their orientation. For galaxies, whose
   // orientation carries no label, gzx's recipes rotate all (bench/parity/RECIPE.md, finding 4).
-  description: 'Flip, rotate and zoom composed into one resampling (fastai-style), with fastai\'s option names. Rotates every image (fastai\'s aug_transforms: probability 0.75).',
+  description:
+    "Flip, rotate and zoom composed into one resampling (fastai-style), with fastai's option names. Rotates every image (fastai's aug_transforms: probability 0.75).",
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -1,5 +1,5 @@
 // Random mirror images: a galaxy seen in a mirror is the same kind of galaxy.
-import type { AffineDraw, Augmentation, Rng } from '../../framework/contracts.js';
+import type { AffineDraw, Rng } from '../../framework/contracts.js';
 import { definePlugin } from '../../framework/plugin.js';
 import { affineAugmentation, mirror } from '../../vision/pipeline/warp.js';
 

@@ -54,7 +54,7 @@ export const lightingAugment = definePlugin({
         const brighten = rng.next() < options.p;
         const change = 0.5 + options.max_brightness * (rng.next() - 0.5);
         const contrast = rng.next() < options.p;
-        const scale = Math.exp(logLow + (-2 * logLow) * rng.next());
+        const scale = Math.exp(logLow + -2 * logLow * rng.next());
         if (!brighten && !contrast) return image;
         return adjustLighting(image, brighten ? change : 0.5, contrast ? scale : 1);
       },

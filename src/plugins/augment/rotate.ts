@@ -1,5 +1,5 @@
 // Random rotation by any angle: galaxies have no preferred orientation on the sky.
-import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/contracts.js';
+import type { AffineDraw, RawImage, Rng } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
 import { definePlugin, type PluginProblem } from '../../framework/plugin.js';
 import { affineAugmentation, applyAffineDraw, type Padding } from '../../vision/pipeline/warp.js';
@@ -19,7 +19,12 @@ export const ROTATION_OPTIONS = {
 /** min_degrees <= max_degrees, for rotate and affine (their `check`, and `create` for library callers). */
 export function degreeRangeProblems(o: { min_degrees: number; max_degrees: number }): PluginProblem[] {
   return o.min_degrees > o.max_degrees
-    ? [{ key: 'min_degrees', message: `${o.min_degrees} is larger than max_degrees (${o.max_degrees}). Swap them so that min_degrees <= max_degrees.` }]
+    ? [
+        {
+          key: 'min_degrees',
+          message: `${o.min_degrees} is larger than max_degrees (${o.max_degrees}). Swap them so that min_degrees <= max_degrees.`,
+        },
+      ]
     : [];
 }
 
@@ -55,8 +60,7 @@ export const rotateAugment = definePlugin({
   check: (options) => degreeRangeProblems(options),
   create(options) {
     throwProblems('augment rotate', degreeRangeProblems(options));
-    const affine = (rng: Rng) =>
-      rotation(options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next(), options.padding);
+    const affine = (rng: Rng) => rotation(options.min_degrees + (options.max_degrees - options.min_degrees) * rng.next(), options.padding);
     return affineAugmentation(affine);
   },
 });

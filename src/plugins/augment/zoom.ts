@@ -1,5 +1,5 @@
 // Random zoom-in about the centre (fastai's zoom with max_zoom): scale up, crop back to size.
-import type { AffineDraw, Augmentation, RawImage, Rng } from '../../framework/contracts.js';
+import type { AffineDraw, RawImage, Rng } from '../../framework/contracts.js';
 import { definePlugin } from '../../framework/plugin.js';
 import { affineAugmentation, applyAffineDraw } from '../../vision/pipeline/warp.js';
 

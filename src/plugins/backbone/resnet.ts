@@ -101,10 +101,7 @@ class ResnetBuilder {
   }
 
   private bn(x: tf.SymbolicTensor, name: string) {
-    return this.apply(
-      batchNormalization({ axis: 3, epsilon: this.bnEpsilon, momentum: this.bnMomentum, name }),
-      x,
-    );
+    return this.apply(batchNormalization({ axis: 3, epsilon: this.bnEpsilon, momentum: this.bnMomentum, name }), x);
   }
 
   private relu(x: tf.SymbolicTensor, name: string) {
@@ -192,7 +189,14 @@ class ResnetBuilder {
     // fastai's _resnet_split: stem to conv3 (layer1, layer2) learn slowest, conv4 and conv5
     // (layer3, layer4) together; with the head, 3 groups, so `lr: [low, high]` gives conv4 and conv5
     // √(low·high), as fastai's slice(low, high).
-    return { inputs, features: x, layerGroups: [[...stem, ...conv2, ...conv3], [...conv4, ...conv5]] };
+    return {
+      inputs,
+      features: x,
+      layerGroups: [
+        [...stem, ...conv2, ...conv3],
+        [...conv4, ...conv5],
+      ],
+    };
   }
 }
 

@@ -34,8 +34,7 @@ export class Monitor {
   }
 
   update(value: number, epoch: number): boolean {
-    const better =
-      this.best === null || (this.o.mode === 'min' ? value < this.best - this.o.min_delta : value > this.best + this.o.min_delta);
+    const better = this.best === null || (this.o.mode === 'min' ? value < this.best - this.o.min_delta : value > this.best + this.o.min_delta);
     if (better) {
       this.best = value;
       this.bestEpoch = epoch;

@@ -21,7 +21,7 @@ export const SPLIT_OPTION_SCHEMAS = {
     description:
       'A fixed validation set, its galaxies taken out of training: a folder in the Kaggle layout (csv + images inside it), ' +
       'a solutions CSV whose images are in the images folder, or a list of GalaxyIDs of the CSV (.txt one per line, .yaml list); ' +
-      'relative to the config file\'s folder. null = hold out valid_fraction at random.',
+      "relative to the config file's folder. null = hold out valid_fraction at random.",
   },
   valid_fraction: {
     type: ['number', 'null'],
@@ -102,7 +102,7 @@ const kaggleGalaxyZooSchema = {
   additionalProperties: false,
   required: ['dir'],
   properties: {
-    dir: { type: 'string', minLength: 1, description: 'Dataset folder; a relative path resolves against the config file\'s folder.' },
+    dir: { type: 'string', minLength: 1, description: "Dataset folder; a relative path resolves against the config file's folder." },
     csv: { type: 'string', minLength: 1, default: 'training_solutions_rev1.csv', description: 'Solutions CSV, relative to dir.' },
     images: { type: 'string', minLength: 1, default: 'images_training_rev1', description: 'Folder of <GalaxyID>.jpg, relative to dir.' },
     crop: {

@@ -25,10 +25,16 @@ export const syntheticData = definePlugin({
         minLength: 1,
         default: null,
         description:
-          'Dataset folder (a relative path resolves against the config file\'s folder); null = data/synthetic-<seed>-<count>-<size> under the current folder.',
+          "Dataset folder (a relative path resolves against the config file's folder); null = data/synthetic-<seed>-<count>-<size> under the current folder.",
       },
       count: { type: 'integer', minimum: 1, maximum: 900000, default: 2000, description: 'Number of labelled images.' },
-      size: { type: 'integer', minimum: 32, maximum: 1024, default: 424, description: 'Side of the generated images in pixels (the real ones are 424).' },
+      size: {
+        type: 'integer',
+        minimum: 32,
+        maximum: 1024,
+        default: 424,
+        description: 'Side of the generated images in pixels (the real ones are 424).',
+      },
       seed: { type: ['integer', 'null'], minimum: 0, default: null, description: 'Generator seed; null = the experiment seed.' },
       crop: {
         anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }, { const: 'auto' }],
@@ -44,28 +50,35 @@ export const syntheticData = definePlugin({
     const size = options.size ?? 424;
     const crop = options.crop === undefined || options.crop === 'auto' ? autoCrop(size) : options.crop;
     return crop && crop > size
-      ? [{ key: 'crop', message: `${crop} px is larger than the ${size}-px images this source generates, so every image would be skipped. Set crop to at most ${size}, auto, or null for no crop.` }]
+      ? [
+          {
+            key: 'crop',
+            message: `${crop} px is larger than the ${size}-px images this source generates, so every image would be skipped. Set crop to at most ${size}, auto, or null for no crop.`,
+          },
+        ]
       : [];
   },
   create(options, ctx): DataSource {
     const count = options.count ?? 2000;
     const size = options.size ?? 424;
     const seed = options.seed ?? ctx.seed;
-    const dir = options.dir
-      ? path.resolve(ctx.configDir, options.dir)
-      : path.resolve(process.cwd(), 'data', `synthetic-${seed}-${count}-${size}`);
+    const dir = options.dir ? path.resolve(ctx.configDir, options.dir) : path.resolve(process.cwd(), 'data', `synthetic-${seed}-${count}-${size}`);
     const crop = options.crop === undefined || options.crop === 'auto' ? autoCrop(size) : options.crop;
     const layout = layoutOptions(dir, options, ctx, crop);
     return {
       async prepare() {
         let lastLog = 0;
-        const result = await writeSyntheticDataset({ dir, count, size, seed }, (p) => {
-          if (p.elapsedSec - lastLog < 5) return;
-          lastLog = p.elapsedSec;
-          const rate = p.done / Math.max(p.elapsedSec, 1e-9);
-          const eta = Math.round((p.total - p.done) / Math.max(rate, 1e-9));
-          ctx.log(`synthetic data: ${p.done}/${p.total} images (${rate.toFixed(0)}/s, ${eta}s left)`);
-        }, (pid) => ctx.log(`synthetic data: process ${pid} is generating ${dir}; waiting for it`));
+        const result = await writeSyntheticDataset(
+          { dir, count, size, seed },
+          (p) => {
+            if (p.elapsedSec - lastLog < 5) return;
+            lastLog = p.elapsedSec;
+            const rate = p.done / Math.max(p.elapsedSec, 1e-9);
+            const eta = Math.round((p.total - p.done) / Math.max(rate, 1e-9));
+            ctx.log(`synthetic data: ${p.done}/${p.total} images (${rate.toFixed(0)}/s, ${eta}s left)`);
+          },
+          (pid) => ctx.log(`synthetic data: process ${pid} is generating ${dir}; waiting for it`),
+        );
         ctx.log(
           result.reused
             ? `synthetic data: reusing ${dir} (seed ${seed}, ${count} images of ${size}px)`

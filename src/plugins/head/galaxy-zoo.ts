@@ -118,9 +118,8 @@ export function setHeadDropout(model: tfType.LayersModel, p: number): void {
 export const galaxyZooHead = definePlugin({
   name: 'galaxy-zoo',
   kind: 'head',
-  description: "fastai-style head (concat pooling, BN, dropout, dense) ending in the decision-tree normalisation",
+  description: 'fastai-style head (concat pooling, BN, dropout, dense) ending in the decision-tree normalisation',
   optionsSchema: galaxyZooHeadSchema,
   // Defaults again here for callers that skip schema validation (tests, library users).
-  create: (options: Partial<GalaxyZooHeadOptions>) =>
-    createGalaxyZooHead({ ps: 0.25, hidden: 512, pool: 'concat', normalise: true, ...options }),
+  create: (options: Partial<GalaxyZooHeadOptions>) => createGalaxyZooHead({ ps: 0.25, hidden: 512, pool: 'concat', normalise: true, ...options }),
 });

@@ -6,7 +6,14 @@ import path from 'node:path';
 import { definePlugin, type OptionsOf, type PluginContext } from '../../framework/plugin.js';
 import type { MetricPoint, RunInfo, RunLogger, RunStatus } from '../../framework/contracts.js';
 import { UserError } from '../../base/errors.js';
-import { MlflowApiError, MlflowClient, MlflowUnreachableError, normaliseTrackingUri, type Metric, type MlflowRun } from '../../tracking/mlflow/client.js';
+import {
+  MlflowApiError,
+  MlflowClient,
+  MlflowUnreachableError,
+  normaliseTrackingUri,
+  type Metric,
+  type MlflowRun,
+} from '../../tracking/mlflow/client.js';
 import { runTags } from '../../tracking/mlflow/tags.js';
 import { metricTags, mlflowMetrics, mlflowParams, mlflowRunName } from '../../tracking/mlflow/view.js';
 import { type MlflowLink, writeMlflowLink } from '../../tracking/runs/folder.js';
@@ -184,7 +191,7 @@ export class MlflowRunLogger implements RunLogger {
       return;
     }
     // A refused request (bad value, missing file) loses that item only; say it once per kind.
-    const kind = e instanceof MlflowApiError ? e.errorCode : (e as NodeJS.ErrnoException).code ?? 'error';
+    const kind = e instanceof MlflowApiError ? e.errorCode : ((e as NodeJS.ErrnoException).code ?? 'error');
     if (this.reported.has(kind)) return;
     this.reported.add(kind);
     this.ctx.log(`mlflow: ${(e as Error).message} (logging goes on; the run folder keeps everything).`);

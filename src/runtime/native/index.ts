@@ -37,5 +37,7 @@ export function registerNativeKernels(options: { speedups?: boolean } = {}): voi
 
 /** Names of the kernels gzx currently provides for tensorflow. */
 export function gzxNativeKernelNames(): string[] {
-  return allKernels().filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined).map((c) => c.kernelName);
+  return allKernels()
+    .filter((c) => tf.getKernel(c.kernelName, 'tensorflow') !== undefined)
+    .map((c) => c.kernelName);
 }

@@ -11,14 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import {
-  type CompiledPass,
-  type PassCompiler,
-  type PassResult,
-  type PerStepInput,
-  type Recording,
-  collectPerStepInputs,
-} from '../traced-pass.js';
+import { type CompiledPass, type PassCompiler, type PassResult, type PerStepInput, type Recording, collectPerStepInputs } from '../traced-pass.js';
 import type { NativeBackend, NativeBinding, OpAttr } from './native-backend.js';
 
 /** Where a recorded op's input came from. */
@@ -296,10 +289,15 @@ function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | 
   let placeholders = 0;
   const placeholder = (shape: number[], dtype: number) => {
     const name = `feed${placeholders++}`;
-    addNode(name, 'Placeholder', [], [
-      ['dtype', typeAttr(dtype)],
-      ['shape', shapeAttr(shape)],
-    ]);
+    addNode(
+      name,
+      'Placeholder',
+      [],
+      [
+        ['dtype', typeAttr(dtype)],
+        ['shape', shapeAttr(shape)],
+      ],
+    );
     return `${name}:0`;
   };
   const inputFeeds = rec.inputs.map((info) => placeholder(info.shape, info.dtype));
@@ -341,10 +339,15 @@ function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | 
           const value = new pb.AttrValue();
           value.setTensor(t);
           name = `const${consts.size}`;
-          addNode(name, 'Const', [], [
-            ['dtype', typeAttr(s.dtype)],
-            ['value', value],
-          ]);
+          addNode(
+            name,
+            'Const',
+            [],
+            [
+              ['dtype', typeAttr(s.dtype)],
+              ['value', value],
+            ],
+          );
           name = `${name}:0`;
           consts.set(key, name);
         }

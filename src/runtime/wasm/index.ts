@@ -14,12 +14,7 @@ import { batchMatMulSpeedKernel } from '../kernels/batch-mat-mul/wasm.js';
 import { batchNormTrainingConfig, batchNormTrainingGradConfig } from '../kernels/batch-norm/wasm.js';
 import { hostKernels, setHostKernelsActive } from '../kernels/host/op.js';
 
-const CORRECTNESS: tf.KernelConfig[] = [
-  conv2dBackpropFilterConfig,
-  maxPoolGradConfig,
-  depthwiseBackpropFilterConfig,
-  depthwiseBackpropInputConfig,
-];
+const CORRECTNESS: tf.KernelConfig[] = [conv2dBackpropFilterConfig, maxPoolGradConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig];
 
 /** Speed kernels: each wraps the stock kernel it falls back to for cases it does not cover. */
 const SPEED: { kernelName: string; make: (stock: tf.KernelConfig) => tf.KernelConfig }[] = [

@@ -52,14 +52,7 @@ export function convGeometry(
 }
 
 /** Crops (negative amount) or zero-pads (positive amount) the two spatial axes of an NHWC tensor. */
-export function padOrCrop4d(
-  x: tf.Tensor4D,
-  top: number,
-  bottom: number,
-  left: number,
-  right: number,
-  value = 0,
-): tf.Tensor4D {
+export function padOrCrop4d(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number, value = 0): tf.Tensor4D {
   let out = x;
   const cropTop = Math.max(0, -top);
   const cropBottom = Math.max(0, -bottom);
@@ -74,12 +67,16 @@ export function padOrCrop4d(
   const padLeft = Math.max(0, left);
   const padRight = Math.max(0, right);
   if (padTop || padBottom || padLeft || padRight) {
-    out = tf.pad(out, [
-      [0, 0],
-      [padTop, padBottom],
-      [padLeft, padRight],
-      [0, 0],
-    ], value);
+    out = tf.pad(
+      out,
+      [
+        [0, 0],
+        [padTop, padBottom],
+        [padLeft, padRight],
+        [0, 0],
+      ],
+      value,
+    );
   }
   return out;
 }

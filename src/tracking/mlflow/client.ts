@@ -210,7 +210,13 @@ export class MlflowClient {
 
   // ---------- runs ----------
 
-  async createRun(args: { experimentId: string; runName?: string; startTime?: number; tags?: Record<string, string>; userId?: string }): Promise<MlflowRun> {
+  async createRun(args: {
+    experimentId: string;
+    runName?: string;
+    startTime?: number;
+    tags?: Record<string, string>;
+    userId?: string;
+  }): Promise<MlflowRun> {
     const tags = this.cleanTags(args.tags ?? {});
     const r = await this.call<{ run: RawRun }>('POST', 'runs/create', {
       experiment_id: args.experimentId,
@@ -269,7 +275,10 @@ export class MlflowClient {
    * log-batch, split to respect the server's limits (1000 metrics, 100 params, 100 tags,
    * 1000 entities, 1 MB). Keys MLflow does not allow are renamed (see `sanitiseKey`).
    */
-  async logBatch(runId: string, batch: { metrics?: Metric[]; params?: Record<string, string> | Param[]; tags?: Record<string, string> | Tag[] }): Promise<void> {
+  async logBatch(
+    runId: string,
+    batch: { metrics?: Metric[]; params?: Record<string, string> | Param[]; tags?: Record<string, string> | Tag[] },
+  ): Promise<void> {
     const metrics = (batch.metrics ?? []).map((m) => ({ ...m, key: this.cleanKey(m.key) }));
     const params = this.cleanParams(batch.params ?? []);
     const tags = this.cleanTags(batch.tags ?? []);
@@ -384,7 +393,8 @@ export class MlflowClient {
     const list = Array.isArray(params) ? params : Object.entries(params).map(([key, value]) => ({ key, value }));
     return list.map(({ key, value }) => {
       const k = this.cleanKey(key);
-      if (value.length > MAX_PARAM_VALUE_LENGTH) this.warnOnce(`param:${k}`, `MLflow keeps at most ${MAX_PARAM_VALUE_LENGTH} characters of a param value; "${k}" is truncated.`);
+      if (value.length > MAX_PARAM_VALUE_LENGTH)
+        this.warnOnce(`param:${k}`, `MLflow keeps at most ${MAX_PARAM_VALUE_LENGTH} characters of a param value; "${k}" is truncated.`);
       return { key: k, value: truncateValue(value, MAX_PARAM_VALUE_LENGTH) };
     });
   }
@@ -393,7 +403,8 @@ export class MlflowClient {
     const list = Array.isArray(tags) ? tags : Object.entries(tags).map(([key, value]) => ({ key, value }));
     return list.map(({ key, value }) => {
       const k = this.cleanKey(key);
-      if (value.length > MAX_TAG_VALUE_LENGTH) this.warnOnce(`tag:${k}`, `MLflow keeps at most ${MAX_TAG_VALUE_LENGTH} characters of a tag value; "${k}" is truncated.`);
+      if (value.length > MAX_TAG_VALUE_LENGTH)
+        this.warnOnce(`tag:${k}`, `MLflow keeps at most ${MAX_TAG_VALUE_LENGTH} characters of a tag value; "${k}" is truncated.`);
       return { key: k, value: truncateValue(value, MAX_TAG_VALUE_LENGTH) };
     });
   }

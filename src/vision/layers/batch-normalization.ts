@@ -3,7 +3,10 @@
 // It keeps the stock class name, weights and config, so saved models and Keras weight files see an
 // ordinary BatchNormalization and load into the stock layer.
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormalization as StockBatchNormalization, BatchNormalizationLayerArgs } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
+import type {
+  BatchNormalization as StockBatchNormalization,
+  BatchNormalizationLayerArgs,
+} from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types.js';
 import { batchNormTraining, hasBatchNormTraining } from '../../runtime/kernels/batch-norm/op.js';
 

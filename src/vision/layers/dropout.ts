@@ -16,8 +16,7 @@ export class Dropout extends Stock {
     const own = this as unknown as { rate: number; noiseShape?: number[]; seed?: number };
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     // A fixed seed or a noise shape keep tfjs' own dropout, which honours them.
-    const ours =
-      kwargs['training'] === true && own.rate > 0 && own.rate < 1 && own.noiseShape == null && own.seed == null && x.dtype === 'float32';
+    const ours = kwargs['training'] === true && own.rate > 0 && own.rate < 1 && own.noiseShape == null && own.seed == null && x.dtype === 'float32';
     if (!ours) return super.call(inputs, kwargs);
     if (isRecordingPass()) {
       // A pass recorded for a graph: the kernel's mask, made by JavaScript each step and fed in

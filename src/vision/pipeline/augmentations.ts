@@ -35,7 +35,10 @@ export function resolveAugmentRefs(registry: PluginRegistry, refs: PluginRef[]):
     }
     if (!validate(options)) {
       const problems = (validate.errors ?? [])
-        .map((e) => `${e.instancePath || '(with)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${e.params.additionalProperty}"` : ''}`)
+        .map(
+          (e) =>
+            `${e.instancePath || '(with)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${e.params.additionalProperty}"` : ''}`,
+        )
         .join('; ');
       throw new UserError(`augment[${i}] (${ref.use}).with is invalid: ${problems}. Fix the options of this augmentation.`);
     }
@@ -50,11 +53,7 @@ export interface AugmentEnv {
   log: (message: string) => void;
 }
 
-export async function createAugmentations(
-  registry: PluginRegistry,
-  refs: PluginRef[],
-  env: AugmentEnv,
-): Promise<Augmentation[]> {
+export async function createAugmentations(registry: PluginRegistry, refs: PluginRef[], env: AugmentEnv): Promise<Augmentation[]> {
   const chain: Augmentation[] = [];
   // The services a worker can give: seed, folders, log and rng (docs/plugins.md, "Services").
   const container = newServiceContainer();
@@ -85,12 +84,7 @@ export async function createAugmentations(
  * plugin with `affine`) are composed into one matrix and resampled once, as fastai does: one pass
  * and one interpolation instead of one per plugin. Each still draws its own random numbers in order.
  */
-export async function applyAugmentations(
-  chain: Augmentation[],
-  refs: PluginRef[],
-  image: RawImage,
-  rng: Rng,
-): Promise<RawImage> {
+export async function applyAugmentations(chain: Augmentation[], refs: PluginRef[], image: RawImage, rng: Rng): Promise<RawImage> {
   let current = image;
   let pending: AffineDraw | null = null;
   const resample = () => {

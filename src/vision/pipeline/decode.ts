@@ -169,17 +169,11 @@ export async function decodeImage(path: string, opts: DecodeOptions): Promise<Ra
           ? pipeline
               .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' })
               .extract({ left: plan.left, top: plan.top, width: size, height: size })
-          : pipeline
-              .extract({ left: plan.cropLeft, top: plan.cropTop, width: crop, height: crop })
-              .resize(size, size, { fit: 'fill' });
+          : pipeline.extract({ left: plan.cropLeft, top: plan.cropTop, width: crop, height: crop }).resize(size, size, { fit: 'fill' });
     } else {
       pipeline = pipeline.resize(size, size, { fit: 'fill' });
     }
-    const { data, info } = await pipeline
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || info.width !== size || info.height !== size) {
       throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${size}×${size}×3`);
     }

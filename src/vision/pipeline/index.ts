@@ -120,9 +120,7 @@ function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   const file = compiledModuleFor(path.join(path.dirname(here), `worker${path.extname(here)}`));
   if (!file.endsWith('.js') || !fs.existsSync(file)) {
-    throw new UserError(
-      `The compiled image worker for ${file} does not exist. Build the project first (npm run build), or set train.workers: 0.`,
-    );
+    throw new UserError(`The compiled image worker for ${file} does not exist. Build the project first (npm run build), or set train.workers: 0.`);
   }
   return file;
 }
@@ -333,7 +331,8 @@ export class ImagePipeline {
     this.skippedByPath.set(file, reason);
     const n = this.skippedByPath.size;
     if (n <= MAX_SKIPS_PRINTED) this.log(`skipped image ${file}: ${reason} (data.with.on_bad_image: skip)`);
-    if (n === MAX_SKIPS_PRINTED) this.log(`more images may be skipped: they are counted, not printed here; a run lists them all in ${SKIPPED_IMAGES_FILE}`);
+    if (n === MAX_SKIPS_PRINTED)
+      this.log(`more images may be skipped: they are counted, not printed here; a run lists them all in ${SKIPPED_IMAGES_FILE}`);
   }
 
   /** Images dropped as unreadable so far (each path once), under badImagePolicy 'skip'. */

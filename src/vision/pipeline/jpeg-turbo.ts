@@ -15,7 +15,17 @@ interface TurboExports {
   free(pointer: number): void;
   tjInitDecompress(): number;
   tjDecompressHeader3(handle: number, jpeg: number, size: number, width: number, height: number, subsampling: number, colourspace: number): number;
-  tjDecompress2(handle: number, jpeg: number, size: number, out: number, width: number, pitch: number, height: number, pixelFormat: number, flags: number): number;
+  tjDecompress2(
+    handle: number,
+    jpeg: number,
+    size: number,
+    out: number,
+    width: number,
+    pitch: number,
+    height: number,
+    pixelFormat: number,
+    flags: number,
+  ): number;
 }
 
 const TJPF_RGB = 0;
@@ -68,7 +78,14 @@ export class TurboJpeg {
     const unsupported = () => {
       throw new Error('system call not available');
     };
-    const wasi = { environ_sizes_get: () => 0, environ_get: unsupported, proc_exit: unsupported, fd_close: unsupported, fd_seek: unsupported, fd_write: unsupported };
+    const wasi = {
+      environ_sizes_get: () => 0,
+      environ_get: unsupported,
+      proc_exit: unsupported,
+      fd_close: unsupported,
+      fd_seek: unsupported,
+      fd_write: unsupported,
+    };
     const exports = new WebAssembly.Instance(module, { env, wasi_snapshot_preview1: wasi }).exports as unknown as TurboExports;
     const handle = exports.tjInitDecompress();
     if (handle === 0) return null;

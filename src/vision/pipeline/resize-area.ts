@@ -177,7 +177,16 @@ function vertical3(rows: Float32Array, r0: number, rowOut: number, w0: number, w
   for (let i = 0; i < rowOut; i++) out[o + i] = 0.5 + rows[r0 + i] * w0 + rows[r1 + i] * w1 + rows[r2 + i] * w2;
 }
 
-function verticalN(rows: Float32Array, r0: number, rowOut: number, weights: Float64Array, k0: number, count: number, out: Uint8Array, o: number): void {
+function verticalN(
+  rows: Float32Array,
+  r0: number,
+  rowOut: number,
+  weights: Float64Array,
+  k0: number,
+  count: number,
+  out: Uint8Array,
+  o: number,
+): void {
   for (let i = 0; i < rowOut; i++) {
     let v = 0.5;
     for (let k = k0, r = r0 + i; k < k0 + count; k++, r += rowOut) v += rows[r] * weights[k];

@@ -41,12 +41,7 @@ export async function checkBackboneWeights(
 ): Promise<void> {
   const { config } = resolved;
   const configured = config.backbone.with['pretrained'];
-  const target =
-    source !== undefined
-      ? path.resolve(source)
-      : typeof configured === 'string'
-        ? path.resolve(resolved.configDir, configured)
-        : null;
+  const target = source !== undefined ? path.resolve(source) : typeof configured === 'string' ? path.resolve(resolved.configDir, configured) : null;
   if (!target) {
     throw new UserError(
       `${resolved.where('backbone.with.pretrained')}: backbone.with.pretrained is not set, so there is no weights file to check. ` +

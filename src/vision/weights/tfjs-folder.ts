@@ -23,7 +23,9 @@ export async function readTfjsFolder(dir: string): Promise<WeightFile> {
     );
   }
   if (!Array.isArray(json.weightsManifest)) {
-    throw new UserError(`${jsonPath}: has no weightsManifest, so it is not a TensorFlow.js layers model with weights. Point backbone.with.pretrained at a model folder saved by gzx or tfjs.`);
+    throw new UserError(
+      `${jsonPath}: has no weightsManifest, so it is not a TensorFlow.js layers model with weights. Point backbone.with.pretrained at a model folder saved by gzx or tfjs.`,
+    );
   }
   const layers = new Map<string, StoredWeight[]>();
   for (const group of json.weightsManifest) {

@@ -139,7 +139,11 @@ describe('step-decay example plugin (kind schedule)', () => {
     const second = make(config.train.phases[1].schedule!);
     expect([0.05, 0.5, 0.95].map((p) => second.at(p, 1).lr)).toEqual([1, 0.1, 0.01]);
 
-    const bad = await loadExperiment(file, ['schedule.with.factor=1', 'train.phases.1.schedule.with.milestones=[0.5, 1.5]'], new PluginRegistry()).catch((e) => e);
+    const bad = await loadExperiment(
+      file,
+      ['schedule.with.factor=1', 'train.phases.1.schedule.with.milestones=[0.5, 1.5]'],
+      new PluginRegistry(),
+    ).catch((e) => e);
     expect(bad.message.split('\n').slice(1)).toEqual([
       '--set schedule.with.factor=1: schedule.with.factor: expected a number > 1, got 1.',
       '--set train.phases.1.schedule.with.milestones=[0.5, 1.5]: train.phases.1.schedule.with.milestones.1: expected a number < 1, got 1.5.',

@@ -2,7 +2,15 @@
 // progressive resizing, dropout changes and the NaN stop.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { Learner, StopTraining, maskUnknownCells, spreadRates, type Callback, type LearnerOptions, type Phase } from '../../../src/framework/learner.js';
+import {
+  Learner,
+  StopTraining,
+  maskUnknownCells,
+  spreadRates,
+  type Callback,
+  type LearnerOptions,
+  type Phase,
+} from '../../../src/framework/learner.js';
 import { Optimizer } from '../../../src/framework/optimizers.js';
 import { meanSquaredError } from '../../../src/framework/loss.js';
 import { withSeededRandom } from '../../../src/runtime/math-random-scope.js';
@@ -41,9 +49,9 @@ const plainSgd: OptimizerConfig = { ...adam, name: 'sgd', momentum: 0, nesterov:
 const constant = constantSchedule.create({} as never, ctx) as Schedule;
 
 function buildModel(seed = 7) {
-  const backbone = simpleCnnBackbone.create({ channels: [4, 8, 8], convs_per_block: 1 }, ctx) as ReturnType<
-    typeof simpleCnnBackbone.create
-  > & { build: (t: typeof tf) => { inputs: tf.SymbolicTensor; features: tf.SymbolicTensor; layerGroups: string[][] } };
+  const backbone = simpleCnnBackbone.create({ channels: [4, 8, 8], convs_per_block: 1 }, ctx) as ReturnType<typeof simpleCnnBackbone.create> & {
+    build: (t: typeof tf) => { inputs: tf.SymbolicTensor; features: tf.SymbolicTensor; layerGroups: string[][] };
+  };
   const head = createGalaxyZooHead({ ps: 0.2, hidden: 16, pool: 'concat', normalise: true });
   return withSeededRandom(seed, () => {
     const built = backbone.build(tf);
@@ -57,13 +65,19 @@ function phase(over: Partial<Phase>): Phase {
 }
 
 /** A Learner with the settings these tests share (Adam, one default phase, no callbacks) and `over`. */
-function learnerFor(built: { model: tf.LayersModel; layerGroups: string[][] }, over: Partial<LearnerOptions> & Pick<LearnerOptions, 'data'>): Learner {
+function learnerFor(
+  built: { model: tf.LayersModel; layerGroups: string[][] },
+  over: Partial<LearnerOptions> & Pick<LearnerOptions, 'data'>,
+): Learner {
   const defaults = { optimizer: new Optimizer(adam), phases: [phase({})], accumulate: 1, validBatchSize: 16, seed: 1, callbacks: [] };
   return new Learner({ ...defaults, model: built.model, layerGroups: built.layerGroups, ...over });
 }
 
 function weightsOf(model: tf.LayersModel, layerName: string): Float32Array[] {
-  return model.getLayer(layerName).getWeights().map((w) => w.dataSync() as Float32Array);
+  return model
+    .getLayer(layerName)
+    .getWeights()
+    .map((w) => w.dataSync() as Float32Array);
 }
 
 function changed(a: Float32Array[], b: Float32Array[]): boolean {
@@ -120,11 +134,14 @@ describe('learner', () => {
         for (const n of ['cnn_block1_1_conv', 'cnn_block1_1_bn', 'head_dense2']) snapshots[`${l.state.phaseIndex}:${n}`] = weightsOf(l.model, n);
       },
     };
-    const learner = learnerFor({ model, layerGroups }, {
-      data,
-      phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' })],
-      callbacks: [snap],
-    });
+    const learner = learnerFor(
+      { model, layerGroups },
+      {
+        data,
+        phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' })],
+        callbacks: [snap],
+      },
+    );
     await learner.fit();
     const afterFrozen = { conv: snapshots['1:cnn_block1_1_conv'], bn: snapshots['1:cnn_block1_1_bn'], head: snapshots['1:head_dense2'] };
     expect(changed(snapshots['0:cnn_block1_1_conv'], afterFrozen.conv)).toBe(false);
@@ -139,12 +156,15 @@ describe('learner', () => {
     const delta = async (lr: number | [number, number]) => {
       const { model, layerGroups } = buildModel(3);
       const before = { early: weightsOf(model, 'cnn_block1_1_conv')[0], head: weightsOf(model, 'head_dense2')[0] };
-      const learner = learnerFor({ model, layerGroups }, {
-        data: new MemoryData(8, 24),
-        optimizer: new Optimizer(plainSgd),
-        phases: [phase({ lr, batch_size: 8 })],
-        validBatchSize: 8,
-      });
+      const learner = learnerFor(
+        { model, layerGroups },
+        {
+          data: new MemoryData(8, 24),
+          optimizer: new Optimizer(plainSgd),
+          phases: [phase({ lr, batch_size: 8 })],
+          validBatchSize: 8,
+        },
+      );
       await learner.fit();
       const after = { early: weightsOf(model, 'cnn_block1_1_conv')[0], head: weightsOf(model, 'head_dense2')[0] };
       return {
@@ -171,26 +191,29 @@ describe('learner', () => {
     let atPhaseEnd: Float32Array[] = [];
     let atNextStart: Float32Array[] = [];
     const sizes: number[] = [];
-    const learner = learnerFor({ model, layerGroups }, {
-      data: new MemoryData(16, 48),
-      phases: [phase({ size: 24 }), phase({ size: 48, dropout: 0.5 })],
-      callbacks: [
-        dropoutCallback(head),
-        {
-          name: 'probe',
-          order: 100,
-          afterPhase: (l) => {
-            if (l.state.phaseIndex === 0) atPhaseEnd = weightsOf(l.model, 'cnn_block2_1_conv');
+    const learner = learnerFor(
+      { model, layerGroups },
+      {
+        data: new MemoryData(16, 48),
+        phases: [phase({ size: 24 }), phase({ size: 48, dropout: 0.5 })],
+        callbacks: [
+          dropoutCallback(head),
+          {
+            name: 'probe',
+            order: 100,
+            afterPhase: (l) => {
+              if (l.state.phaseIndex === 0) atPhaseEnd = weightsOf(l.model, 'cnn_block2_1_conv');
+            },
+            beforePhase: (l) => {
+              if (l.state.phaseIndex === 1) atNextStart = weightsOf(l.model, 'cnn_block2_1_conv');
+            },
+            afterBatch: (l) => {
+              sizes.push(l.state.batch!.size);
+            },
           },
-          beforePhase: (l) => {
-            if (l.state.phaseIndex === 1) atNextStart = weightsOf(l.model, 'cnn_block2_1_conv');
-          },
-          afterBatch: (l) => {
-            sizes.push(l.state.batch!.size);
-          },
-        },
-      ],
-    });
+        ],
+      },
+    );
     await learner.fit();
     expect(changed(atPhaseEnd, atNextStart)).toBe(false);
     expect(new Set(sizes)).toEqual(new Set([24, 48]));
@@ -201,11 +224,14 @@ describe('learner', () => {
 
   it('a NaN loss stops the fit naming phase, epoch and step', async () => {
     const { model, layerGroups } = buildModel();
-    const learner = learnerFor({ model, layerGroups }, {
-      data: new MemoryData(16, 24, 1, 1),
-      phases: [phase({ epochs: 2, name: 'warm-up' })],
-      callbacks: [nanGuardCallback()],
-    });
+    const learner = learnerFor(
+      { model, layerGroups },
+      {
+        data: new MemoryData(16, 24, 1, 1),
+        phases: [phase({ epochs: 2, name: 'warm-up' })],
+        callbacks: [nanGuardCallback()],
+      },
+    );
     const err = await learner.fit().catch((e) => e);
     expect(err).toBeInstanceOf(StopTraining);
     expect(err.status).toBe('FAILED');
@@ -241,7 +267,10 @@ describe('learner', () => {
       for (let start = 0; start < 8; start += per) {
         const n = Math.min(per, 8 - start);
         const images = first.x.subarray(start * 24 * 24 * 3, (start + n) * 24 * 24 * 3);
-        pred.set(tf.tidy(() => (model.apply(tf.tensor4d(images, [n, 24, 24, 3]), { training: true }) as tf.Tensor).dataSync()), start * 37);
+        pred.set(
+          tf.tidy(() => (model.apply(tf.tensor4d(images, [n, 24, 24, 3]), { training: true }) as tf.Tensor).dataSync()),
+          start * 37,
+        );
       }
       let sum = 0;
       let known = 0;
@@ -254,12 +283,15 @@ describe('learner', () => {
         plainSum += (pred[i] - (Number.isNaN(t) ? 0 : t)) ** 2;
       });
       const losses: number[] = [];
-      const learner = learnerFor({ model, layerGroups: [] }, {
-        data,
-        phases: [phase({ lr: 0 })],
-        callbacks: [{ name: 'loss', afterBatch: (l) => void losses.push(l.state.loss) }],
-        compile: false,
-      });
+      const learner = learnerFor(
+        { model, layerGroups: [] },
+        {
+          data,
+          phases: [phase({ lr: 0 })],
+          callbacks: [{ name: 'loss', afterBatch: (l) => void losses.push(l.state.loss) }],
+          compile: false,
+        },
+      );
       learner.passes.microBatch = microBatch;
       await learner.fit();
       return { loss: losses[0], expected: sum / known, plain: plainSum / first.y!.length };
@@ -308,17 +340,20 @@ describe('learner', () => {
   it('gradient accumulation steps the optimiser once per `accumulate` batches', async () => {
     const { model, layerGroups } = buildModel();
     const steps: number[] = [];
-    const learner = learnerFor({ model, layerGroups }, {
-      data: new MemoryData(32, 24),
-      phases: [phase({ batch_size: 4 })],
-      accumulate: 4,
-      callbacks: [{ name: 'steps', afterBatch: (l) => void steps.push(l.state.step) }],
-    });
+    const learner = learnerFor(
+      { model, layerGroups },
+      {
+        data: new MemoryData(32, 24),
+        phases: [phase({ batch_size: 4 })],
+        accumulate: 4,
+        callbacks: [{ name: 'steps', afterBatch: (l) => void steps.push(l.state.step) }],
+      },
+    );
     await learner.fit();
     expect(steps).toEqual([0, 0, 0, 1, 1, 1, 1, 2]);
   });
 
-  it('runs passes through a backend\'s compiled graph from the third, after two recordings, and goes back to eager ones when the graph fails', async () => {
+  it("runs passes through a backend's compiled graph from the third, after two recordings, and goes back to eager ones when the graph fails", async () => {
     const calls: string[] = [];
     let fail = false;
     const compiler: PassCompiler = {
@@ -346,11 +381,14 @@ describe('learner', () => {
       const fitWith = async (epochs: number) => {
         const { model, layerGroups } = buildModel();
         const said: string[] = [];
-        const learner = learnerFor({ model, layerGroups }, {
-          data: new MemoryData(16, 24),
-          phases: [phase({ epochs })],
-          log: (m) => said.push(m),
-        });
+        const learner = learnerFor(
+          { model, layerGroups },
+          {
+            data: new MemoryData(16, 24),
+            phases: [phase({ epochs })],
+            log: (m) => said.push(m),
+          },
+        );
         await learner.fit();
         return said;
       };
@@ -377,14 +415,17 @@ describe('learner', () => {
       const { model, layerGroups } = buildModel();
       const said: string[] = [];
       const waits: number[] = [];
-      const learner = learnerFor({ model, layerGroups }, {
-        data,
-        phases: [phase({ epochs })],
-        callbacks: [
-          dataWaitCallback((m) => said.push(m), { workers: 1, cache_images }, 2),
-          { name: 'wait', afterEpoch: (l) => void waits.push(l.state.metrics.data_wait_pct) },
-        ],
-      });
+      const learner = learnerFor(
+        { model, layerGroups },
+        {
+          data,
+          phases: [phase({ epochs })],
+          callbacks: [
+            dataWaitCallback((m) => said.push(m), { workers: 1, cache_images }, 2),
+            { name: 'wait', afterEpoch: (l) => void waits.push(l.state.metrics.data_wait_pct) },
+          ],
+        },
+      );
       await learner.fit();
       return { said, waits };
     };
@@ -420,12 +461,15 @@ describe("optimiser state at freeze and unfreeze (fastai's freeze()/unfreeze() c
     const { model, layerGroups } = buildModel();
     const [conv, head] = [keyOf(model, 'cnn_block1_1_conv'), keyOf(model, 'head_dense2')];
     const seen: { conv: number; head: number }[] = [];
-    const learner = learnerFor({ model, layerGroups }, {
-      data: new MemoryData(16, 24),
-      optimizer: new Optimizer(cfg),
-      phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' }), phase({ freeze: 'none' }), phase({ freeze: 'backbone' })],
-      callbacks: [{ name: 'steps', afterPhase: (l) => void seen.push({ conv: l.optimizer.stepOf(conv), head: l.optimizer.stepOf(head) }) }],
-    });
+    const learner = learnerFor(
+      { model, layerGroups },
+      {
+        data: new MemoryData(16, 24),
+        optimizer: new Optimizer(cfg),
+        phases: [phase({ freeze: 'backbone' }), phase({ freeze: 'none' }), phase({ freeze: 'none' }), phase({ freeze: 'backbone' })],
+        callbacks: [{ name: 'steps', afterPhase: (l) => void seen.push({ conv: l.optimizer.stepOf(conv), head: l.optimizer.stepOf(head) }) }],
+      },
+    );
     await learner.fit();
     return seen;
   };

@@ -46,7 +46,11 @@ describe('readSolutionsCsv', () => {
   });
 
   it('reads a quoted file (through csv-parse) the same way', async () => {
-    const quoted = (line: string) => line.split(',').map((c) => `"${c}"`).join(',');
+    const quoted = (line: string) =>
+      line
+        .split(',')
+        .map((c) => `"${c}"`)
+        .join(',');
     const t = await readSolutionsCsv(file('quoted.csv', [quoted(header), quoted(row('12', 0.5)), row('13', 0.25)]));
     expect(t.ids).toEqual(['12', '13']);
     expect(t.rows[1][36]).toBe(0.25);
@@ -149,7 +153,11 @@ describe('writeSolutionsCsv / openSolutionsWriter', () => {
     const p = path.join(dir, 'many.csv');
     const n = 5000;
     const rows = Array.from({ length: n }, (_, r) => new Array<number>(NUM_COLUMNS).fill(r / n));
-    await writeSolutionsCsv(p, rows.map((_, i) => String(i)), rows);
+    await writeSolutionsCsv(
+      p,
+      rows.map((_, i) => String(i)),
+      rows,
+    );
     const t = await readSolutionsCsv(p);
     expect(t.ids).toHaveLength(n);
     expect(t.ids[n - 1]).toBe(String(n - 1));

@@ -23,7 +23,10 @@ function withKernels<T>(fn: () => T): T {
 
 function random(shape: number[], seed: number, lo = -1, hi = 2): tf.Tensor {
   const rng = new SeededRng(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(lo, hi)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(lo, hi)),
+    shape,
+  );
 }
 
 function worstRelative(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -53,7 +56,7 @@ describe('galaxy normalisation kernel', () => {
 });
 
 describe('concat pool kernel', () => {
-  it('gives the tensor ops\' output and gradient, ties at the maximum included', async () => {
+  it("gives the tensor ops' output and gradient, ties at the maximum included", async () => {
     const values = random([3, 4, 5, 6], 5).dataSync();
     // Channel 0 of image 0 has its maximum at two positions: both get the max's gradient, as in tfjs.
     values[0] = 9;
@@ -117,7 +120,7 @@ describe('dropout kernel', () => {
     expect(c).not.toEqual(a);
   });
 
-  it('leaves inference untouched, keeps tfjs\' dropout for a fixed seed, and frees what it made', async () => {
+  it("leaves inference untouched, keeps tfjs' dropout for a fixed seed, and frees what it made", async () => {
     withKernels(() => {
       expect((dropout({ rate }).apply(x, { training: false }) as tf.Tensor).dataSync()).toEqual(x.dataSync());
       const before = tf.memory().numTensors;
@@ -128,7 +131,7 @@ describe('dropout kernel', () => {
     expect(kernels.map((k) => k.name)).not.toContain(DROPOUT);
   });
 
-  it('saves as tfjs\' Dropout, so a saved model loads without gzx', () => {
+  it("saves as tfjs' Dropout, so a saved model loads without gzx", () => {
     expect(dropout({ rate }).getClassName()).toBe('Dropout');
   });
 });

@@ -1,5 +1,14 @@
 import { describe, it, expect } from 'vitest';
-import { rmse, perQuestionRmse, perQuestionRmseRecord, columnMeans, baselineRmse, SquaredErrorSums, labelCoverage, coverageNote } from '../../../src/galaxy/metrics.js';
+import {
+  rmse,
+  perQuestionRmse,
+  perQuestionRmseRecord,
+  columnMeans,
+  baselineRmse,
+  SquaredErrorSums,
+  labelCoverage,
+  coverageNote,
+} from '../../../src/galaxy/metrics.js';
 import { COLUMNS, NUM_COLUMNS, QUESTIONS } from '../../../src/galaxy/tree.js';
 
 const filled = (v: number) => new Array<number>(NUM_COLUMNS).fill(v);

@@ -187,25 +187,28 @@ describe('synthetic images express their labels', () => {
 
   it('galaxies are centred and mostly inside the central 224 of 424 pixels', () => {
     const offsets: number[] = [];
-    const shares = rows.filter((g) => g.type !== 'star').slice(0, 30).map((g, i) => {
-      const { data } = render(g.labels, i, 424);
-      let inside = 0;
-      let total = 0;
-      let sx = 0;
-      let sy = 0;
-      for (let y = 0; y < 424; y++) {
-        for (let x = 0; x < 424; x++) {
-          const j = (y * 424 + x) * 3;
-          const v = Math.max(0, (data[j] + data[j + 1] + data[j + 2]) / 3 - 20);
-          total += v;
-          sx += v * x;
-          sy += v * y;
-          if (x >= 100 && x < 324 && y >= 100 && y < 324) inside += v;
+    const shares = rows
+      .filter((g) => g.type !== 'star')
+      .slice(0, 30)
+      .map((g, i) => {
+        const { data } = render(g.labels, i, 424);
+        let inside = 0;
+        let total = 0;
+        let sx = 0;
+        let sy = 0;
+        for (let y = 0; y < 424; y++) {
+          for (let x = 0; x < 424; x++) {
+            const j = (y * 424 + x) * 3;
+            const v = Math.max(0, (data[j] + data[j + 1] + data[j + 2]) / 3 - 20);
+            total += v;
+            sx += v * x;
+            sy += v * y;
+            if (x >= 100 && x < 324 && y >= 100 && y < 324) inside += v;
+          }
         }
-      }
-      offsets.push(Math.hypot(sx / total - 212, sy / total - 212));
-      return inside / total;
-    });
+        offsets.push(Math.hypot(sx / total - 212, sy / total - 212));
+        return inside / total;
+      });
     // Light-weighted centroids move a little with field stars and merger companions.
     expect(median(offsets)).toBeLessThan(10);
     expect(median(shares)).toBeGreaterThan(0.9);
@@ -295,7 +298,7 @@ describe('synthetic dataset writer', () => {
     expect(await fsp.readdir(partial)).not.toContain('.synth-incomplete');
   });
 
-  it('waits while another live process generates the folder, then takes over a dead one\'s marker', async () => {
+  it("waits while another live process generates the folder, then takes over a dead one's marker", async () => {
     const dir = await tmpDir();
     const other = spawn('sleep', ['2']);
     await fsp.writeFile(path.join(dir, '.synth-incomplete'), JSON.stringify({ pid: other.pid }));
@@ -372,8 +375,21 @@ describe('synthetic data plugin', () => {
   it('generates once, then reuses, and reads the folder with the Kaggle loader', async () => {
     const dir = await tmpDir();
     const logs: string[] = [];
-    const opts = { dir: 'twin', count: 20, size: 64, seed: null, crop: 'auto' as const, valid_fraction: 0.25, split_seed: null, limit: 0, on_bad_image: 'fail' as const };
-    const source = await syntheticData.create(opts, ctx(dir, 9, (m) => logs.push(m)));
+    const opts = {
+      dir: 'twin',
+      count: 20,
+      size: 64,
+      seed: null,
+      crop: 'auto' as const,
+      valid_fraction: 0.25,
+      split_seed: null,
+      limit: 0,
+      on_bad_image: 'fail' as const,
+    };
+    const source = await syntheticData.create(
+      opts,
+      ctx(dir, 9, (m) => logs.push(m)),
+    );
     const splits = await source.prepare();
     expect(splits.train).toHaveLength(15);
     expect(splits.valid).toHaveLength(5);
@@ -381,7 +397,12 @@ describe('synthetic data plugin', () => {
     expect(splits.badImagePolicy).toBe('fail');
     expect(splits.train[0].imagePath.startsWith(path.join(dir, 'twin', 'images_training_rev1'))).toBe(true);
     expect(logs.at(-1)).toMatch(/wrote 20 images/);
-    const again = await (await syntheticData.create(opts, ctx(dir, 9, (m) => logs.push(m)))).prepare();
+    const again = await (
+      await syntheticData.create(
+        opts,
+        ctx(dir, 9, (m) => logs.push(m)),
+      )
+    ).prepare();
     expect(logs.at(-1)).toMatch(/reusing/);
     expect(again.fingerprint).toBe(splits.fingerprint);
     expect(JSON.parse(await fsp.readFile(path.join(dir, 'twin', 'synth.json'), 'utf8')).seed).toBe(9);

@@ -18,15 +18,24 @@ describe('describeAnswers', () => {
 
   it('describes a barred spiral with arms, tightness, bulge and an odd feature', () => {
     const r = row({
-      'Class1.2': 0.8, 'Class1.1': 0.2,
-      'Class2.2': 0.9, 'Class2.1': 0.1,
-      'Class3.2': 0.7, 'Class3.1': 0.3,
-      'Class4.1': 0.8, 'Class4.2': 0.2,
-      'Class5.3': 0.6, 'Class5.2': 0.4,
-      'Class6.1': 0.6, 'Class6.2': 0.4,
-      'Class8.1': 0.5, 'Class8.6': 0.2,
-      'Class10.2': 0.5, 'Class10.1': 0.3,
-      'Class11.2': 0.6, 'Class11.6': 0.2,
+      'Class1.2': 0.8,
+      'Class1.1': 0.2,
+      'Class2.2': 0.9,
+      'Class2.1': 0.1,
+      'Class3.2': 0.7,
+      'Class3.1': 0.3,
+      'Class4.1': 0.8,
+      'Class4.2': 0.2,
+      'Class5.3': 0.6,
+      'Class5.2': 0.4,
+      'Class6.1': 0.6,
+      'Class6.2': 0.4,
+      'Class8.1': 0.5,
+      'Class8.6': 0.2,
+      'Class10.2': 0.5,
+      'Class10.1': 0.3,
+      'Class11.2': 0.6,
+      'Class11.6': 0.2,
     });
     expect(describeAnswers(r)).toBe('features/disk, not edge-on, no bar, spiral (2 arms, medium), obvious bulge; odd: ring');
   });

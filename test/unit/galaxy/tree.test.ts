@@ -54,7 +54,17 @@ describe('package entry (gzx)', () => {
     expect(gzx.normaliseAnswers([HAND_INPUT])[0][3]).toBeCloseTo(0.375, 9);
     expect(gzx.rmse([HAND_OUTPUT], [HAND_OUTPUT])).toBe(0);
     expect(gzx.describeAnswers(REAL_LIKE_LABEL)).toMatch(/^features\/disk/);
-    for (const name of ['readSolutionsCsv', 'writeSolutionsCsv', 'openSolutionsWriter', 'perQuestionRmse', 'baselineRmse', 'columnMeans', 'evaluateFiles', 'predictToCsv', 'resultsGrid']) {
+    for (const name of [
+      'readSolutionsCsv',
+      'writeSolutionsCsv',
+      'openSolutionsWriter',
+      'perQuestionRmse',
+      'baselineRmse',
+      'columnMeans',
+      'evaluateFiles',
+      'predictToCsv',
+      'resultsGrid',
+    ]) {
       expect(typeof (gzx as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(gzx.galaxyZooHead.kind).toBe('head');

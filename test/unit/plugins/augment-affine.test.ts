@@ -48,12 +48,21 @@ describe('a chain of affine plugins', () => {
     rotateAugment.create({ min_degrees: 37, max_degrees: 37, padding }, {} as never) as Augmentation;
   const zoom = zoomAugment.create({ max: 1.2, p: 1 }, {} as never) as Augmentation;
   const lighting = lightingAugment.create({ max_brightness: 0.4, max_contrast: 0.4, p: 1 }, {} as never) as Augmentation;
-  const run = (chain: Augmentation[], rng: Rng) => applyAugmentations(chain, chain.map(() => ({ use: 'test', with: {} })), galaxy, rng);
+  const run = (chain: Augmentation[], rng: Rng) =>
+    applyAugmentations(
+      chain,
+      chain.map(() => ({ use: 'test', with: {} })),
+      galaxy,
+      rng,
+    );
 
   it('flip → rotate → zoom is resampled once, exactly as `affine` with the same draws, and draws as many numbers', async () => {
     const rng = draws(0, 1, 0, 0, 1, 0.25);
     const chained = await run([flip, rotate('reflection'), zoom], rng);
-    const composed = await make({ flip_horizontal: 1, min_degrees: 37, max_degrees: 37, max_zoom: 1.2, p_zoom: 1 }).apply(galaxy, draws(0, 1, 0, 0, 1));
+    const composed = await make({ flip_horizontal: 1, min_degrees: 37, max_degrees: 37, max_zoom: 1.2, p_zoom: 1 }).apply(
+      galaxy,
+      draws(0, 1, 0, 0, 1),
+    );
     expect(chained).toEqual(composed);
     expect(rng.next()).toBe(0.25); // the five draws of flip, rotate and zoom, in order, and no more
     // One interpolation instead of two: close to, but not the same as, the plugins applied one by one.

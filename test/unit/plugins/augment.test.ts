@@ -36,7 +36,8 @@ async function make(def: PluginDefinition, options: Record<string, unknown> = {}
   return (await def.create(ref.with, ctx)) as Augmentation;
 }
 
-const px = (im: RawImage, x: number, y: number) => Array.from(im.data.subarray((y * im.width + x) * im.channels, (y * im.width + x + 1) * im.channels));
+const px = (im: RawImage, x: number, y: number) =>
+  Array.from(im.data.subarray((y * im.width + x) * im.channels, (y * im.width + x + 1) * im.channels));
 const filled = (w: number, h: number, value: (x: number, y: number, c: number) => number): RawImage => {
   const data = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = value(x, y, c);
@@ -56,7 +57,10 @@ beforeAll(async () => {
 describe('registration and options', () => {
   it('registers flip, rotate, zoom and lighting as augment plugins with their defaults', () => {
     expect(['flip', 'lighting', 'rotate', 'zoom'].every((n) => registry.has('augment', n))).toBe(true);
-    const refs = resolveAugmentRefs(registry, ['flip', 'rotate', 'zoom', 'lighting'].map((use) => ({ use, with: {} })));
+    const refs = resolveAugmentRefs(
+      registry,
+      ['flip', 'rotate', 'zoom', 'lighting'].map((use) => ({ use, with: {} })),
+    );
     expect(refs.map((r) => r.with)).toEqual([
       { horizontal: 0.5, vertical: 0.5 },
       { min_degrees: 0, max_degrees: 360, padding: 'reflection' },
@@ -66,10 +70,14 @@ describe('registration and options', () => {
   });
 
   it('refuses impossible options', async () => {
-    expect(() => resolveAugmentRefs(registry, [{ use: 'rotate', with: { padding: 'border' } }])).toThrow(/padding must be equal to one of the allowed values/);
+    expect(() => resolveAugmentRefs(registry, [{ use: 'rotate', with: { padding: 'border' } }])).toThrow(
+      /padding must be equal to one of the allowed values/,
+    );
     expect(() => resolveAugmentRefs(registry, [{ use: 'zoom', with: { max: 0.9 } }])).toThrow(/\/max must be >= 1/);
     expect(() => resolveAugmentRefs(registry, [{ use: 'lighting', with: { max_contrast: 1 } }])).toThrow(/max_contrast must be < 1/);
-    await expect(make(rotateAugment, { min_degrees: 90, max_degrees: 10 })).rejects.toThrow(/augment rotate: min_degrees: 90 is larger than max_degrees \(10\)/);
+    await expect(make(rotateAugment, { min_degrees: 90, max_degrees: 10 })).rejects.toThrow(
+      /augment rotate: min_degrees: 90 is larger than max_degrees \(10\)/,
+    );
   });
 });
 
@@ -77,7 +85,11 @@ describe('flip', () => {
   it('is an exact left–right or top–bottom mirror', () => {
     const h = mirror(galaxy, true, false);
     const v = mirror(galaxy, false, true);
-    for (const [x, y] of [[0, 0], [5, 17], [63, 40]]) {
+    for (const [x, y] of [
+      [0, 0],
+      [5, 17],
+      [63, 40],
+    ]) {
       expect(px(h, x, y)).toEqual(px(galaxy, 63 - x, y));
       expect(px(v, x, y)).toEqual(px(galaxy, x, 63 - y));
     }
@@ -168,7 +180,10 @@ describe('zoom', () => {
   });
 
   it('max 1 or p 0 leave the image untouched; otherwise the view is enlarged', async () => {
-    for (const opts of [{ max: 1, p: 1 }, { max: 1.5, p: 0 }]) {
+    for (const opts of [
+      { max: 1, p: 1 },
+      { max: 1.5, p: 0 },
+    ]) {
       const aug = await make(zoomAugment, opts);
       expect((await aug.apply(galaxy, new SeededRng(2))).data).toEqual(galaxy.data);
     }

@@ -138,7 +138,17 @@ describe('kaggle-galaxy-zoo plugin', () => {
 
   it('resolves a relative dir against the config folder; split_seed null means the experiment seed', async () => {
     const source = await kaggleGalaxyZooData.create(
-      { dir: 'kaggle-small', csv: 'training_solutions_rev1.csv', images: 'images_training_rev1', crop: 224, valid: null, valid_fraction: 0.2, split_seed: null, limit: 0, on_bad_image: 'skip' },
+      {
+        dir: 'kaggle-small',
+        csv: 'training_solutions_rev1.csv',
+        images: 'images_training_rev1',
+        crop: 224,
+        valid: null,
+        valid_fraction: 0.2,
+        split_seed: null,
+        limit: 0,
+        on_bad_image: 'skip',
+      },
       ctx(fixtures, 3),
     );
     const viaPlugin = await source.prepare();

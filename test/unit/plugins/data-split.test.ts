@@ -166,7 +166,11 @@ describe('data.with.valid: a fixed validation set', () => {
     const folder = path.join(tmpDir(), 'valid-folder');
     await write('valid-folder/training_solutions_rev1.csv', await csvWith(['100008', '100122', '100128'], { '100128': '900001' }));
     await fsp.mkdir(path.join(folder, 'images_training_rev1'), { recursive: true });
-    for (const [from, to] of [['100008', '100008'], ['100122', '100122'], ['100128', '900001']]) {
+    for (const [from, to] of [
+      ['100008', '100008'],
+      ['100122', '100122'],
+      ['100128', '900001'],
+    ]) {
       await fsp.copyFile(path.join(small, 'images_training_rev1', `${from}.jpg`), path.join(folder, 'images_training_rev1', `${to}.jpg`));
     }
     const s = await viaPlugin({ dir: small, valid: 'valid-folder' }, 3, tmpDir());
@@ -185,7 +189,18 @@ describe('data.with.valid: a fixed validation set', () => {
 
   it('works for the synthetic source as well (shared options)', async () => {
     await write('synth-valid.txt', '100003\n100005\n');
-    const opts = { dir: 'synth', count: 12, size: 48, seed: 2, crop: 'auto' as const, valid: 'synth-valid.txt', valid_fraction: null, split_seed: 0, limit: 0, on_bad_image: 'fail' as const };
+    const opts = {
+      dir: 'synth',
+      count: 12,
+      size: 48,
+      seed: 2,
+      crop: 'auto' as const,
+      valid: 'synth-valid.txt',
+      valid_fraction: null,
+      split_seed: 0,
+      limit: 0,
+      on_bad_image: 'fail' as const,
+    };
     const s = await (await syntheticData.create(opts, ctx(tmpDir(), 9))).prepare();
     expect(s.valid).toHaveLength(2);
     expect(s.train).toHaveLength(10);

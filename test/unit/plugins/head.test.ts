@@ -15,7 +15,9 @@ const defaults: GalaxyZooHeadOptions = { ps: 0.25, hidden: 8, pool: 'concat', no
 function tinyModel(options: Partial<GalaxyZooHeadOptions> = {}) {
   const head = createGalaxyZooHead({ ...defaults, ...options });
   const input = tf.input({ shape: [null, null, 3], name: 'image' });
-  const features = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, activation: 'relu', name: 'body_conv' }).apply(input) as tf.SymbolicTensor;
+  const features = tf.layers
+    .conv2d({ filters: 4, kernelSize: 3, strides: 2, activation: 'relu', name: 'body_conv' })
+    .apply(input) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: head.build(tf, features) });
   return { head, model };
 }
@@ -76,7 +78,15 @@ describe('galaxy-zoo head plugin', () => {
     const model = tf.model({ inputs: input, outputs: out });
     const names = head.layerNames();
     expect(names).toEqual([
-      'head_pool', 'head_bn1', 'head_dropout1', 'head_dense1', 'head_relu', 'head_bn2', 'head_dropout2', 'head_dense2', 'head_normalise',
+      'head_pool',
+      'head_bn1',
+      'head_dropout1',
+      'head_dense1',
+      'head_relu',
+      'head_bn2',
+      'head_dropout2',
+      'head_dense2',
+      'head_normalise',
     ]);
     const modelNames = model.layers.map((l) => l.name);
     expect(modelNames.slice(-names.length)).toEqual(names);
@@ -129,7 +139,11 @@ describe('galaxy-zoo head plugin', () => {
     const x = tf.randomUniform([32, 10, 10, 3], 0, 1, 'float32', 1); // 256 activations: the dropped share is near 0.6
     const zerosAt = () => {
       const out = (probe.apply(x, { training: true }) as tf.Tensor).dataSync();
-      const relu = (tf.model({ inputs: model.inputs, outputs: model.getLayer(HEAD_LAYER.bn2).output as tf.SymbolicTensor }).apply(x, { training: true }) as tf.Tensor).dataSync();
+      const relu = (
+        tf
+          .model({ inputs: model.inputs, outputs: model.getLayer(HEAD_LAYER.bn2).output as tf.SymbolicTensor })
+          .apply(x, { training: true }) as tf.Tensor
+      ).dataSync();
       let dropped = 0;
       out.forEach((v, i) => (dropped += v === 0 && relu[i] !== 0 ? 1 : 0));
       return dropped / out.length;
@@ -205,11 +219,13 @@ describe.each([
     out.forEach((v, i) => expect(Math.abs(v - REAL_LIKE_LABEL[i]), COLUMNS[i]).toBeLessThan(1e-5));
   });
 
-  it("has the gradient of normaliseAnswers (central differences in double precision)", () => {
+  it('has the gradient of normaliseAnswers (central differences in double precision)', () => {
     const rows = randomRows(3, 17, 0.2, 2); // away from the clip at 0, where the derivative jumps
     const weights = randomRows(3, 18, -1, 1);
     const loss = (r: number[][]) => normaliseAnswers(r).reduce((s, row, i) => s + row.reduce((t, v, j) => t + v * weights[i][j], 0), 0);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(galaxyNormalise(x as tf.Tensor2D), tf.tensor2d(weights))))(tf.tensor2d(rows)).arraySync() as number[][];
+    const g = tf
+      .grad((x: tf.Tensor) => tf.sum(tf.mul(galaxyNormalise(x as tf.Tensor2D), tf.tensor2d(weights))))(tf.tensor2d(rows))
+      .arraySync() as number[][];
     const h = 1e-6;
     for (let i = 0; i < rows.length; i++) {
       for (let j = 0; j < NUM_COLUMNS; j++) {

@@ -75,11 +75,26 @@ describe('depth 50 = Keras ResNet50 (notop)', () => {
     const names = model.layers.map((l) => l.name);
     // Stem and the first bottleneck block, in graph order.
     expect(names.slice(2, 22)).toEqual([
-      'conv1_pad', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'pool1_pad', 'pool1_pool',
-      'conv2_block1_1_conv', 'conv2_block1_1_bn', 'conv2_block1_1_relu',
-      'conv2_block1_2_conv', 'conv2_block1_2_bn', 'conv2_block1_2_relu',
-      'conv2_block1_0_conv', 'conv2_block1_3_conv', 'conv2_block1_0_bn', 'conv2_block1_3_bn',
-      'conv2_block1_add', 'conv2_block1_out', 'conv2_block2_1_conv', 'conv2_block2_1_bn',
+      'conv1_pad',
+      'conv1_conv',
+      'conv1_bn',
+      'conv1_relu',
+      'pool1_pad',
+      'pool1_pool',
+      'conv2_block1_1_conv',
+      'conv2_block1_1_bn',
+      'conv2_block1_1_relu',
+      'conv2_block1_2_conv',
+      'conv2_block1_2_bn',
+      'conv2_block1_2_relu',
+      'conv2_block1_0_conv',
+      'conv2_block1_3_conv',
+      'conv2_block1_0_bn',
+      'conv2_block1_3_bn',
+      'conv2_block1_add',
+      'conv2_block1_out',
+      'conv2_block2_1_conv',
+      'conv2_block2_1_bn',
     ]);
     expect(names.slice(-4)).toEqual(['conv5_block3_3_conv', 'conv5_block3_3_bn', 'conv5_block3_add', 'conv5_block3_out']);
     // Every Keras layer but its input is here; ours adds only the input and the normalisation layer.
@@ -94,9 +109,7 @@ describe('depth 50 = Keras ResNet50 (notop)', () => {
     for (const layer of weightLayers(model)) {
       const expected = kerasWeights.get(layer.name);
       expect(expected, layer.name).toBeDefined();
-      expect(layer.weights.map((w) => [shortName(w.originalName), w.shape])).toEqual(
-        expected!.map((w) => [shortName(w.name), w.shape]),
-      );
+      expect(layer.weights.map((w) => [shortName(w.originalName), w.shape])).toEqual(expected!.map((w) => [shortName(w.name), w.shape]));
     }
     const bn = model.getLayer('conv4_block6_2_bn').getConfig();
     expect(bn.epsilon).toBe(1.001e-5);
@@ -122,9 +135,13 @@ describe('depth 50 = Keras ResNet50 (notop)', () => {
 describe('pretrained Keras weights through the plugin', () => {
   // A Keras ResNet50 (Keras' own block code, channels × 1/32) with seeded random weights and BN
   // statistics, and the features Keras computed for one seeded [0,1] image after preprocess_input.
-  const expected = JSON.parse(
-    fs.readFileSync(path.join(FIXTURES, 'mini-resnet50-w003125.expected.json'), 'utf8'),
-  ) as { width: number; input_shape: number[]; input: number[]; output_shape: number[]; output: number[] };
+  const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'mini-resnet50-w003125.expected.json'), 'utf8')) as {
+    width: number;
+    input_shape: number[];
+    input: number[];
+    output_shape: number[];
+    output: number[];
+  };
 
   it('loads every backbone layer and reproduces Keras features (caffe normalisation inside the model)', async () => {
     const lines: string[] = [];

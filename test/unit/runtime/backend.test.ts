@@ -20,7 +20,9 @@ describe('selectBackend', () => {
         ['tensorflow', true],
       ]);
       expect(Array.from(tf.add(tf.tensor([1, 2]), 1).dataSync())).toEqual([2, 3]);
-      expect(lines[0]).toMatch(/^backend: tensorflow \(@tensorflow\/tfjs-node 4\.\d+\.\d+, intra-op \d+ \/ inter-op \d+ threads \(.*\)\) — native libtensorflow/);
+      expect(lines[0]).toMatch(
+        /^backend: tensorflow \(@tensorflow\/tfjs-node 4\.\d+\.\d+, intra-op \d+ \/ inter-op \d+ threads \(.*\)\) — native libtensorflow/,
+      );
       expect(lines).toHaveLength(2);
     } else {
       expect(report.name).toBe('wasm');
@@ -31,7 +33,9 @@ describe('selectBackend', () => {
         ['wasm', true],
       ]);
       expect(lines[0]).toMatch(/^backend: wasm \(@tensorflow\/tfjs-backend-wasm 4\.\d+\.\d+, \d+ threads?\)/);
-      expect(lines[2]).toMatch(/^  not tensorflow: @tensorflow\/tfjs-node (not installed \(its install script needs to download libtensorflow\)|failed to load: )/);
+      expect(lines[2]).toMatch(
+        /^  not tensorflow: @tensorflow\/tfjs-node (not installed \(its install script needs to download libtensorflow\)|failed to load: )/,
+      );
       expect(lines).toHaveLength(3);
     }
     expect(lines[1]).toMatch(/^  not tensorflow-gpu: @tensorflow\/tfjs-node-gpu /);
@@ -110,8 +114,14 @@ function buildNet(): tf.LayersModel {
 
 function trainLosses(steps: number): { losses: number[]; tensorsAfterFirst: number; tensorsAtEnd: number } {
   const model = buildNet();
-  const images = tf.tensor4d(Array.from({ length: 6 * 20 * 20 * 3 }, (_, i) => (Math.sin(i * 0.37) + 1) / 2), [6, 20, 20, 3]);
-  const targets = tf.tensor2d(Array.from({ length: 6 * 37 }, (_, i) => (Math.cos(i * 0.11) + 1) / 2), [6, 37]);
+  const images = tf.tensor4d(
+    Array.from({ length: 6 * 20 * 20 * 3 }, (_, i) => (Math.sin(i * 0.37) + 1) / 2),
+    [6, 20, 20, 3],
+  );
+  const targets = tf.tensor2d(
+    Array.from({ length: 6 * 37 }, (_, i) => (Math.cos(i * 0.11) + 1) / 2),
+    [6, 37],
+  );
   const optimizer = tf.train.adam(0.01);
   const losses: number[] = [];
   let tensorsAfterFirst = 0;

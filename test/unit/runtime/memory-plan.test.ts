@@ -101,7 +101,9 @@ describe('passes over a batch', () => {
     const b = split.getWeights().map((w) => w.dataSync());
     a.forEach((w, i) => w.forEach((v, j) => expect(b[i][j]).toBeCloseTo(v, 5)));
     // and the step moved the weights at all
-    const start = plainModel().getWeights().map((w) => w.dataSync());
+    const start = plainModel()
+      .getWeights()
+      .map((w) => w.dataSync());
     expect(start[0].some((v, j) => Math.abs(v - a[0][j]) > 1e-4)).toBe(true);
   });
 });
@@ -154,6 +156,8 @@ describe('memoryPlanCallback on wasm', () => {
       (e) => e,
     );
     expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toMatch(/^train\.phases\.0: training on one 16-px image needs about .* GB, more than the wasm backend's 4 GB heap holds\. Lower train\.phases\.0\.size/);
+    expect(err.message).toMatch(
+      /^train\.phases\.0: training on one 16-px image needs about .* GB, more than the wasm backend's 4 GB heap holds\. Lower train\.phases\.0\.size/,
+    );
   });
 });

@@ -65,7 +65,11 @@ function fixture() {
   const specs = model.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[] }));
   model.dispose();
   const weights = specs.map(({ name, shape }) => {
-    const values = randomArray(rng, shape.reduce((a, b) => a * b, 1), 0.3);
+    const values = randomArray(
+      rng,
+      shape.reduce((a, b) => a * b, 1),
+      0.3,
+    );
     // Batch norm's scale and moving variance live around 1 and must stay positive.
     return /gamma|moving_variance/.test(name) ? values.map((v) => 1 + Math.abs(v)) : values;
   });
@@ -121,7 +125,9 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
   it('setup:native rejects an unknown option with one usage line', () => {
     const r = runSetup('--rebuild');
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('setup:native: Unknown option --rebuild. Use --force (rebuild everything), --check (only verify), --gpu (the CUDA build).');
+    expect(r.stderr.trim()).toBe(
+      'setup:native: Unknown option --rebuild. Use --force (rebuild everything), --check (only verify), --gpu (the CUDA build).',
+    );
   });
 
   it.runIf(required)('is set up (GZX_REQUIRE_NATIVE=1)', () => {
@@ -255,12 +261,28 @@ describe('native tensorflow backend (@tensorflow/tfjs-node)', () => {
     it('moves the batch norm averages as tfjs-layers does (biased variance), a batch of one included', async () => {
       await selectBackend('tensorflow', () => {});
       const momentum = 0.9;
-      for (const shape of [[2, 3, 3, 4], [1, 1, 1, 4]] as [number, number, number, number][]) {
+      for (const shape of [
+        [2, 3, 3, 4],
+        [1, 1, 1, 4],
+      ] as [number, number, number, number][]) {
         const rng = new SeededRng(shape[0]);
-        const x = tf.tensor4d(randomArray(rng, shape.reduce((a, b) => a * b, 1), 2), shape);
+        const x = tf.tensor4d(
+          randomArray(
+            rng,
+            shape.reduce((a, b) => a * b, 1),
+            2,
+          ),
+          shape,
+        );
         const oldMean = Float32Array.from([0.5, -1, 2, 0]);
         const oldVariance = Float32Array.from([1, 2, 0.5, 3]);
-        const out = batchNormTraining(x, tf.ones([4]), tf.zeros([4]), { mean: tf.tensor1d(oldMean), variance: tf.tensor1d(oldVariance) }, { epsilon: 1e-3, momentum });
+        const out = batchNormTraining(
+          x,
+          tf.ones([4]),
+          tf.zeros([4]),
+          { mean: tf.tensor1d(oldMean), variance: tf.tensor1d(oldVariance) },
+          { epsilon: 1e-3, momentum },
+        );
         const values = x.dataSync();
         const n = values.length / 4;
         for (let c = 0; c < 4; c++) {

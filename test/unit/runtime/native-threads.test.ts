@@ -106,7 +106,9 @@ describe.skipIf(!native && !required)('native thread pools', () => {
     // threads (one per pool: the eager context's and the compiled pass's session).
     expect(three.osThreads - one.osThreads).toBe(2);
     expect(both.osThreads).toBeGreaterThan(three.osThreads);
-    expect(one.lines[0]).toMatch(/^backend: tensorflow \(.*intra-op 1 \/ inter-op 1 threads \(intra_op 1 from the config, inter_op 1 from the config\)\)/);
+    expect(one.lines[0]).toMatch(
+      /^backend: tensorflow \(.*intra-op 1 \/ inter-op 1 threads \(intra_op 1 from the config, inter_op 1 from the config\)\)/,
+    );
     expect(both.lines[0]).toMatch(/intra-op 3 \/ inter-op 2 threads/);
     expect(one.losses[3]).toBeLessThan(one.losses[0]);
     for (const other of [three, both]) {
@@ -114,7 +116,7 @@ describe.skipIf(!native && !required)('native thread pools', () => {
     }
   }, 180_000);
 
-  it('gzx doctor names the pools a run gets, following TensorFlow\'s variables', () => {
+  it("gzx doctor names the pools a run gets, following TensorFlow's variables", () => {
     const report = JSON.parse(
       execFileSync(process.execPath, [path.join(root, 'bin/run.js'), 'doctor', '--json'], {
         encoding: 'utf8',

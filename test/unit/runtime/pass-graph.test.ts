@@ -60,7 +60,15 @@ describe.runIf(available)('training passes as TensorFlow graphs', () => {
 
   it('a Learner trains the same weights and batch-norm averages compiled as op by op, and says which ran', async () => {
     const phases: Phase[] = [
-      { name: 'p', epochs: 2, size: 24, freeze: 'none', lr: 1e-2, batch_size: 8, schedule: oneCycleSchedule.create({ pct_start: 0.25, div: 25, div_final: 1e5, moms: [0.95, 0.85, 0.95] } as never, ctx) as Schedule },
+      {
+        name: 'p',
+        epochs: 2,
+        size: 24,
+        freeze: 'none',
+        lr: 1e-2,
+        batch_size: 8,
+        schedule: oneCycleSchedule.create({ pct_start: 0.25, div: 25, div_final: 1e5, moms: [0.95, 0.85, 0.95] } as never, ctx) as Schedule,
+      },
     ];
     const fit = async (compile: boolean) => {
       const { model, layerGroups } = buildModel();
@@ -119,7 +127,7 @@ describe.runIf(available)('training passes as TensorFlow graphs', () => {
     model.dispose();
   });
 
-  it('refuses a pass that reads a value into JavaScript, and still returns that pass\'s result', () => {
+  it("refuses a pass that reads a value into JavaScript, and still returns that pass's result", () => {
     const w = tf.variable(tf.scalar(2));
     const pass = (): PassResult =>
       tf.variableGrads(() => {
@@ -134,18 +142,24 @@ describe.runIf(available)('training passes as TensorFlow graphs', () => {
   });
 
   it('undoes what a refused pass assigned before it stopped, so the step updates batch-norm averages once', () => {
-    const x = tf.tensor4d(Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3 + 1), [4, 2, 2, 3]);
+    const x = tf.tensor4d(
+      Array.from({ length: 48 }, (_, i) => Math.sin(i) * 3 + 1),
+      [4, 2, 2, 3],
+    );
     const make = () => {
       const layer = batchNormalization({ momentum: 0.5 });
       layer.apply(x, { training: false }); // builds its weights (inference leaves the averages)
       return layer;
     };
     const passOf = (layer: ReturnType<typeof make>, read: boolean) => (): PassResult =>
-      tf.variableGrads(() => {
-        const y = layer.apply(x, { training: true }) as tf.Tensor; // moves the averages
-        if (read) y.dataSync();
-        return y.square().mean() as tf.Scalar;
-      }, layer.trainableWeights.map((w) => w.read() as tf.Variable));
+      tf.variableGrads(
+        () => {
+          const y = layer.apply(x, { training: true }) as tf.Tensor; // moves the averages
+          if (read) y.dataSync();
+          return y.square().mean() as tf.Scalar;
+        },
+        layer.trainableWeights.map((w) => w.read() as tf.Variable),
+      );
     const recorded = make();
     const eager = make();
     const { result, recording } = compiler.record([], passOf(recorded, true));

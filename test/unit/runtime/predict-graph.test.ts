@@ -16,7 +16,10 @@ const native = await nativeLoads();
 
 function wave(shape: number[], phase: number, scale = 1, offset = 0): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, (_, k) => offset + scale * Math.sin(k * 0.61 + phase)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, (_, k) => offset + scale * Math.sin(k * 0.61 + phase)),
+    shape,
+  );
 }
 
 async function tinyResnet(): Promise<tf.LayersModel> {
@@ -39,7 +42,8 @@ describe.skipIf(!native && !required)('predictWith on tensorflow', () => {
     await selectBackend('tensorflow', () => {});
     const model = await tinyResnet();
     // Non-trivial batch-norm statistics, so inference-mode batch norm matters.
-    for (const w of model.weights) if (/moving_(mean|variance)/.test(w.name)) w.write(wave(w.shape as number[], 1, 0.2, /variance/.test(w.name) ? 1 : 0));
+    for (const w of model.weights)
+      if (/moving_(mean|variance)/.test(w.name)) w.write(wave(w.shape as number[], 1, 0.2, /variance/.test(w.name) ? 1 : 0));
     const said: string[] = [];
     const passes = compiledPassesFor('tensorflow', (m) => said.push(m))!;
     expect(passes).not.toBeNull();

@@ -64,8 +64,28 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend'
     { x: [3, 6, 6, 8], f: [1, 1, 8, 4], s: 1, pad: 'valid' },
     { x: [2, 7, 7, 8], f: [1, 1, 8, 6], s: 2, pad: 'valid' },
     { x: [2, 8, 8, 8], f: [1, 1, 8, 6], s: 2, pad: 'same' },
-    { x: [2, 6, 6, 3], f: [3, 3, 3, 4], s: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
-    { x: [2, 7, 6, 3], f: [3, 3, 3, 2], s: 2, pad: [[0, 0], [1, 1], [0, 1], [0, 0]] },
+    {
+      x: [2, 6, 6, 3],
+      f: [3, 3, 3, 4],
+      s: 1,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 2],
+        [0, 0],
+      ],
+    },
+    {
+      x: [2, 7, 6, 3],
+      f: [3, 3, 3, 2],
+      s: 2,
+      pad: [
+        [0, 0],
+        [1, 1],
+        [0, 1],
+        [0, 0],
+      ],
+    },
   ];
   for (const c of cases) {
     it(`x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.pad)}`, async () => {
@@ -94,7 +114,13 @@ describe('ops used in training match the cpu backend (value and gradient)', () =
     'maxPool 3x3 stride 2 same': (x) => tf.maxPool(x, 3, 2, 'same'),
     'maxPool 2x2 stride 2 valid': (x) => tf.maxPool(x, 2, 2, 'valid'),
     'maxPool 3x3 stride 1 same': (x) => tf.maxPool(x, 3, 1, 'same'),
-    'maxPool 3x2 stride 2 explicit pad': (x) => tf.maxPool(x, [3, 2], 2, [[0, 0], [1, 1], [0, 1], [0, 0]]),
+    'maxPool 3x2 stride 2 explicit pad': (x) =>
+      tf.maxPool(x, [3, 2], 2, [
+        [0, 0],
+        [1, 1],
+        [0, 1],
+        [0, 0],
+      ]),
     // relu zeros make ties inside windows: the gradient must go to the first maximum only, as on cpu.
     'maxPool of relu (ties)': (x) => tf.maxPool(tf.relu(tf.sub(x, 0.5)), 3, 2, 'same'),
     'maxPool of a constant (all ties)': (x) => tf.maxPool(tf.mul(x, 0), 2, 2, 'valid'),
@@ -116,7 +142,7 @@ describe('ops used in training match the cpu backend (value and gradient)', () =
     concat: (x) => tf.concat([x, tf.square(x)], 3),
     'tile (broadcast)': (x) => tf.mul(tf.tile(tf.mean(x, [1, 2], true), [1, 9, 9, 1]), x),
     'tile (repeat)': (x) => tf.tile(x, [2, 1, 3, 1]),
-    'broadcastTo': (x) => tf.mul(tf.broadcastTo(tf.mean(x, [1, 2], true), x.shape), x),
+    broadcastTo: (x) => tf.mul(tf.broadcastTo(tf.mean(x, [1, 2], true), x.shape), x),
     'matMul of pooled features': (x) => tf.matMul(tf.reshape(x, [2, -1]), tf.reshape(tf.range(0, 81 * 4 * 5).div(1000), [81 * 4, 5])),
   };
   for (const [name, op] of Object.entries(ops)) {
@@ -209,25 +235,26 @@ describe('batch norm in training: the fused wasm kernel matches the composed pat
     const run = () => {
       const layer = batchNormalization({ momentum: 0.8, epsilon: 1e-3 });
       layer.build(shape);
-      layer.setWeights([
-        tf.tensor1d(seeded(6, 31).map((v) => 1 + v / 2)),
-        tf.tensor1d(seeded(6, 32)),
-        tf.zeros([6]),
-        tf.ones([6]),
-      ]);
+      layer.setWeights([tf.tensor1d(seeded(6, 31).map((v) => 1 + v / 2)), tf.tensor1d(seeded(6, 32)), tf.zeros([6]), tf.ones([6])]);
       return tf.tidy(() => {
         // a non-zero mean per channel, so centring matters
         const x = tf.add(tf.tensor(seeded(size(shape), 33), shape), tf.tensor1d([0.5, -1, 2, 0, 3, -0.25]));
         const r = tf.tensor(seeded(size(shape), 34), shape);
         const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar, [gamma, beta]);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, r)) as tf.Scalar,
+          [gamma, beta],
+        );
         const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, r)))(x);
         return {
           loss: value.dataSync()[0],
           dgamma: grads[gamma.name].dataSync().slice(),
           dbeta: grads[beta.name].dataSync().slice(),
           dx: dx.dataSync().slice(),
-          moving: layer.getWeights().slice(2).map((w) => w.dataSync().slice()),
+          moving: layer
+            .getWeights()
+            .slice(2)
+            .map((w) => w.dataSync().slice()),
           y: (layer.apply(x, { training: true }) as tf.Tensor).dataSync().slice(),
         };
       });
@@ -263,7 +290,9 @@ describe('switching the speed kernels off and on (bench before/after)', () => {
     } finally {
       registerWasmKernels({ speedups: true });
     }
-    expect(gzxWasmKernelNames()).toEqual(expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining', 'GzxGalaxyNormalise']));
+    expect(gzxWasmKernelNames()).toEqual(
+      expect.arrayContaining(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'GzxBatchNormTraining', 'GzxGalaxyNormalise']),
+    );
   });
 });
 

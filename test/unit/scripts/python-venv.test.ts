@@ -61,7 +61,10 @@ describe('ensureVenv', () => {
     expect(readFileSync(path.join(dir, 'venvs', 'v', '.done'), 'utf8').trim()).toBe('fakepkg==1.0');
     expect(existsSync(path.join(dir, 'venvs', 'v', '.gzx-venv-incomplete'))).toBe(false);
     expect(existsSync(path.join(dir, 'venvs', 'v.lock'))).toBe(false);
-    const pipRuns = () => calls().split('\n').filter((l) => l.startsWith('-m pip install')).length;
+    const pipRuns = () =>
+      calls()
+        .split('\n')
+        .filter((l) => l.startsWith('-m pip install')).length;
     expect(pipRuns()).toBe(1);
     await ensureVenv(opts());
     expect(pipRuns()).toBe(1);
@@ -76,7 +79,9 @@ describe('ensureVenv', () => {
     expect(err).toBeInstanceOf(VenvError);
     const m = (err as Error).message;
     expect(m).not.toContain('\n');
-    expect(m).toMatch(/^fake: `pip install fakepkg==1\.0` into .* failed: PyPI could not be reached\. Fix: check that this machine reaches https:\/\/pypi\.org/);
+    expect(m).toMatch(
+      /^fake: `pip install fakepkg==1\.0` into .* failed: PyPI could not be reached\. Fix: check that this machine reaches https:\/\/pypi\.org/,
+    );
     expect(m).toContain('rerun `npm run fake`');
     expect(m).toContain('GZX_FAKE_VENV');
     expect(existsSync(path.join(dir, 'venvs', 'v', '.gzx-venv-incomplete'))).toBe(true);
@@ -148,7 +153,9 @@ describe('ensureVenv', () => {
 
 describe('pipFailureReason', () => {
   it('names a pinned version PyPI does not have', () => {
-    const r = pipFailureReason('ERROR: Could not find a version that satisfies the requirement torch==9.9.9 (from versions: 2.14.0, 2.15.0)\nERROR: No matching distribution found for torch==9.9.9\n');
+    const r = pipFailureReason(
+      'ERROR: Could not find a version that satisfies the requirement torch==9.9.9 (from versions: 2.14.0, 2.15.0)\nERROR: No matching distribution found for torch==9.9.9\n',
+    );
     expect(r.cause).toBe('torch==9.9.9 is not on PyPI');
   });
   it('names a Python the pins do not support', () => {

@@ -25,6 +25,8 @@ describe('mlflow logger config', () => {
   });
 
   it('a misspelt option is named with its place in the file and a suggestion', async () => {
-    await expect(load('  - use: mlflow\n    with: {tracking_uri: "http://127.0.0.1:5000", experimnt: galaxy}')).rejects.toThrow(/experimnt[\s\S]*experiment/);
+    await expect(load('  - use: mlflow\n    with: {tracking_uri: "http://127.0.0.1:5000", experimnt: galaxy}')).rejects.toThrow(
+      /experimnt[\s\S]*experiment/,
+    );
   });
 });

@@ -13,14 +13,26 @@ function texts(svg: string): string[] {
 }
 
 const loss: [number, number][] = Array.from({ length: 81 }, (_, i) => [i, 0.0074 + 0.05 * Math.exp(-i / 20)]);
-const valid: [number, number][] = [[20, 0.21], [40, 0.16], [60, 0.15], [80, 0.146]];
+const valid: [number, number][] = [
+  [20, 0.21],
+  [40, 0.16],
+  [60, 0.15],
+  [80, 0.146],
+];
 
 describe('charts', () => {
   it('puts loss and RMSE on separate panels with round ticks and a dashed baseline', async () => {
     const svg = await chartSvg(
       [
         { title: 'training loss', yLabel: 'MSE', series: [{ name: 'train loss', points: loss }] },
-        { title: 'validation', yLabel: 'RMSE', series: [{ name: 'valid RMSE', points: valid }, { name: 'baseline', points: valid.map(([x]) => [x, 0.18]), dashed: true }] },
+        {
+          title: 'validation',
+          yLabel: 'RMSE',
+          series: [
+            { name: 'valid RMSE', points: valid },
+            { name: 'baseline', points: valid.map(([x]) => [x, 0.18]), dashed: true },
+          ],
+        },
       ],
       { title: 'training curves', xLabel: 'step' },
     );

@@ -7,10 +7,14 @@ import { conv2d } from '../../../src/vision/layers/conv2d.js';
 function net(makeConv: typeof tf.layers.conv2d, bias = false) {
   const input = tf.input({ shape: [8, 8, 3] });
   const init = (seed: number) => tf.initializers.glorotNormal({ seed });
-  let x = makeConv({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: bias, kernelInitializer: init(1), name: 'first' }).apply(input) as tf.SymbolicTensor;
+  let x = makeConv({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: bias, kernelInitializer: init(1), name: 'first' }).apply(
+    input,
+  ) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ name: 'bn' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  x = makeConv({ filters: 5, kernelSize: 3, padding: 'valid', useBias: bias, kernelInitializer: init(2), name: 'second' }).apply(x) as tf.SymbolicTensor;
+  x = makeConv({ filters: 5, kernelSize: 3, padding: 'valid', useBias: bias, kernelInitializer: init(2), name: 'second' }).apply(
+    x,
+  ) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor });
 }
 

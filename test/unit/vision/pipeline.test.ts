@@ -8,7 +8,16 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import type { Sample } from '../../../src/framework/contracts.js';
 import type { PluginRef } from '../../../src/framework/experiment-config.js';
-import { ImagePipeline, autoCachePlan, compiledModuleFor, decodeImage, imageWorkerCount, toFloat, type Batch, type PipelineOptions } from '../../../src/vision/pipeline/index.js';
+import {
+  ImagePipeline,
+  autoCachePlan,
+  compiledModuleFor,
+  decodeImage,
+  imageWorkerCount,
+  toFloat,
+  type Batch,
+  type PipelineOptions,
+} from '../../../src/vision/pipeline/index.js';
 import { BadImageError, jpegShrinkOnLoad, jpegSize, planCentreCrop } from '../../../src/vision/pipeline/decode.js';
 import { diskCacheDir } from '../../../src/vision/pipeline/cache.js';
 import { TurboJpeg, scaledSide } from '../../../src/vision/pipeline/jpeg-turbo.js';
@@ -92,8 +101,9 @@ function expectSameBatches(a: Batch[], b: Batch[]) {
   for (let i = 0; i < a.length; i++) {
     expect(a[i].ids).toEqual(b[i].ids);
     expect(a[i].n).toBe(b[i].n);
-    expect(Buffer.from(a[i].x.buffer, a[i].x.byteOffset, a[i].x.byteLength).equals(
-      Buffer.from(b[i].x.buffer, b[i].x.byteOffset, b[i].x.byteLength))).toBe(true);
+    expect(
+      Buffer.from(a[i].x.buffer, a[i].x.byteOffset, a[i].x.byteLength).equals(Buffer.from(b[i].x.buffer, b[i].x.byteOffset, b[i].x.byteLength)),
+    ).toBe(true);
     expect(a[i].y).toEqual(b[i].y);
   }
 }
@@ -183,7 +193,13 @@ describe('decodeImage', () => {
 
   it('plans crops so JPEG shrink-on-load is used where it applies', () => {
     // sharp's own rule, including its halving when the shrink is exactly the factor.
-    expect([jpegShrinkOnLoad(424, 128), jpegShrinkOnLoad(424, 212), jpegShrinkOnLoad(424, 53), jpegShrinkOnLoad(424, 50), jpegShrinkOnLoad(424, 40)]).toEqual([2, 1, 4, 4, 8]);
+    expect([
+      jpegShrinkOnLoad(424, 128),
+      jpegShrinkOnLoad(424, 212),
+      jpegShrinkOnLoad(424, 53),
+      jpegShrinkOnLoad(424, 50),
+      jpegShrinkOnLoad(424, 40),
+    ]).toEqual([2, 1, 4, 4, 8]);
     // Whole image → 90 px (shrink 4.7, which sharp takes as 2), then the centre 64.
     expect(planCentreCrop(424, 424, 304, 64)).toMatchObject({ shrinkOnLoad: 2, scaledWidth: 90, left: 13 });
     expect(planCentreCrop(424, 424, 424, 64)).toMatchObject({ shrinkOnLoad: 4, scaledWidth: 64, left: 0 });
@@ -463,7 +479,10 @@ describe('ImagePipeline', () => {
       delete process.env.XDG_CACHE_HOME;
       expect(diskCacheDir(null, '/experiments')).toBe(path.join(os.homedir(), '.cache', 'gzx', 'images'));
     } finally {
-      for (const [key, value] of [['GZX_CACHE_DIR', saved.dir], ['XDG_CACHE_HOME', saved.xdg]] as const) {
+      for (const [key, value] of [
+        ['GZX_CACHE_DIR', saved.dir],
+        ['XDG_CACHE_HOME', saved.xdg],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
@@ -508,7 +527,18 @@ describe('ImagePipeline', () => {
 
   it('refuses an augmentation that changes the image size, and epochs after close()', async () => {
     const p = pipeline({ pluginModules: [BUILTIN, pathToFileURL(countingModule).href] });
-    await expect(collect(p.epoch(request({ augment: [{ use: 'flip', with: {} }, { use: 'shrink-by-one', with: {} }] })))).rejects.toMatchObject({
+    await expect(
+      collect(
+        p.epoch(
+          request({
+            augment: [
+              { use: 'flip', with: {} },
+              { use: 'shrink-by-one', with: {} },
+            ],
+          }),
+        ),
+      ),
+    ).rejects.toMatchObject({
       name: 'UserError',
       message: expect.stringMatching(/augment\[1\] \(shrink-by-one\) returned a 47×48×3 image for a 48×48×3 input/),
     });

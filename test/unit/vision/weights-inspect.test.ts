@@ -21,10 +21,7 @@ afterAll(async () => {
 /** A config next to the fixtures' folder, so `pretrained` is relative to it as a user would write it. */
 function writeConfig(backbone: string): string {
   const file = path.join(tmp, `cfg-${Math.random().toString(36).slice(2)}.yaml`);
-  fs.writeFileSync(
-    file,
-    `extends: ${path.join(ROOT, 'configs', 'resnet50-smoke.yaml')}\nname: inspect\nbackend: cpu\nbackbone: ${backbone}\n`,
-  );
+  fs.writeFileSync(file, `extends: ${path.join(ROOT, 'configs', 'resnet50-smoke.yaml')}\nname: inspect\nbackend: cpu\nbackbone: ${backbone}\n`);
   return file;
 }
 

@@ -28,8 +28,7 @@ function resnet50(width: number, seed = 1): tf.LayersModel {
   return tf.model({ inputs: b.inputs, outputs: b.features });
 }
 
-const values = (model: tf.LayersModel, layer: string, i: number) =>
-  Array.from(model.getLayer(layer).getWeights()[i].dataSync());
+const values = (model: tf.LayersModel, layer: string, i: number) => Array.from(model.getLayer(layer).getWeights()[i].dataSync());
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 async function expectUserError(p: Promise<unknown>, ...parts: string[]): Promise<string> {
@@ -50,9 +49,7 @@ describe('Keras 2 legacy .h5', () => {
     const lines: string[] = [];
     const report = await loadWeightsByName(model, SUBSET_H5, (m) => lines.push(m));
 
-    expect(report.matched.sort()).toEqual(
-      ['conv1_bn', 'conv1_conv', 'conv2_block1_0_conv', 'conv2_block1_1_bn', 'conv2_block1_1_conv'].sort(),
-    );
+    expect(report.matched.sort()).toEqual(['conv1_bn', 'conv1_conv', 'conv2_block1_0_conv', 'conv2_block1_1_bn', 'conv2_block1_1_conv'].sort());
     expect(report.unused).toEqual(['extra_dense']);
     const mismatch = report.skipped.find((s) => s.layer === 'conv2_block1_2_conv');
     expect(mismatch?.why).toBe('shape mismatch: model [3,3,8,8] [8] vs file [3,3,8,9] [9]');
@@ -62,14 +59,12 @@ describe('Keras 2 legacy .h5', () => {
     expect(report.skipped.filter((s) => s.why === 'missing in file').map((s) => s.layer)).toContain('conv5_block3_3_bn');
 
     // Values Keras printed when it wrote the file.
-    expect(values(model, 'conv1_conv', 0).slice(0, 3)).toEqual(
-      [-0.04675425589084625, -0.38591137528419495, -1.093921184539795].map(Math.fround),
-    );
+    expect(values(model, 'conv1_conv', 0).slice(0, 3)).toEqual([-0.04675425589084625, -0.38591137528419495, -1.093921184539795].map(Math.fround));
     expect(sum(values(model, 'conv1_conv', 0))).toBeCloseTo(43.80463286698796, 3);
     expect(values(model, 'conv1_bn', 3)).toEqual(
       [
-        0.7142093181610107, 0.9550377130508423, 1.5821356773376465, 0.9125329852104187, 0.9754818677902222,
-        2.1006202697753906, 1.0672399997711182, 1.6084259748458862,
+        0.7142093181610107, 0.9550377130508423, 1.5821356773376465, 0.9125329852104187, 0.9754818677902222, 2.1006202697753906, 1.0672399997711182,
+        1.6084259748458862,
       ].map(Math.fround),
     );
     expect(model.getLayer('conv2_block1_0_conv').getWeights()[0].shape).toEqual([1, 1, 8, 32]);
@@ -98,9 +93,7 @@ describe('Keras 2 legacy .h5', () => {
     expect(report.matched).toEqual(['conv1_conv', 'conv1_bn']);
     expect(report.skipped.map((s) => s.layer)).toEqual(['conv2_block1_2_conv']);
     // Layers in the file but outside the considered set count as unused.
-    expect(report.unused.sort()).toEqual(
-      ['conv2_block1_0_conv', 'conv2_block1_1_bn', 'conv2_block1_1_conv', 'extra_dense'].sort(),
-    );
+    expect(report.unused.sort()).toEqual(['conv2_block1_0_conv', 'conv2_block1_1_bn', 'conv2_block1_1_conv', 'extra_dense'].sort());
     model.dispose();
   });
 });
@@ -120,20 +113,20 @@ describe('Keras 3 files', () => {
     expect(report.format).toBe('Keras full-model .h5');
     expect(report.matched).toEqual(['conv1_conv', 'conv1_bn']);
     expect(report.unused).toEqual(['extra_dense']);
-    expect(values(model, 'conv1_conv', 0).slice(0, 3)).toEqual(
-      [2.040919065475464, -2.5556650161743164, 0.4180988371372223].map(Math.fround),
-    );
+    expect(values(model, 'conv1_conv', 0).slice(0, 3)).toEqual([2.040919065475464, -2.5556650161743164, 0.4180988371372223].map(Math.fround));
     expect(values(model, 'conv1_conv', 1).slice(0, 2)).toEqual([0.4721352756023407, -0.06420072913169861].map(Math.fround));
     expect(values(model, 'conv1_bn', 0).slice(0, 2)).toEqual([-0.7816544771194458, 0.1515355259180069].map(Math.fround));
-    expect(values(model, 'conv1_bn', 3).slice(0, 3)).toEqual(
-      [1.56144380569458, 0.9409761428833008, 1.2493008375167847].map(Math.fround),
-    );
+    expect(values(model, 'conv1_bn', 3).slice(0, 3)).toEqual([1.56144380569458, 0.9409761428833008, 1.2493008375167847].map(Math.fround));
     model.dispose();
   });
 
   it('refuses a .weights.h5 (layers keyed by class, not name) and says how to re-save', async () => {
     const model = smallModel();
-    await expectUserError(loadWeightsByName(model, KERAS3_WEIGHTS_H5, () => {}), KERAS3_WEIGHTS_H5, "model.save('model.h5')");
+    await expectUserError(
+      loadWeightsByName(model, KERAS3_WEIGHTS_H5, () => {}),
+      KERAS3_WEIGHTS_H5,
+      "model.save('model.h5')",
+    );
     model.dispose();
   });
 });
@@ -208,11 +201,19 @@ describe('TensorFlow.js model folder', () => {
     const model = resnet50(0.0625);
     const empty = path.join(tmp, 'empty-folder');
     fs.mkdirSync(empty);
-    await expectUserError(loadWeightsByName(model, empty, () => {}), path.join(empty, 'model.json'), 'not found');
+    await expectUserError(
+      loadWeightsByName(model, empty, () => {}),
+      path.join(empty, 'model.json'),
+      'not found',
+    );
     const dir = path.join(tmp, 'missing-shard');
     await saveInTwoShards(model, dir);
     fs.rmSync(path.join(dir, 'group1-shard2of2.bin'));
-    await expectUserError(loadWeightsByName(model, dir, () => {}), path.join(dir, 'group1-shard2of2.bin'), 'missing');
+    await expectUserError(
+      loadWeightsByName(model, dir, () => {}),
+      path.join(dir, 'group1-shard2of2.bin'),
+      'missing',
+    );
     model.dispose();
   });
 });
@@ -234,11 +235,15 @@ describe('user mistakes', () => {
   it('a file that is not HDF5 (e.g. an HTML error page saved as .h5) is refused without a libhdf5 dump', async () => {
     const fake = path.join(tmp, 'fake.h5');
     fs.writeFileSync(fake, '<html>403 Forbidden</html>');
-    const message = await expectUserError(loadWeightsByName(model, fake, () => {}), fake, 'not an HDF5 file');
+    const message = await expectUserError(
+      loadWeightsByName(model, fake, () => {}),
+      fake,
+      'not an HDF5 file',
+    );
     expect(message.split('\n')).toHaveLength(1);
   });
 
-  it('a truncated download names libhdf5\'s reason in one line', async () => {
+  it("a truncated download names libhdf5's reason in one line", async () => {
     const cut = path.join(tmp, 'truncated.h5');
     fs.writeFileSync(cut, fs.readFileSync(path.join(FIXTURES, 'mini-resnet50-w003125.h5')).subarray(0, 200_000));
     const writeSync = fs.writeSync;
@@ -259,7 +264,11 @@ describe('user mistakes', () => {
     const f = new h5wasm.File(other, 'w');
     f.create_dataset({ name: 'data', data: new Float32Array([1, 2, 3]) });
     f.close();
-    await expectUserError(loadWeightsByName(model, other, () => {}), other, 'no Keras weights');
+    await expectUserError(
+      loadWeightsByName(model, other, () => {}),
+      other,
+      'no Keras weights',
+    );
   });
 });
 

@@ -15,7 +15,9 @@ export default class SweepStatus extends GzxCommand {
     if (!isSweepFolder(args.dir)) throw new UserError(`${args.dir}: not a sweep folder (no sweep.yaml). \`gzx runs list\` shows the sweeps.`, 2);
     const { sweepStatus, sweepTable } = await import('../../../app/sweep/sweep.js');
     const s = await sweepStatus(args.dir);
-    const rows = s.rows.map((r) => (s.active.has(r.trial) && r.status !== 'RUNNING' ? { ...r, status: s.active.get(r.trial) as typeof r.status } : r));
+    const rows = s.rows.map((r) =>
+      s.active.has(r.trial) && r.status !== 'RUNNING' ? { ...r, status: s.active.get(r.trial) as typeof r.status } : r,
+    );
     if (flags.json) {
       this.log(JSON.stringify({ id: s.id, rows, slurm_active: Object.fromEntries(s.active) }, null, 2));
       return;
@@ -23,6 +25,8 @@ export default class SweepStatus extends GzxCommand {
     this.log(sweepTable(rows));
     const count = (...st: string[]) => s.rows.filter((r) => st.includes(r.status)).length;
     const waiting = s.rows.filter((r) => r.status === 'PENDING' && !s.active.has(r.trial)).length;
-    this.log(`${count('FINISHED')} finished, ${count('FAILED', 'KILLED')} failed or killed, ${s.active.size} queued or running in Slurm, ${waiting} not started`);
+    this.log(
+      `${count('FINISHED')} finished, ${count('FAILED', 'KILLED')} failed or killed, ${s.active.size} queued or running in Slurm, ${waiting} not started`,
+    );
   }
 }

@@ -40,11 +40,13 @@ export function batchNormTraining(
   moving: { mean: tf.Tensor1D; variance: tf.Tensor1D },
   attrs: BatchNormTrainingAttrs,
 ): BatchNormTrainingResult {
-  const [y, movingMean, movingVariance] = tf.engine().runKernel(
-    BATCH_NORM_TRAINING,
-    { x, scale, offset, movingMean: moving.mean, movingVariance: moving.variance },
-    attrs as unknown as tf.NamedAttrMap,
-  ) as tf.Tensor[];
+  const [y, movingMean, movingVariance] = tf
+    .engine()
+    .runKernel(
+      BATCH_NORM_TRAINING,
+      { x, scale, offset, movingMean: moving.mean, movingVariance: moving.variance },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
   return { y: y as tf.Tensor4D, movingMean: movingMean as tf.Tensor1D, movingVariance: movingVariance as tf.Tensor1D };
 }
 
@@ -58,12 +60,16 @@ tf.registerGradient({
     const [x, scale, reserve1, reserve2, reserve3] = saved;
     // One kernel gives all three gradients. It runs here, not inside the per-input thunks: the engine
     // wraps each thunk in tidy(), which would dispose the two gradients a thunk does not return.
-    const [dx, dscale, doffset] = tf.engine().runKernel(
-      BATCH_NORM_TRAINING_GRAD,
-      { dy, x, scale, reserve1, reserve2, reserve3 },
-      attrs,
-    ) as tf.Tensor[];
+    const [dx, dscale, doffset] = tf
+      .engine()
+      .runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, scale, reserve1, reserve2, reserve3 }, attrs) as tf.Tensor[];
     // The moving statistics are not trained: zero, should a caller ask for all inputs' gradients.
-    return { x: () => dx, scale: () => dscale, offset: () => doffset, movingMean: () => tf.zerosLike(dscale), movingVariance: () => tf.zerosLike(dscale) };
+    return {
+      x: () => dx,
+      scale: () => dscale,
+      offset: () => doffset,
+      movingMean: () => tf.zerosLike(dscale),
+      movingVariance: () => tf.zerosLike(dscale),
+    };
   },
 });

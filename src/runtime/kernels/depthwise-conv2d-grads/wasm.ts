@@ -14,13 +14,24 @@ function geometry(xShape: [number, number, number, number], filterShape: [number
 }
 
 /** dW[i,j,c,k] = Σ xPadded[n, oh·s+i, ow·s+j, c] · dy[n,oh,ow,c·m+k]: one multiply-and-sum per tap. */
-export function depthwiseBackpropFilterOps(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], attrs: Attrs): tf.Tensor4D {
+export function depthwiseBackpropFilterOps(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  attrs: Attrs,
+): tf.Tensor4D {
   const info = geometry(x.shape, filterShape, attrs);
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
   const [n, h, w, c] = x.shape;
   const m = filterShape[3];
   return tf.tidy(() => {
-    const xp = padOrCrop4d(x, info.padInfo.top, (ho - 1) * sh + fh - h - info.padInfo.top, info.padInfo.left, (wo - 1) * sw + fw - w - info.padInfo.left);
+    const xp = padOrCrop4d(
+      x,
+      info.padInfo.top,
+      (ho - 1) * sh + fh - h - info.padInfo.top,
+      info.padInfo.left,
+      (wo - 1) * sw + fw - w - info.padInfo.left,
+    );
     const dy5 = tf.reshape(dy, [n, ho, wo, c, m]);
     const taps: tf.Tensor[] = [];
     for (let i = 0; i < fh; i++) {
@@ -34,7 +45,12 @@ export function depthwiseBackpropFilterOps(x: tf.Tensor4D, dy: tf.Tensor4D, filt
 }
 
 /** dx = Σ_k depthwise conv of the zero-inserted dy (multiplier k) with the filter turned 180°. */
-export function depthwiseBackpropInputOps(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: [number, number, number, number], attrs: Attrs): tf.Tensor4D {
+export function depthwiseBackpropInputOps(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  attrs: Attrs,
+): tf.Tensor4D {
   const info = geometry(inputShape, filter.shape, attrs);
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
   const { top, left } = info.padInfo;

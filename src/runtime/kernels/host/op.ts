@@ -99,7 +99,11 @@ const KERNELS: Record<string, HostKernel> = {
 const active = new Set<string>();
 
 function kernelConfig(kernelName: string, run: HostKernel, backendName: string): tf.KernelConfig {
-  return { kernelName, backendName, kernelFunc: ({ inputs, backend, attrs }) => run(inputs, backend as tf.KernelBackend, attrs ?? {}) as unknown as tf.TensorInfo };
+  return {
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => run(inputs, backend as tf.KernelBackend, attrs ?? {}) as unknown as tf.TensorInfo,
+  };
 }
 
 /** Adds a domain layer's host kernel; backends that register host kernels include it. */

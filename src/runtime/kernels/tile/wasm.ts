@@ -6,7 +6,13 @@ import { opsKernel } from '../../wasm/tensor-info.js';
 
 export function tileSpeedKernel(stock: tf.KernelConfig): tf.KernelConfig {
   const fast = opsKernel<{ reps: number[] }>(tf.Tile, ({ x }, { reps }) =>
-    tf.add(x, tf.zeros(x.shape.map((d, i) => d * reps[i]), x.dtype)),
+    tf.add(
+      x,
+      tf.zeros(
+        x.shape.map((d, i) => d * reps[i]),
+        x.dtype,
+      ),
+    ),
   );
   return {
     ...fast,

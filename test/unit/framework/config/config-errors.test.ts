@@ -60,7 +60,9 @@ describe('schema errors', () => {
     const file = writeConfig('enum.yaml', 'backend: wasn\ntrain:\n  phases: [{epochs: 1, lr: fast}]\n');
     const lines = (await failure(file)).message.split('\n');
     expect(lines[1]).toBe(`${shown(file)}:7:10: backend: expected one of "auto", "tensorflow", "wasm", "cpu"; got "wasn". Did you mean "wasm"?`);
-    expect(lines[2]).toMatch(new RegExp(`^${shown(file)}:9:28: train\\.phases\\.0\\.lr: expected a learning rate > 0, or \\[low, high\\].*; got "fast"\\.$`));
+    expect(lines[2]).toMatch(
+      new RegExp(`^${shown(file)}:9:28: train\\.phases\\.0\\.lr: expected a learning rate > 0, or \\[low, high\\].*; got "fast"\\.$`),
+    );
   });
 
   it('[low, high] that goes downwards', async () => {
@@ -122,9 +124,7 @@ describe('plugin errors', () => {
 
   it("a phase's own schedule is checked too", async () => {
     const file = writeConfig('phase-schedule.yaml', 'train:\n  phases:\n    - epochs: 1\n      schedule: {use: fixture-flat, with: {warmup: 3}}\n');
-    expect((await failure(file)).message).toBe(
-      `${shown(file)}:10:52: train.phases.0.schedule.with.warmup: expected a number <= 1, got 3.`,
-    );
+    expect((await failure(file)).message).toBe(`${shown(file)}:10:52: train.phases.0.schedule.with.warmup: expected a number <= 1, got 3.`);
   });
 });
 

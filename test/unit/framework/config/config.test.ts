@@ -68,7 +68,7 @@ describe('changing a plugin, deleting a key (Hydra: groups replace, ~key deletes
     return file;
   };
 
-  it('a child that changes `use:` replaces the block: the parent plugin\'s `with:` does not follow', async () => {
+  it("a child that changes `use:` replaces the block: the parent plugin's `with:` does not follow", async () => {
     const { config } = await loadExperiment(child('resnet-child', 'backbone: {use: resnet}\n'), [], createRegistry());
     expect(config.backbone.use).toBe('resnet');
     expect(config.backbone.with).not.toHaveProperty('channels');
@@ -78,7 +78,7 @@ describe('changing a plugin, deleting a key (Hydra: groups replace, ~key deletes
     expect(same.config.backbone.with).toMatchObject({ channels: [16, 32, 64, 128], convs_per_block: 1 });
   });
 
-  it('--set block.use=… replaces the block\'s with:, later --set keys fill the new one', async () => {
+  it("--set block.use=… replaces the block's with:, later --set keys fill the new one", async () => {
     const { config } = await loadExperiment(quickstart, ['backbone.use=resnet', 'backbone.with.depth=18'], createRegistry());
     expect(config.backbone).toMatchObject({ use: 'resnet', with: { depth: 18 } });
     expect(config.backbone.with).not.toHaveProperty('channels');
@@ -178,9 +178,7 @@ describe('defaults and phases', () => {
     });
     // The built-ins' own option defaults are filled too.
     expect(Object.keys(config.backbone.with).length).toBeGreaterThan(0);
-    expect(config.train.phases).toEqual([
-      { epochs: 1, size: 64, freeze: 'none', lr: 0.001, batch_size: 32, schedule: config.schedule },
-    ]);
+    expect(config.train.phases).toEqual([{ epochs: 1, size: 64, freeze: 'none', lr: 0.001, batch_size: 32, schedule: config.schedule }]);
   });
 
   it('completes each phase from train and the top-level schedule, keeping explicit values', async () => {
