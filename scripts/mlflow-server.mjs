@@ -3,11 +3,13 @@
 // and proxied artifacts. `npm run mlflow:server [-- --port 5000 --dir .cache/mlflow]`.
 // The functions are exported for test/helpers/mlflow.ts.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+// One venv helper for every Python part (its lock takes over a killed install's stale lock).
+import { pickPython, withLock } from './python-venv.mjs';
 
 /** Pinned: the newest release whose wheels (mlflow, mlflow-skinny, mlflow-tracing) install here with Python 3.11. */
 export const MLFLOW_VERSION = '3.17.2';
@@ -25,46 +27,10 @@ function mlflowBin(venv) {
   return path.join(venv, 'bin', 'mlflow');
 }
 
-export function pickPython() {
-  for (const cand of [process.env.GZX_PYTHON, 'python3.11', 'python3'].filter(Boolean)) {
-    const r = spawnSync(cand, ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
-    if (r.status === 0) return cand;
-  }
-  throw new Error('No Python 3 with the venv module found (tried $GZX_PYTHON, python3.11, python3). Install python3 and python3-venv.');
-}
-
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A crude cross-process lock (mkdir is atomic) so two installs never write the same venv. */
-export async function withLock(lockDir, fn, log, what = 'MLflow install') {
-  const deadline = Date.now() + 15 * 60_000;
-  let said = false;
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      break;
-    } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lockDir}; remove it if no install is running.`);
-      if (!said) log(`waiting for another ${what} to finish (${lockDir})`);
-      said = true;
-      await sleep(1000);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Makes sure `mlflow` (pinned) is installed in the venv. Idempotent: a marker file records the
- * installed version, so a second call costs one stat.
- * @returns {Promise<string>} path of the `mlflow` executable
- */
 export async function ensureMlflowInstalled({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
   const venv = mlflowVenvDir();
   const marker = path.join(venv, '.gzx-mlflow-version');
@@ -87,6 +53,7 @@ export async function ensureMlflowInstalled({ log = (m) => process.stderr.write(
       log(`mlflow installed in ${Math.round((Date.now() - started) / 1000)} s`);
     },
     log,
+    'MLflow install',
   );
   return mlflowBin(venv);
 }

@@ -3,21 +3,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { evaluateFiles, formatEvaluation } from '../../src/galaxy/evaluate.js';
-import { UserError } from '../../src/base/errors.js';
 import { REPO } from '../helpers/paths.js';
+import { userError } from '../helpers/user-error.js';
 
 const root = REPO;
 const fx = (name: string) => path.join(root, 'test/fixtures/csv', name);
 const truth = fx('truth-3.csv');
-
-async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(UserError);
-  return (e as Error).message;
-}
 
 describe('evaluateFiles', () => {
   it('matches rows by GalaxyID and scores like the challenge', async () => {

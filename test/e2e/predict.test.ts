@@ -20,6 +20,7 @@ import { CSV_HEADER, QUESTIONS } from '../../src/galaxy/tree.js';
 import { UserError } from '../../src/base/errors.js';
 import { makeRunFolder, SAMPLE_DIR } from '../predict-tiny-run.js';
 import { REPO } from '../helpers/paths.js';
+import { userError } from '../helpers/user-error.js';
 
 const root = REPO;
 let dir: string;
@@ -28,15 +29,6 @@ const sampleIds = fs
   .readdirSync(SAMPLE_DIR)
   .filter((f) => f.endsWith('.jpg'))
   .map((f) => f.replace('.jpg', ''));
-
-async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(UserError);
-  return (e as Error).message;
-}
 
 /**
  * Each question sums to its parent weight. With `allowDead`, a question may instead be all zeros:

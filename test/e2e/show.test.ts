@@ -9,10 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 import { showResults, resultsGrid, cellCaption, wrapText, type GridCell } from '../../src/galaxy/show.js';
 import { writeSolutionsCsv } from '../../src/galaxy/csv.js';
 import { COLUMNS, NUM_COLUMNS, normaliseAnswers } from '../../src/galaxy/tree.js';
-import { UserError } from '../../src/base/errors.js';
 import { makeRunFolder, SAMPLE_DIR } from '../predict-tiny-run.js';
 import { REAL_LIKE_LABEL } from '../fixtures/csv/galaxy-rows.js';
 import { REPO } from '../helpers/paths.js';
+import { userError } from '../helpers/user-error.js';
 
 const root = REPO;
 let dir: string;
@@ -28,15 +28,6 @@ function smoothRow(): number[] {
   const raw = new Array<number>(NUM_COLUMNS).fill(0);
   for (const [c, v] of Object.entries({ 'Class1.1': 0.8, 'Class1.2': 0.2, 'Class7.1': 1, 'Class6.2': 1 })) raw[COLUMNS.indexOf(c)] = v;
   return normaliseAnswers([raw])[0];
-}
-
-async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(UserError);
-  return (e as Error).message;
 }
 
 /** Share of pixels in a region that are not (near) white. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readSolutionsCsv, writeSolutionsCsv, openSolutionsWriter } from '../../../src/galaxy/csv.js';
 import { CSV_HEADER, NUM_COLUMNS, normaliseAnswers } from '../../../src/galaxy/tree.js';
-import { UserError } from '../../../src/base/errors.js';
+import { userError } from '../../helpers/user-error.js';
 
 let dir: string;
 beforeAll(() => {
@@ -18,15 +18,6 @@ function file(name: string, lines: string[]): string {
   fs.writeFileSync(p, lines.join('\n') + '\n');
   return p;
 }
-async function userError(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(
-    () => null,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(UserError);
-  return (e as Error).message;
-}
-
 describe('readSolutionsCsv', () => {
   it('reads ids and 37 values per row in file order', async () => {
     const p = file('ok.csv', [header, row('200', 0.25), row('100', 1)]);
