@@ -331,7 +331,7 @@ export async function assembleSession(
 
   // A decoder a plugin module put in place of gzx's own cannot be sent to worker threads: it runs here.
   const { decoder, replaced: decoderReplaced } = resolveImageDecoder(ctx.container);
-  const workers = decoderReplaced ? 0 : imageWorkerCount(config.train.workers);
+  const workers = imageWorkers(config, decoderReplaced);
   const workersWhy = decoderReplaced
     ? ' (a plugin module replaced the imageDecoder service; worker threads only run the built-in one)'
     : config.train.workers === 'auto'
@@ -387,6 +387,11 @@ export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
   };
 }
 
+/** `train.workers` resolved: a replaced decoder is a function, which worker threads cannot be sent, so it runs in the main thread. */
+function imageWorkers(config: ExperimentConfig, decoderReplaced: boolean): number {
+  return decoderReplaced ? 0 : imageWorkerCount(config.train.workers);
+}
+
 /**
  * The config flattened to params, with what `auto` became in this run: the backend and the image
  * workers are known now; `train.cache_images` once the data is (logged then with logParams).
@@ -394,7 +399,7 @@ export function pluginFactory(registry: PluginRegistry, ctx: PluginContext) {
 function resolvedParams(config: ExperimentConfig, backend: BackendReport, decoderReplaced: boolean): Record<string, string> {
   const params = flattenParams(config);
   params.backend = backend.name;
-  params['train.workers'] = String(decoderReplaced ? 0 : imageWorkerCount(config.train.workers));
+  params['train.workers'] = String(imageWorkers(config, decoderReplaced));
   if (config.train.cache_images === 'auto') delete params['train.cache_images'];
   // Thread pools are native TensorFlow's: resolved there, and no setting at all on other backends.
   const pools = backend.nativeThreads;
