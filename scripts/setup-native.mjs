@@ -81,6 +81,16 @@ function run(cmd, argv, options = {}) {
   return r;
 }
 
+/**
+ * `pip download` of CPython 3.11 Linux wheels (no dependencies, binaries only) for the given
+ * platforms into `dest`, whatever Python runs pip: the wheels are unpacked, never installed.
+ */
+function pipDownloadWheels(platforms, dest, what) {
+  const args = ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', ...platforms.flatMap((p) => ['--platform', p])];
+  args.push('--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311', '-d', dest, '--disable-pip-version-check', ...what);
+  return run('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 function lastLines(text, n = 15) {
   return text.trim().split('\n').slice(-n).join('\n');
 }
@@ -120,30 +130,7 @@ async function ensureWheel() {
   // --require-hashes makes pip refuse anything but the exact pinned file.
   const requirements = path.join(cacheDir, 'requirements.txt');
   writeFileSync(requirements, `${TF_WHEEL.name}==${TF_WHEEL.version} --hash=sha256:${TF_WHEEL.sha256}\n`);
-  const r = run(
-    'python3',
-    [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      ...TF_WHEEL.platforms.flatMap((p) => ['--platform', p]),
-      '--python-version',
-      '3.11',
-      '--implementation',
-      'cp',
-      '--abi',
-      'cp311',
-      '--require-hashes',
-      '-r',
-      requirements,
-      '-d',
-      cacheDir,
-      '--disable-pip-version-check',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const r = pipDownloadWheels(TF_WHEEL.platforms, cacheDir, ['--require-hashes', '-r', requirements]);
   if (r.status !== 0 || !existsSync(wheel)) {
     throw new SetupError(
       `pip could not download ${TF_WHEEL.name}==${TF_WHEEL.version} from PyPI (is pypi.org reachable?):\n${lastLines(r.stderr || r.stdout)}`,
@@ -253,33 +240,7 @@ for line in z.read(meta).decode().splitlines():
   if (listed.status !== 0 || requirements.length === 0)
     throw new SetupError(`could not read the NVIDIA requirements of ${wheel}:\n${lastLines(listed.stderr)}`);
   mkdirSync(nvidiaCacheDir, { recursive: true });
-  const r = run(
-    'python3',
-    [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      '--platform',
-      'manylinux_2_27_x86_64',
-      '--platform',
-      'manylinux_2_17_x86_64',
-      '--platform',
-      'manylinux2014_x86_64',
-      '--python-version',
-      '3.11',
-      '--implementation',
-      'cp',
-      '--abi',
-      'cp311',
-      '-d',
-      nvidiaCacheDir,
-      '--disable-pip-version-check',
-      ...requirements,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const r = pipDownloadWheels(['manylinux_2_27_x86_64', 'manylinux_2_17_x86_64', 'manylinux2014_x86_64'], nvidiaCacheDir, requirements);
   if (r.status !== 0)
     throw new SetupError(`pip could not download the NVIDIA runtime wheels (${requirements.join(' ')}):\n${lastLines(r.stderr || r.stdout)}`);
   // pip names each file it saved or found already there.
