@@ -1,11 +1,9 @@
 // `gzx doctor` as a user runs it (compiled CLI; `npm test` builds dist/ first).
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
 
-const root = REPO;
-const gzx = (...args: string[]) => execFileSync(process.execPath, [path.join(root, 'bin/run.js'), ...args], { encoding: 'utf8' });
+const gzx = (...args: string[]) => execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 describe('gzx doctor', () => {
   it('--json lists every backend with whether it loads, and node/sharp versions', () => {

@@ -10,9 +10,9 @@ import { readSolutionsCsv } from '../../src/galaxy/csv.js';
 import { QUESTIONS } from '../../src/galaxy/tree.js';
 import { ensembleWeights, parseWeights } from '../../src/galaxy/ensemble.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
+import { tinyExperimentYaml } from '../helpers/tiny-config.js';
 
-const BIN = path.resolve(REPO, 'bin', 'run.js');
 const tmpDir = useTmpDir('gzx-ensemble-');
 const gzx = (args: string[]) =>
   promisify(execFile)(process.execPath, [BIN, ...args], { cwd: tmpDir(), env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } }).then(
@@ -32,19 +32,7 @@ describe('ensemble weights', () => {
 
 describe('gzx ensemble, end to end', () => {
   it('an ensemble of differently seeded models scores below the mean of its members on a held-out set', async () => {
-    await fs.writeFile(
-      path.join(tmpDir(), 'tiny.yaml'),
-      `name: tiny
-seed: 1
-output_dir: runs
-data: {use: synthetic, with: {dir: data, count: 160, size: 96, seed: 42}}
-augment: [{use: flip}]
-backbone: {use: simple-cnn, with: {channels: [8, 16]}}
-head: {use: galaxy-zoo, with: {hidden: 16}}
-logger: []
-train: {size: 32, batch_size: 16, lr: 0.01, phases: [{epochs: 3}]}
-`,
-    );
+    await fs.writeFile(path.join(tmpDir(), 'tiny.yaml'), tinyExperimentYaml({ seed: 1, count: 160, augment: '[{use: flip}]', lr: 0.01, epochs: 3 }));
     const sweep = await gzx(['sweep', 'tiny.yaml', '-p', 'seed=1,2,3', '--jobs', '2']);
     expect(sweep.code, sweep.stderr).toBe(0);
     const sweepDir = /sweep finished: (\S+)/.exec(sweep.stdout)![1];

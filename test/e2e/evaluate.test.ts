@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { evaluateFiles, formatEvaluation } from '../../src/galaxy/evaluate.js';
-import { REPO } from '../helpers/paths.js';
+import { REPO, BIN } from '../helpers/paths.js';
 import { userError } from '../helpers/user-error.js';
 
 const root = REPO;
@@ -90,7 +90,7 @@ describe('evaluateFiles', () => {
 
 describe('gzx evaluate (compiled CLI)', () => {
   const run = (args: string[]) =>
-    promisify(execFile)('node', [path.join(root, 'bin/run.js'), 'evaluate', ...args], { cwd: root }).then(
+    promisify(execFile)('node', [BIN, 'evaluate', ...args], { cwd: root }).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
     );

@@ -28,11 +28,11 @@ import {
   simulateTraining,
   startTestMlflowServer,
 } from '../helpers/mlflow.js';
-import { REPO } from '../helpers/paths.js';
+import { REPO, BIN } from '../helpers/paths.js';
+import { tinyExperimentYaml } from '../helpers/tiny-config.js';
 
 // The server requires HTTP Basic auth, so every call below also proves the credentials travel.
 const server = await startTestMlflowServer({ auth: true });
-const BIN = path.join(REPO, 'bin', 'run.js');
 
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'gzx-mlflow-runs-'));
 afterAll(async () => {
@@ -505,19 +505,7 @@ describe.skipIf(!server)('a sweep in MLflow', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gzx-mlflow-sweep-'));
     const config = path.join(dir, 'swept.yaml');
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(
-      config,
-      `name: swept
-seed: 3
-output_dir: runs
-data: {use: synthetic, with: {dir: data, count: 100, size: 96, seed: 42}}
-augment: []
-backbone: {use: simple-cnn, with: {channels: [8, 16]}}
-head: {use: galaxy-zoo, with: {hidden: 16}}
-logger: [{use: mlflow, with: {experiment: gzx-sweep}}]
-train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
-`,
-    );
+    await writeFile(config, tinyExperimentYaml({ name: 'swept', logger: '[{use: mlflow, with: {experiment: gzx-sweep}}]' }));
     const r = await promisify(execFile)('node', [BIN, 'sweep', config, '-p', 'train.lr=0.003,0.01'], {
       cwd: dir,
       env: { ...process.env, MLFLOW_TRACKING_URI: server!.uri, TF_CPP_MIN_LOG_LEVEL: '2' },

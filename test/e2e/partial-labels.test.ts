@@ -10,7 +10,7 @@ import { trainExperiment } from '../../src/app/experiment.js';
 import { predictToCsv } from '../../src/galaxy/predict.js';
 import { readSolutionsCsv } from '../../src/galaxy/csv.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
-import { REPO } from '../helpers/paths.js';
+import { REPO, BIN } from '../helpers/paths.js';
 
 const repo = REPO;
 const fixture = path.join(repo, 'test', 'fixtures', 'real-partial');
@@ -64,7 +64,7 @@ train: {size: 24, batch_size: 6, lr: 0.003, workers: 0, phases: [{epochs: 2}]}
     await predictToCsv({ model: result.runDir, images: path.join(fixture, 'images_training_rev1'), out: submission });
     expect((await readSolutionsCsv(submission, { allowUnknown: false })).rows.every((r) => r.every(Number.isFinite))).toBe(true);
     const { stdout } = await promisify(execFile)('node', [
-      path.join(repo, 'bin/run.js'),
+      BIN,
       'evaluate',
       '-p',
       submission,

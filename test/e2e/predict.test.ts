@@ -19,7 +19,7 @@ import { readSolutionsCsv } from '../../src/galaxy/csv.js';
 import { CSV_HEADER, QUESTIONS } from '../../src/galaxy/tree.js';
 import { UserError } from '../../src/base/errors.js';
 import { makeRunFolder, SAMPLE_DIR } from '../predict-tiny-run.js';
-import { REPO } from '../helpers/paths.js';
+import { REPO, BIN } from '../helpers/paths.js';
 import { userError } from '../helpers/user-error.js';
 
 const root = REPO;
@@ -238,7 +238,7 @@ describe('predict mistakes are UserErrors', () => {
 
 describe('gzx predict (compiled CLI)', () => {
   const run = (args: string[]) =>
-    promisify(execFile)('node', [path.join(root, 'bin/run.js'), 'predict', ...args], { cwd: root }).then(
+    promisify(execFile)('node', [BIN, 'predict', ...args], { cwd: root }).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
     );

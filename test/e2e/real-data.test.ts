@@ -9,11 +9,11 @@ import path from 'node:path';
 import { trainExperiment } from '../../src/app/experiment.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
 import { REPO } from '../helpers/paths.js';
+import { nativeRequired } from '../helpers/native.js';
 
 const REAL = process.env.GZX_REAL_DIR ?? path.resolve(REPO, '..', 'shared', 'galaxy-zoo', 'real-1000');
 const present = existsSync(path.join(REAL, 'training_solutions_partial.csv'));
 const ci = process.env.CI === 'true';
-const nativeRequired = process.env.GZX_REQUIRE_NATIVE === '1';
 
 /**
  * The bound: valid_rmse < 0.9 × baseline_rmse after 8 epochs (200 steps of 32 images). Measured

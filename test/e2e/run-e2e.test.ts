@@ -7,9 +7,8 @@ import { spawn } from 'node:child_process';
 import { trainExperiment } from '../../src/app/experiment.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
 import { readModelArtifacts } from '../../src/framework/model-io.js';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
 
-const repo = REPO;
 const tmpDir = useTmpDir('gzx-e2e-');
 
 /** A small experiment in its own folder; synthetic data is shared between tests through `dataDir`. */
@@ -129,7 +128,7 @@ train:
   phases: [{epochs: 30}]
 `,
     );
-    const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'run', config], { cwd: tmpDir() });
+    const child = spawn(process.execPath, [BIN, 'run', config], { cwd: tmpDir() });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const runDir = await firstCheckpoint('interrupted', 250);

@@ -7,9 +7,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { trainExperiment } from '../../src/app/experiment.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
 
-const repo = REPO;
 const tmpDir = useTmpDir('gzx-run-split-');
 
 /** A tiny experiment on 40 synthetic galaxies of 48 px, shared by the tests; `data` adds split options. */
@@ -84,7 +83,7 @@ describe('the split of a run', () => {
   it('gzx run with an unknown GalaxyID in the list: exit 1, one line naming file, line and fix, no stack trace', async () => {
     await fs.writeFile(path.join(tmpDir(), 'typo.txt'), '100001\n10004\n');
     const config = await writeConfig('typo', ', valid: typo.txt');
-    const child = spawn(process.execPath, [path.join(repo, 'bin', 'run.js'), 'run', config], { cwd: tmpDir() });
+    const child = spawn(process.execPath, [BIN, 'run', config], { cwd: tmpDir() });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.resume();

@@ -11,10 +11,9 @@ import { compareRuns, compareTable, runsListTable } from '../../src/tracking/run
 import { UserError } from '../../src/base/errors.js';
 import { isValidKey, sanitiseKey, splitBatch, MAX_BATCH_BYTES } from '../../src/tracking/mlflow/limits.js';
 import { deadUri, fabricateRunFolder } from '../helpers/mlflow.js';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
 
 const run = promisify(execFile);
-const BIN = path.join(REPO, 'bin/run.js');
 
 let base: string;
 let root: string;

@@ -11,7 +11,7 @@ import { writeSolutionsCsv } from '../../src/galaxy/csv.js';
 import { COLUMNS, NUM_COLUMNS, normaliseAnswers } from '../../src/galaxy/tree.js';
 import { makeRunFolder, SAMPLE_DIR } from '../predict-tiny-run.js';
 import { REAL_LIKE_LABEL } from '../fixtures/csv/galaxy-rows.js';
-import { REPO } from '../helpers/paths.js';
+import { REPO, BIN } from '../helpers/paths.js';
 import { userError } from '../helpers/user-error.js';
 
 const root = REPO;
@@ -130,7 +130,7 @@ describe('gzx show (compiled CLI)', () => {
     const out = path.join(dir, 'cli-grid.png');
     const r = await promisify(execFile)(
       'node',
-      [path.join(root, 'bin/run.js'), 'show', '--model', runDir, '--images', SAMPLE_DIR, '--truth', truthCsv, '--out', out, '--backend', 'cpu'],
+      [BIN, 'show', '--model', runDir, '--images', SAMPLE_DIR, '--truth', truthCsv, '--out', out, '--backend', 'cpu'],
       { cwd: root },
     );
     expect(r.stdout).toMatch(/wrote .*cli-grid\.png: 3 galaxies, RMSE 0\.\d{4} on them/);

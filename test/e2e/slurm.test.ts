@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { jobScript } from '../../src/app/sweep/slurm.js';
 import { startTestSlurm } from '../helpers/slurm.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
+import { tinyExperimentYaml } from '../helpers/tiny-config.js';
 
 const slurm = await startTestSlurm();
-const BIN = path.resolve(REPO, 'bin', 'run.js');
 const tmpDir = useTmpDir('gzx-slurm-sweep-');
 const gzx = (args: string[]) =>
   promisify(execFile)(process.execPath, [BIN, ...args], { cwd: tmpDir(), env: { ...process.env, ...slurm?.env, TF_CPP_MIN_LOG_LEVEL: '2' } }).then(
@@ -66,19 +66,7 @@ async function waitForSweep(dir: string, ms: number): Promise<{ rows: { status: 
 
 describe.skipIf(!slurm)('gzx sweep --launcher slurm on a single-node Slurm', () => {
   it('submits a job array, runs every trial, and a re-run resubmits only what did not finish', async () => {
-    await fs.writeFile(
-      path.join(tmpDir(), 'tiny.yaml'),
-      `name: tiny
-seed: 3
-output_dir: runs
-data: {use: synthetic, with: {dir: data, count: 100, size: 96, seed: 42}}
-augment: []
-backbone: {use: simple-cnn, with: {channels: [8, 16]}}
-head: {use: galaxy-zoo, with: {hidden: 16}}
-logger: []
-train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 1}]}
-`,
-    );
+    await fs.writeFile(path.join(tmpDir(), 'tiny.yaml'), tinyExperimentYaml());
     const args = [
       'sweep',
       'tiny.yaml',

@@ -13,9 +13,9 @@ import { prepareSweep } from '../../src/app/sweep/sweep.js';
 import { cpuShare } from '../../src/app/sweep/local.js';
 import { UserError } from '../../src/base/errors.js';
 import { useTmpDir } from '../helpers/tmp-dir.js';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
+import { tinyExperimentYaml } from '../helpers/tiny-config.js';
 
-const BIN = path.resolve(REPO, 'bin', 'run.js');
 const tmpDir = useTmpDir('gzx-sweep-');
 const run = (args: string[], cwd: string) =>
   promisify(execFile)(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } }).then(
@@ -25,19 +25,7 @@ const run = (args: string[], cwd: string) =>
 
 async function tinyConfig(extra = ''): Promise<string> {
   const file = path.join(tmpDir(), 'tiny.yaml');
-  await fs.writeFile(
-    file,
-    `name: tiny
-seed: 3
-output_dir: runs
-data: {use: synthetic, with: {dir: data, count: 120, size: 96, seed: 42}}
-augment: []
-backbone: {use: simple-cnn, with: {channels: [8, 16]}}
-head: {use: galaxy-zoo, with: {hidden: 16}}
-logger: []
-train: {size: 32, batch_size: 16, lr: 0.005, phases: [{epochs: 2}]}
-${extra}`,
-  );
+  await fs.writeFile(file, tinyExperimentYaml({ count: 120, epochs: 2, extra }));
   return file;
 }
 

@@ -4,10 +4,9 @@ import { spawnSync } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO } from '../helpers/paths.js';
+import { BIN } from '../helpers/paths.js';
 
-const root = REPO;
-const gzx = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/run.js'), ...args], { encoding: 'utf8' });
+const gzx = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 const made: string[] = [];
 const tmp = async () => {
   const d = await fsp.mkdtemp(path.join(os.tmpdir(), 'gzx-synth-cli-'));

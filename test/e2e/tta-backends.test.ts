@@ -13,10 +13,11 @@ import type { RawImage } from '../../src/framework/contracts.js';
 import { decodeForModel, loadPredictor, parseTtaSpec, predictImages, type TtaView } from '../../src/galaxy/predict.js';
 import { readSolutionsCsv } from '../../src/galaxy/csv.js';
 import { makeRunFolder, SAMPLE_DIR } from '../predict-tiny-run.js';
-import { REPO } from '../helpers/paths.js';
+import { REPO, BIN } from '../helpers/paths.js';
+import { nativeRequired } from '../helpers/native.js';
 
 const ROOT = REPO;
-const required = process.env.GZX_REQUIRE_NATIVE === '1';
+const required = nativeRequired;
 const DIELEMAN = 'rotations=10,scales=0.8333:1:1.2,flip';
 const VIEW_TYPES: Record<string, TtaView[]> = {
   'right angle': [{ rotate: 90, flip: false, scale: 1 }],
@@ -105,7 +106,7 @@ describe('gzx predict with the 60 Dieleman views', () => {
     const out = path.join(dir, 'sub.csv');
     const r = await promisify(execFile)(
       process.execPath,
-      [path.join(ROOT, 'bin', 'run.js'), 'predict', '-m', runDir, '-i', imgs, '-o', out, '--tta-views', DIELEMAN, '--backend', 'tensorflow'],
+      [BIN, 'predict', '-m', runDir, '-i', imgs, '-o', out, '--tta-views', DIELEMAN, '--backend', 'tensorflow'],
       {
         cwd: ROOT,
         env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },

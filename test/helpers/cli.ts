@@ -1,8 +1,8 @@
 // Runs the built CLI (`node bin/run.js …`) and returns what it printed and its exit code.
 import { execFile } from 'node:child_process';
-import path from 'node:path';
+import { BIN } from './paths.js';
 
-export const BIN = path.resolve(import.meta.dirname, '../../bin/run.js');
+export { BIN };
 
 export interface CliResult {
   stdout: string;

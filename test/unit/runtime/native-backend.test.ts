@@ -19,8 +19,9 @@ import { NativeUpdates } from '../../../src/runtime/kernels/optimizer-updates/na
 import { Optimizer } from '../../../src/framework/optimizers.js';
 import type { OptimizerConfig } from '../../../src/framework/experiment-config.js';
 import { REPO } from '../../helpers/paths.js';
+import { nativeRequired } from '../../helpers/native.js';
 
-const required = process.env.GZX_REQUIRE_NATIVE === '1';
+const required = nativeRequired;
 const setupScript = path.join(REPO, 'scripts/setup-native.mjs');
 
 function runSetup(...args: string[]) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { resolveNativeThreads } from '../../../src/runtime/backend.js';
 import { nativeLoads, nativeRequired } from '../../helpers/native.js';
-import { REPO } from '../../helpers/paths.js';
+import { REPO, BIN } from '../../helpers/paths.js';
 
 const root = REPO;
 const required = nativeRequired;
@@ -118,7 +118,7 @@ describe.skipIf(!native && !required)('native thread pools', () => {
 
   it("gzx doctor names the pools a run gets, following TensorFlow's variables", () => {
     const report = JSON.parse(
-      execFileSync(process.execPath, [path.join(root, 'bin/run.js'), 'doctor', '--json'], {
+      execFileSync(process.execPath, [BIN, 'doctor', '--json'], {
         encoding: 'utf8',
         env: { ...process.env, TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '2' },
       }),
