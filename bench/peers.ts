@@ -16,6 +16,7 @@ import { selectBackend, type BackendReport } from '../src/runtime/backend.js';
 import { COLUMN_QUESTION, NORMALISE_EPSILON, NUM_COLUMNS, QUESTIONS } from '../src/galaxy/tree.js';
 import { MODELS, buildModel, trainer, type ModelSpec } from './train.js';
 import { compiledPassesFor, predictWith } from '../src/runtime/traced-pass.js';
+import { FREEZE_AFTER } from '../src/runtime/native/pass-graph.js';
 // @ts-expect-error plain ESM script without types
 import { ensurePeersVenv } from '../scripts/peers-venv.mjs';
 
@@ -116,7 +117,8 @@ export async function gzxSide(spec: ModelSpec) {
     out.dispose();
   };
   for (let i = 0; i < training.warmUpSteps; i++) training.stepSync();
-  for (let i = 0; i < 3; i++) infer(); // two recorded, then the graph's first run
+  // Two recorded, the graph's first runs, then (weights unchanged) the frozen graph's build and first run.
+  for (let i = 0; i < FREEZE_AFTER + 4; i++) infer();
   const steps = { train: training.stepSync, infer };
   const run = (phase: 'train' | 'infer', ms: number): Turn => {
     const start = performance.now();

@@ -13,22 +13,25 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { type CompiledPass, type PassCompiler, type PassResult, type PerStepInput, type Recording, collectPerStepInputs } from '../traced-pass.js';
 import type { NativeBackend, NativeBinding, OpAttr } from './native-backend.js';
+import { fuseForInference } from './fuse-inference.js';
 
 /** Where a recorded op's input came from. */
-type Source =
+export type Source =
   | { kind: 'op'; node: number; output: number }
   | { kind: 'input'; index: number }
   | { kind: 'per-step'; index: number }
   | { kind: 'variable'; variable: tf.Variable }
   | { kind: 'const'; shape: number[]; dtype: number; bytes: Uint8Array };
 
-interface RecordedOp {
+export interface RecordedOp {
   op: string;
   attrs: OpAttr[];
   inputs: Source[];
+  /** Each output's shape, as the eager run made it. */
+  shapes: number[][];
 }
 
-interface PassRecording {
+export interface PassRecording {
   ok: true;
   signature: string;
   ops: RecordedOp[];
@@ -83,8 +86,20 @@ function describe(s: Source): string {
   }
 }
 
+/** Runs with the same weights after which an inference graph is rebuilt with them as constants. */
+export const FREEZE_AFTER = 16;
+
+export interface NativePassOptions {
+  /** Inference passes written so TensorFlow fuses convolution, batch norm and ReLU (default true). */
+  fuseInference?: boolean;
+  /** Runs with unchanged weights before an inference graph gets them as constants (default 16; 0 never). */
+  freezeAfter?: number;
+}
+
 export class NativePassCompiler implements PassCompiler {
   private readonly backend = tf.backend() as unknown as NativeBackend;
+
+  constructor(private readonly options: NativePassOptions = {}) {}
 
   record(inputs: tf.Tensor[], pass: () => PassResult): { result: PassResult; recording: Recording } {
     const backend = this.backend;
@@ -102,7 +117,7 @@ export class NativePassCompiler implements PassCompiler {
     const dataIdOf = new Map<object, number>();
     const created = new Map<number, { shape: number[]; dtype: number; values: ArrayBufferView | ArrayLike<number> }>();
     const producer = new Map<number, { node: number; output: number }>();
-    const rawOps: { op: string; attrs: OpAttr[]; inputIds: number[] }[] = [];
+    const rawOps: { op: string; attrs: OpAttr[]; inputIds: number[]; shapes: number[][] }[] = [];
 
     // A copy of the binding with the two calls that make tensors recorded (its own properties are
     // read-only, so the backend gets the copy for the pass's duration).
@@ -116,7 +131,7 @@ export class NativePassCompiler implements PassCompiler {
     recording.executeOp = (name, attrs, opInputIds, numOutputs) => {
       const outputs = binding.executeOp(name, attrs, opInputIds, numOutputs);
       const node = rawOps.length;
-      rawOps.push({ op: name, attrs, inputIds: [...opInputIds] });
+      rawOps.push({ op: name, attrs, inputIds: [...opInputIds], shapes: outputs.map((m) => [...m.shape]) });
       outputs.forEach((m, output) => producer.set(m.id, { node, output }));
       return outputs;
     };
@@ -184,7 +199,7 @@ export class NativePassCompiler implements PassCompiler {
         const dtype = tfDtype(binding, info.dtype);
         return { kind: 'const', shape: info.shape, dtype, bytes: bytesOf(binding.tensorDataSync(id), dtype, binding) };
       };
-      const ops = rawOps.map((r) => ({ op: r.op, attrs: r.attrs, inputs: r.inputIds.map(source) }));
+      const ops = rawOps.map((r) => ({ op: r.op, attrs: r.attrs, inputs: r.inputIds.map(source), shapes: r.shapes }));
       const idOf = (t: tf.Tensor) => ids([t])[0];
       const value = source(idOf(result.value));
       const grads = Object.entries(result.grads).map(([name, g]) => [name, source(idOf(g))] as [string, Source]);
@@ -222,12 +237,67 @@ export class NativePassCompiler implements PassCompiler {
     if (!first.ok) return first.reason;
     if (!second.ok) return second.reason;
     if (first.signature !== second.signature) return 'two passes differed (a value made in JavaScript changes between steps)';
-    return buildGraph(this.backend, second as PassRecording);
+    const rec = second as PassRecording;
+    if (rec.grads.length > 0 || rec.assigned.length > 0) return buildGraph(this.backend, rec);
+    // Inference: fused, and frozen once the same weights keep coming back.
+    const inference = this.options.fuseInference === false ? rec : fuseForInference(rec, this.backend.binding);
+    const fed = buildGraph(this.backend, inference);
+    const freezeAfter = this.options.freezeAfter ?? FREEZE_AFTER;
+    return typeof fed === 'string' || freezeAfter <= 0
+      ? fed
+      : freezing(fed, variablesRead(inference), freezeAfter, () => buildGraph(this.backend, inference, { frozen: true }));
   }
 }
 
-/** The recorded pass as a SavedModel, loaded into a TensorFlow session. */
-function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | string {
+/** The variables a recorded pass reads. */
+function variablesRead(rec: PassRecording): tf.Variable[] {
+  const read = new Set<tf.Variable>();
+  for (const s of [rec.value, ...rec.ops.flatMap((o) => o.inputs)]) if (s.kind === 'variable') read.add(s.variable);
+  return [...read];
+}
+
+/**
+ * An inference graph that reads the weights as constants once they have stayed the same for
+ * `after` runs. oneDNN then keeps each convolution's filter in its own blocked layout instead of
+ * reordering it on every run, and TensorFlow folds what depends on weights alone; it costs a
+ * rebuild of the graph (seconds for a ResNet50), so it waits until the weights stop changing
+ * (prediction, a validation pass longer than `after` batches). New weights go back to `fed`.
+ */
+function freezing(fed: CompiledPass, variables: tf.Variable[], after: number, build: () => CompiledPass | string): CompiledPass {
+  let weights: object[] = [];
+  let sameRuns = 0;
+  let frozen: CompiledPass | undefined;
+  let refused = false;
+  return {
+    run(inputs) {
+      // A variable's assign gives it a new dataId: the same ids, the same weights.
+      const now = variables.map((v) => v.dataId);
+      if (now.length === weights.length && now.every((id, i) => id === weights[i])) sameRuns++;
+      else {
+        weights = now;
+        sameRuns = 0;
+        frozen?.dispose();
+        frozen = undefined;
+      }
+      if (!frozen && !refused && sameRuns >= after) {
+        const built = build();
+        if (typeof built === 'string') refused = true;
+        else frozen = built;
+      }
+      return (frozen ?? fed).run(inputs);
+    },
+    dispose() {
+      frozen?.dispose();
+      fed.dispose();
+    },
+  };
+}
+
+/**
+ * The recorded pass as a SavedModel, loaded into a TensorFlow session. `frozen`: the variables'
+ * current values are written into the graph as constants instead of fed on each run.
+ */
+function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false } = {}): CompiledPass | string {
   const pb = protos();
   const b = backend.binding;
   const graph = new pb.GraphDef();
@@ -300,6 +370,26 @@ function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | 
     );
     return `${name}:0`;
   };
+  let constants = 0;
+  const constNode = (shape: number[], dtype: number, bytes: Uint8Array) => {
+    const t = new pb.Tensor();
+    t.setDtype(dtype);
+    t.setTensorShape(shapeProto(shape));
+    t.setTensorContent(bytes);
+    const value = new pb.AttrValue();
+    value.setTensor(t);
+    const name = `const${constants++}`;
+    addNode(
+      name,
+      'Const',
+      [],
+      [
+        ['dtype', typeAttr(dtype)],
+        ['value', value],
+      ],
+    );
+    return `${name}:0`;
+  };
   const inputFeeds = rec.inputs.map((info) => placeholder(info.shape, info.dtype));
   // Per-step tensors made for one run, fed in the order recorded.
   let perStepNow: tf.Tensor[] = [];
@@ -320,7 +410,12 @@ function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | 
         return perStepFeeds[s.index];
       case 'variable': {
         let name = variableFeeds.get(s.variable);
-        if (!name) {
+        if (!name && frozen) {
+          const v = s.variable;
+          const dtype = tfDtype(b, v.dtype);
+          name = `${constNode(v.shape as number[], dtype, bytesOf(v.dataSync(), dtype, b))}`;
+          variableFeeds.set(v, name);
+        } else if (!name) {
           name = placeholder(s.variable.shape, tfDtype(b, s.variable.dtype));
           variableFeeds.set(s.variable, name);
           const v = s.variable;
@@ -332,23 +427,7 @@ function buildGraph(backend: NativeBackend, rec: PassRecording): CompiledPass | 
         const key = describe(s);
         let name = consts.get(key);
         if (!name) {
-          const t = new pb.Tensor();
-          t.setDtype(s.dtype);
-          t.setTensorShape(shapeProto(s.shape));
-          t.setTensorContent(s.bytes);
-          const value = new pb.AttrValue();
-          value.setTensor(t);
-          name = `const${consts.size}`;
-          addNode(
-            name,
-            'Const',
-            [],
-            [
-              ['dtype', typeAttr(s.dtype)],
-              ['value', value],
-            ],
-          );
-          name = `${name}:0`;
+          name = constNode(s.shape, s.dtype, s.bytes);
           consts.set(key, name);
         }
         return name;

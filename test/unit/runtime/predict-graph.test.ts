@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../src/runtime/backend.js';
-import { compiledPassesFor, predictWith } from '../../../src/runtime/traced-pass.js';
+import { CompiledPasses, compiledPassesFor, predictWith } from '../../../src/runtime/traced-pass.js';
+import { NativePassCompiler, type PassRecording } from '../../../src/runtime/native/pass-graph.js';
+import { fuseForInference } from '../../../src/runtime/native/fuse-inference.js';
 import { resnetBackbone } from '../../../src/plugins/backbone/resnet.js';
 import { createGalaxyZooHead } from '../../../src/plugins/head/galaxy-zoo.js';
 import type { PluginContext } from '../../../src/framework/plugin.js';
@@ -22,8 +24,8 @@ function wave(shape: number[], phase: number, scale = 1, offset = 0): tf.Tensor 
   );
 }
 
-async function tinyResnet(): Promise<tf.LayersModel> {
-  const backbone = await resnetBackbone.create({ depth: 18, pretrained: null, normalize: 'auto', width: 0.125 }, { seed: 3 } as PluginContext);
+async function tinyResnet(depth: 18 | 50 = 18): Promise<tf.LayersModel> {
+  const backbone = await resnetBackbone.create({ depth, pretrained: null, normalize: 'auto', width: 0.125 }, { seed: 3 } as PluginContext);
   const built = backbone.build(tf);
   const head = createGalaxyZooHead({ ps: 0.25, hidden: 16, pool: 'concat', normalise: true });
   return tf.model({ inputs: built.inputs, outputs: head.build(tf, built.features) });
@@ -76,6 +78,55 @@ describe.skipIf(!native && !required)('predictWith on tensorflow', () => {
       y.dispose();
     }
     tf.dispose([x, x2, reference, after, compiledAfter, ref2, ...runs.slice(0, 4)]);
+    passes.dispose();
+    model.dispose();
+  }, 120_000);
+
+  it('fuses convolution, bias and batch norm, and reads unchanged weights as constants, predicting the same', async () => {
+    await selectBackend('tensorflow', () => {});
+    // ResNet50's convolutions have biases (ResNet18's do not): conv → bias → batch norm → ReLU.
+    const model = await tinyResnet(50);
+    const randomise = (phase: number) =>
+      model.setWeights(
+        model.getWeights().map((w, i) => (/variance/.test(model.weights[i].name) ? wave(w.shape, phase + i, 0.2, 1) : wave(w.shape, phase + i, 0.3))),
+      );
+    randomise(0);
+    const x = wave([2, 32, 32, 3], 0.3, 0.5, 0.5);
+
+    const compiler = new NativePassCompiler({ freezeAfter: 2 });
+    const { result, recording } = compiler.record([x], () => ({ value: model.predict(x) as tf.Scalar, grads: {} }));
+    const rec = recording as PassRecording;
+    const fused = fuseForInference(rec, (tf.backend() as unknown as { binding: Parameters<typeof fuseForInference>[1] }).binding);
+    const norms = rec.ops.filter((o) => o.op === 'FusedBatchNorm' && o.shapes[0].length === 4 && o.shapes[0][0] === 2).length;
+    expect(fused.fused).toBe(53); // every convolution of a ResNet50 has a batch norm after it
+    expect(norms).toBeGreaterThanOrEqual(53);
+    const producer = (s: (typeof fused.ops)[number]['inputs'][number]) => (s.kind === 'op' ? fused.ops[s.node].op : s.kind);
+    for (const o of fused.ops.filter((o) => o.op === 'FusedBatchNorm' && o.shapes[0][0] === 2)) expect(producer(o.inputs[0])).toBe('Conv2D');
+    // Read by nothing but left in the graph: no op reads a reshape to the shape it already had.
+    for (const o of fused.ops)
+      for (const s of o.inputs)
+        if (s.kind === 'op' && fused.ops[s.node].op === 'Reshape')
+          expect(fused.ops[s.node].shapes[0]).not.toEqual(fused.ops[(fused.ops[s.node].inputs[0] as { node: number }).node]?.shapes[0]);
+
+    const passes = new CompiledPasses(compiler, 'tensorflow', () => {});
+    const check = (reference: tf.Tensor, runs: number) => {
+      for (let i = 0; i < runs; i++) {
+        const y = predictWith(passes, model, x);
+        expect(maxDiff(y, reference)).toBeLessThan(1e-5);
+        y.dispose();
+      }
+    };
+    // Two recorded, then fed weights for two runs, then frozen.
+    check(result.value, 7);
+    // New weights: the frozen graph is dropped, the fed one predicts with them, then it freezes again.
+    randomise(5);
+    const after = model.predict(x) as tf.Tensor;
+    expect(maxDiff(after, result.value)).toBeGreaterThan(1e-3);
+    check(after, 5);
+    const tensors = tf.memory().numTensors;
+    check(after, 1);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([x, after, result.value]);
     passes.dispose();
     model.dispose();
   }, 120_000);
