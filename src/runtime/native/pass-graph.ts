@@ -6,14 +6,11 @@
 // with the batch, the per-step inputs (src/runtime/traced-pass.ts) and the variables' current values
 // fed in; variables the pass assigns (batch norm's moving averages) come back as outputs.
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { type CompiledPass, type PassCompiler, type PassResult, type PerStepInput, type Recording, collectPerStepInputs } from '../traced-pass.js';
 import type { NativeBackend, NativeBinding, OpAttr } from './native-backend.js';
 import { fuseForInference } from './fuse-inference.js';
+import { GraphWriter, UnknownAttribute } from './graph-writer.js';
 
 /** Where a recorded op's input came from. */
 export type Source =
@@ -44,20 +41,6 @@ export interface PassRecording {
 
 /** A pass that reads a value into JavaScript cannot become a graph. */
 class NotRecordable extends Error {}
-
-const requireHere = createRequire(import.meta.url);
-
-// tfjs-node's compiled TensorFlow protos (google-protobuf), from whichever package is installed.
-function protos(): Record<string, any> {
-  for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
-    try {
-      return requireHere(`${pkg}/dist/proto/api_pb.js`);
-    } catch {
-      // try the next
-    }
-  }
-  throw new Error('tfjs-node protobuf classes not found');
-}
 
 function tfDtype(b: NativeBinding, dtype: string): number {
   const map: Record<string, number> = { float32: b.TF_FLOAT, int32: b.TF_INT32, bool: b.TF_BOOL };
@@ -298,107 +281,22 @@ function freezing(fed: CompiledPass, variables: tf.Variable[], after: number, bu
  * current values are written into the graph as constants instead of fed on each run.
  */
 function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false } = {}): CompiledPass | string {
-  const pb = protos();
   const b = backend.binding;
-  const graph = new pb.GraphDef();
-  const shapeProto = (shape: number[]) => {
-    const s = new pb.TensorShape();
-    for (const size of shape) {
-      const dim = new pb.TensorShape.Dim();
-      dim.setSize(size);
-      s.addDim(dim);
-    }
-    return s;
-  };
-  const addNode = (name: string, op: string, inputs: string[], attrs: [string, unknown][]) => {
-    const node = new pb.NodeDef();
-    node.setName(name);
-    node.setOp(op);
-    for (const input of inputs) node.addInput(input);
-    for (const [key, value] of attrs) node.getAttrMap().set(key, value);
-    graph.addNode(node);
-  };
-  const typeAttr = (dtype: number) => {
-    const a = new pb.AttrValue();
-    a.setType(dtype);
-    return a;
-  };
-  const shapeAttr = (shape: number[]) => {
-    const a = new pb.AttrValue();
-    a.setShape(shapeProto(shape));
-    return a;
-  };
-  // Per attribute type: the AttrValue setter of one value and the ListValue adder of a list's.
-  const setters = new Map<number, [string, string]>([
-    [b.TF_ATTR_STRING, ['setS', 'addS']],
-    [b.TF_ATTR_INT, ['setI', 'addI']],
-    [b.TF_ATTR_FLOAT, ['setF', 'addF']],
-    [b.TF_ATTR_BOOL, ['setB', 'addB']],
-    [b.TF_ATTR_TYPE, ['setType', 'addType']],
-  ]);
-  const attrValue = (attr: OpAttr) => {
-    const a = new pb.AttrValue();
-    if (attr.type === b.TF_ATTR_SHAPE) {
-      a.setShape(shapeProto(attr.value as number[]));
-      return a;
-    }
-    const setter = setters.get(attr.type);
-    if (!setter) throw new NotRecordable(`attribute ${attr.name} of an unknown type`);
-    const encode = (v: unknown) => (attr.type === b.TF_ATTR_STRING ? Buffer.from(String(v)) : v);
-    if (Array.isArray(attr.value)) {
-      const list = new pb.AttrValue.ListValue();
-      for (const v of attr.value) list[setter[1]](encode(v));
-      a.setList(list);
-    } else a[setter[0]](encode(attr.value));
-    return a;
-  };
-
-  const feeds: { name: string; tensor: () => tf.Tensor }[] = [];
+  const graph = new GraphWriter(backend);
+  // Each feed's tensor for a run, in the order the feeds were declared.
+  const feeds: (() => tf.Tensor)[] = [];
   const variableFeeds = new Map<tf.Variable, string>();
   const consts = new Map<string, string>();
-  let placeholders = 0;
-  const placeholder = (shape: number[], dtype: number) => {
-    const name = `feed${placeholders++}`;
-    addNode(
-      name,
-      'Placeholder',
-      [],
-      [
-        ['dtype', typeAttr(dtype)],
-        ['shape', shapeAttr(shape)],
-      ],
-    );
-    return `${name}:0`;
-  };
-  let constants = 0;
-  const constNode = (shape: number[], dtype: number, bytes: Uint8Array) => {
-    const t = new pb.Tensor();
-    t.setDtype(dtype);
-    t.setTensorShape(shapeProto(shape));
-    t.setTensorContent(bytes);
-    const value = new pb.AttrValue();
-    value.setTensor(t);
-    const name = `const${constants++}`;
-    addNode(
-      name,
-      'Const',
-      [],
-      [
-        ['dtype', typeAttr(dtype)],
-        ['value', value],
-      ],
-    );
-    return `${name}:0`;
-  };
-  const inputFeeds = rec.inputs.map((info) => placeholder(info.shape, info.dtype));
   // Per-step tensors made for one run, fed in the order recorded.
   let perStepNow: tf.Tensor[] = [];
   let inputsNow: tf.Tensor[] = [];
-  inputFeeds.forEach((name, i) => feeds.push({ name, tensor: () => inputsNow[i] }));
+  const inputFeeds = rec.inputs.map((info, i) => {
+    feeds.push(() => inputsNow[i]);
+    return graph.feed(info.shape, info.dtype);
+  });
   const perStepFeeds = rec.perStep.map((p, i) => {
-    const name = placeholder(p.tensor.shape, b.TF_FLOAT);
-    feeds.push({ name, tensor: () => perStepNow[i] });
-    return name;
+    feeds.push(() => perStepNow[i]);
+    return graph.feed(p.tensor.shape, b.TF_FLOAT);
   });
   const ref = (s: Source): string => {
     switch (s.kind) {
@@ -409,17 +307,16 @@ function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false
       case 'per-step':
         return perStepFeeds[s.index];
       case 'variable': {
-        let name = variableFeeds.get(s.variable);
-        if (!name && frozen) {
-          const v = s.variable;
+        const v = s.variable;
+        let name = variableFeeds.get(v);
+        if (!name) {
           const dtype = tfDtype(b, v.dtype);
-          name = `${constNode(v.shape as number[], dtype, bytesOf(v.dataSync(), dtype, b))}`;
+          if (frozen) name = graph.constant(v.shape as number[], dtype, bytesOf(v.dataSync(), dtype, b));
+          else {
+            feeds.push(() => v);
+            name = graph.feed(v.shape as number[], dtype);
+          }
           variableFeeds.set(v, name);
-        } else if (!name) {
-          name = placeholder(s.variable.shape, tfDtype(b, s.variable.dtype));
-          variableFeeds.set(s.variable, name);
-          const v = s.variable;
-          feeds.push({ name, tensor: () => v });
         }
         return name;
       }
@@ -427,7 +324,7 @@ function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false
         const key = describe(s);
         let name = consts.get(key);
         if (!name) {
-          name = constNode(s.shape, s.dtype, s.bytes);
+          name = graph.constant(s.shape, s.dtype, s.bytes);
           consts.set(key, name);
         }
         return name;
@@ -435,48 +332,16 @@ function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false
     }
   };
   try {
-    rec.ops.forEach((o, i) =>
-      addNode(
-        `op${i}`,
-        o.op,
-        o.inputs.map(ref),
-        o.attrs.map((a) => [a.name, attrValue(a)]),
-      ),
-    );
+    rec.ops.forEach((o, i) => graph.node(o.op, o.inputs.map(ref), o.attrs, `op${i}`));
   } catch (e) {
-    if (e instanceof NotRecordable) return e.message;
+    if (e instanceof UnknownAttribute) return e.message;
     throw e;
   }
-  // Every output through an Identity: an output may be a feed or a constant, not only an op's.
-  const fetches: string[] = [];
-  const output = (s: Source) => {
-    const name = `output${fetches.length}`;
-    addNode(name, 'Identity', [ref(s)], [['T', typeAttr(b.TF_FLOAT)]]);
-    fetches.push(`${name}:0`);
-  };
-  output(rec.value);
-  rec.grads.forEach(([, s]) => output(s));
-  rec.assigned.forEach(([, s]) => output(s));
-
-  const meta = new pb.MetaGraphDef();
-  const info = new pb.MetaGraphDef.MetaInfoDef();
-  info.addTags('serve');
-  meta.setMetaInfoDef(info);
-  meta.setGraphDef(graph);
-  const savedModel = new pb.SavedModel();
-  savedModel.setSavedModelSchemaVersion(1);
-  savedModel.addMetaGraphs(meta);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gzx-pass-'));
-  let id: number;
-  try {
-    fs.writeFileSync(path.join(dir, 'saved_model.pb'), savedModel.serializeBinary());
-    id = backend.loadSavedModelMetaGraph(dir, 'serve');
-  } catch (e) {
-    return `TensorFlow did not load the graph: ${String((e as Error).message ?? e).split('\n')[0]}`;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  const feedInfos = feeds.map((f) => ({ name: f.name }));
+  graph.fetch(ref(rec.value));
+  rec.grads.forEach(([, s]) => graph.fetch(ref(s)));
+  rec.assigned.forEach(([, s]) => graph.fetch(ref(s)));
+  const loaded = graph.load();
+  if (typeof loaded === 'string') return loaded;
   const gradNames = rec.grads.map(([name]) => name);
   const assigned = rec.assigned.map(([v]) => v);
   return {
@@ -484,12 +349,7 @@ function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false
       inputsNow = inputs;
       perStepNow = rec.perStep.map((p) => p.make());
       try {
-        const outs = backend.runSavedModel(
-          id,
-          feeds.map((f) => f.tensor()),
-          feedInfos,
-          fetches,
-        );
+        const outs = loaded.run(feeds.map((f) => f()));
         const grads: tf.NamedTensorMap = {};
         gradNames.forEach((name, i) => (grads[name] = outs[1 + i]));
         assigned.forEach((v, i) => {
@@ -504,6 +364,6 @@ function buildGraph(backend: NativeBackend, rec: PassRecording, { frozen = false
         inputsNow = [];
       }
     },
-    dispose: () => backend.deleteSavedModel(id),
+    dispose: () => loaded.dispose(),
   };
 }
