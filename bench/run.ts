@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark in its own child process (so peak RSS and the tfjs backend
 // of one do not leak into the other), writes bench/results.json and prints the tables.
-// Options: --only train|pipeline|e2e|tta|peers (comma-separated), --quick (shorter training measurements).
+// Options: --only train|pipeline|e2e|tta|peers (comma-separated), --quick (shorter training measurements),
+// --turns N (peers: turns per framework, phase and row; 4 by default).
 // `peers` (gzx against PyTorch and Keras, bench/peers.ts) builds a Python venv the first time.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +27,12 @@ async function runChild(name: BenchName, out: string): Promise<void> {
   if (name === 'peers') {
     const { runPeersBench } = await import('./peers.js');
     const quick = process.argv.includes('--quick');
-    ({ metrics, info } = await runPeersBench(quick ? { turns: 2, trainTurnMs: 1500, inferTurnMs: 1000 } : {}));
+    const turns = arg('--turns') ? Number(arg('--turns')) : undefined;
+    if (turns !== undefined && !(Number.isInteger(turns) && turns >= 1)) {
+      console.error(`bench: --turns takes a whole number of turns (1 or more), not "${arg('--turns')}"`);
+      process.exit(2);
+    }
+    ({ metrics, info } = await runPeersBench(quick ? { turns: turns ?? 2, trainTurnMs: 1500, inferTurnMs: 1000 } : { turns }));
   } else if (name === 'train') {
     const { runTrainBench } = await import('./train.js');
     metrics = await runTrainBench(process.argv.includes('--quick') ? { budgetMs: 1000, maxSteps: 2 } : {});
@@ -47,7 +53,7 @@ function runInChild(name: BenchName): { metrics: Record<string, number> | null; 
   const viteNode = path.join(path.dirname(createRequire(import.meta.url).resolve('vite-node/package.json')), 'vite-node.mjs');
   const out = path.join(os.tmpdir(), `gzx-bench-${name}-${process.pid}.json`);
   const start = performance.now();
-  const extra = process.argv.includes('--quick') ? ['--quick'] : [];
+  const extra = [...(process.argv.includes('--quick') ? ['--quick'] : []), ...(arg('--turns') ? ['--turns', arg('--turns')!] : [])];
   const child = spawnSync(process.execPath, [viteNode, path.join(HERE, 'run.ts'), '--child', name, '--out', out, ...extra], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
