@@ -27,11 +27,7 @@ async function runChild(name: BenchName, out: string): Promise<void> {
   if (name === 'peers') {
     const { runPeersBench } = await import('./peers.js');
     const quick = process.argv.includes('--quick');
-    const turns = arg('--turns') ? Number(arg('--turns')) : undefined;
-    if (turns !== undefined && !(Number.isInteger(turns) && turns >= 1)) {
-      console.error(`bench: --turns takes a whole number of turns (1 or more), not "${arg('--turns')}"`);
-      process.exit(2);
-    }
+    const turns = turnsArg();
     ({ metrics, info } = await runPeersBench(quick ? { turns: turns ?? 2, trainTurnMs: 1500, inferTurnMs: 1000 } : { turns }));
   } else if (name === 'train') {
     const { runTrainBench } = await import('./train.js');
@@ -67,7 +63,20 @@ function runInChild(name: BenchName): { metrics: Record<string, number> | null; 
   return { metrics, info, seconds };
 }
 
+/** --turns N, checked; undefined when not given. */
+function turnsArg(): number | undefined {
+  if (!process.argv.includes('--turns')) return undefined;
+  const given = arg('--turns') ?? '';
+  const turns = Number(given);
+  if (!(Number.isInteger(turns) && turns >= 1)) {
+    console.error(`bench: --turns takes a whole number of turns (1 or more), not "${given}"`);
+    process.exit(2);
+  }
+  return turns;
+}
+
 async function main(): Promise<void> {
+  turnsArg(); // a bad value stops here, before any bench runs or results.json is written
   const child = arg('--child');
   if (child) {
     await runChild(child as BenchName, arg('--out')!);
