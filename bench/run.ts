@@ -21,13 +21,12 @@ function arg(name: string): string | undefined {
 }
 
 /** Child mode: run one bench in this process and write its flat metrics to --out. */
-async function runChild(name: BenchName, out: string): Promise<void> {
+async function runChild(name: BenchName, out: string, turns: number | undefined): Promise<void> {
   let metrics: Record<string, number>;
   let info: Record<string, unknown> | undefined;
   if (name === 'peers') {
     const { runPeersBench } = await import('./peers.js');
     const quick = process.argv.includes('--quick');
-    const turns = turnsArg();
     ({ metrics, info } = await runPeersBench(quick ? { turns: turns ?? 2, trainTurnMs: 1500, inferTurnMs: 1000 } : { turns }));
   } else if (name === 'train') {
     const { runTrainBench } = await import('./train.js');
@@ -76,10 +75,10 @@ function turnsArg(): number | undefined {
 }
 
 async function main(): Promise<void> {
-  turnsArg(); // a bad value stops here, before any bench runs or results.json is written
+  const turns = turnsArg(); // a bad value stops here, before any bench runs or results.json is written
   const child = arg('--child');
   if (child) {
-    await runChild(child as BenchName, arg('--out')!);
+    await runChild(child as BenchName, arg('--out')!, turns);
     return;
   }
   const only = arg('--only');

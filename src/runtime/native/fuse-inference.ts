@@ -9,13 +9,14 @@
 // - a bias added to a convolution without a batch norm after it becomes `BiasAdd`, which remapper
 //   fuses with the convolution (and a following ReLU).
 // Only inference passes are rewritten: a training pass's gradients read the intermediate tensors.
-import type { NativeBinding } from './native-backend.js';
+import { type NativeBackend, floatAttrs } from './native-backend.js';
 import type { PassRecording, RecordedOp, Source } from './pass-graph.js';
 
 const sameShape = (a: number[] | undefined, b: number[] | undefined) => !!a && !!b && a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** The recording with its layers in fusable form; `fused` counts the batch norms given their convolution. */
-export function fuseForInference(rec: PassRecording, b: NativeBinding): PassRecording & { fused: number } {
+export function fuseForInference(rec: PassRecording, backend: NativeBackend): PassRecording & { fused: number } {
+  const b = backend.binding;
   const ops: RecordedOp[] = rec.ops.map((o) => ({ ...o, inputs: [...o.inputs] }));
   const shapeOf = (s: Source): number[] | undefined => {
     switch (s.kind) {
@@ -63,7 +64,7 @@ export function fuseForInference(rec: PassRecording, b: NativeBinding): PassReco
     const found = inferenceNorm ? convPlusBias(o.inputs[0]) : null;
     if (!found) continue;
     const [conv, bias] = found;
-    ops.push({ op: 'Sub', attrs: [{ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }], inputs: [o.inputs[3], bias], shapes: [shapeOf(bias)!] });
+    ops.push({ op: 'Sub', attrs: floatAttrs(backend), inputs: [o.inputs[3], bias], shapes: [shapeOf(bias)!] });
     o.inputs[0] = conv;
     o.inputs[3] = { kind: 'op', node: ops.length - 1, output: 0 };
     fused++;
@@ -75,10 +76,7 @@ export function fuseForInference(rec: PassRecording, b: NativeBinding): PassReco
     if (!found) continue;
     ops[i] = {
       op: 'BiasAdd',
-      attrs: [
-        { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-        { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NHWC' },
-      ],
+      attrs: [...floatAttrs(backend), { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NHWC' }],
       inputs: found,
       shapes: o.shapes,
     };

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as tf from '@tensorflow/tfjs';
-import type { NativeBackend, OpAttr } from './native-backend.js';
+import { type NativeBackend, type OpAttr, floatAttrs } from './native-backend.js';
 
 const requireHere = createRequire(import.meta.url);
 
@@ -42,19 +42,12 @@ export class GraphWriter {
 
   /** A node; returns its first output's name. */
   node(op: string, inputs: string[], attrs: OpAttr[], name = `n${this.counter++}`): string {
-    const node = new this.pb.NodeDef();
-    node.setName(name);
-    node.setOp(op);
-    for (const input of inputs) node.addInput(input);
-    for (const a of attrs) node.getAttrMap().set(a.name, this.attrValue(a));
-    this.graph.addNode(node);
-    return `${name}:0`;
-  }
-
-  /** A float op's `T` attribute. */
-  floatT(): OpAttr {
-    const b = this.backend.binding;
-    return { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
+    return this.add(
+      name,
+      op,
+      inputs,
+      attrs.map((a) => [a.name, this.attrValue(a)]),
+    );
   }
 
   /** A placeholder fed on every run, in the order declared. */
@@ -74,26 +67,28 @@ export class GraphWriter {
 
   /** A constant holding `bytes` (little-endian values of `dtype`). */
   constant(shape: number[], dtype: number, bytes: Uint8Array): string {
-    const pb = this.pb;
-    const t = new pb.Tensor();
+    const t = new this.pb.Tensor();
     t.setDtype(dtype);
     t.setTensorShape(this.shapeProto(shape));
     t.setTensorContent(bytes);
-    const value = new pb.AttrValue();
+    // A tensor-valued attribute has no OpAttr form, so its AttrValue is made here.
+    const value = new this.pb.AttrValue();
     value.setTensor(t);
-    const name = `n${this.counter++}`;
-    const node = new pb.NodeDef();
-    node.setName(name);
-    node.setOp('Const');
-    node.getAttrMap().set('dtype', this.attrValue({ name: 'dtype', type: this.backend.binding.TF_ATTR_TYPE, value: dtype }));
-    node.getAttrMap().set('value', value);
-    this.graph.addNode(node);
-    return `${name}:0`;
+    const dtypeAttr = this.attrValue({ name: 'dtype', type: this.backend.binding.TF_ATTR_TYPE, value: dtype });
+    return this.add(
+      `n${this.counter++}`,
+      'Const',
+      [],
+      [
+        ['dtype', dtypeAttr],
+        ['value', value],
+      ],
+    );
   }
 
   /** A float tensor returned by every run, in the order declared (through an Identity, so a feed or constant can be one). */
   fetch(tensor: string): void {
-    this.fetches.push(this.node('Identity', [tensor], [this.floatT()]));
+    this.fetches.push(this.node('Identity', [tensor], floatAttrs(this.backend)));
   }
 
   /** The graph in a session of its own, or why TensorFlow would not load it. */
@@ -124,6 +119,16 @@ export class GraphWriter {
       run: (tensors) => backend.runSavedModel(id, tensors, feedInfos, fetches),
       dispose: () => backend.deleteSavedModel(id),
     };
+  }
+
+  private add(name: string, op: string, inputs: string[], attrs: [string, unknown][]): string {
+    const node = new this.pb.NodeDef();
+    node.setName(name);
+    node.setOp(op);
+    for (const input of inputs) node.addInput(input);
+    for (const [key, value] of attrs) node.getAttrMap().set(key, value);
+    this.graph.addNode(node);
+    return `${name}:0`;
   }
 
   private shapeProto(shape: number[]) {

@@ -223,7 +223,7 @@ export class NativePassCompiler implements PassCompiler {
     const rec = second as PassRecording;
     if (rec.grads.length > 0 || rec.assigned.length > 0) return buildGraph(this.backend, rec);
     // Inference: fused, and frozen once the same weights keep coming back.
-    const inference = this.options.fuseInference === false ? rec : fuseForInference(rec, this.backend.binding);
+    const inference = this.options.fuseInference === false ? rec : fuseForInference(rec, this.backend);
     const fed = buildGraph(this.backend, inference);
     const freezeAfter = this.options.freezeAfter ?? FREEZE_AFTER;
     return typeof fed === 'string' || freezeAfter <= 0

@@ -96,7 +96,7 @@ describe.skipIf(!native && !required)('predictWith on tensorflow', () => {
     const compiler = new NativePassCompiler({ freezeAfter: 2 });
     const { result, recording } = compiler.record([x], () => ({ value: model.predict(x) as tf.Scalar, grads: {} }));
     const rec = recording as PassRecording;
-    const fused = fuseForInference(rec, (tf.backend() as unknown as { binding: Parameters<typeof fuseForInference>[1] }).binding);
+    const fused = fuseForInference(rec, tf.backend() as unknown as Parameters<typeof fuseForInference>[1]);
     const norms = rec.ops.filter((o) => o.op === 'FusedBatchNorm' && o.shapes[0].length === 4 && o.shapes[0][0] === 2).length;
     expect(fused.fused).toBe(53); // every convolution of a ResNet50 has a batch norm after it
     expect(norms).toBeGreaterThanOrEqual(53);
